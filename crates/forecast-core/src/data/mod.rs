@@ -1,0 +1,148 @@
+//! The data layer: load CSV / Parquet into a validated [`Frame`], repair missing values
+//! by an explicit policy, and write curated tables back out.
+
+mod load;
+mod missing;
+pub mod time;
+mod write;
+
+pub use load::{load, LoadOptions};
+pub use missing::MissingPolicy;
+pub use time::{format_timestamp, parse_timestamp, Frequency};
+pub use write::{write_atomic, write_csv_to, write_frame};
+
+use crate::error::{Error, Result};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A named numeric column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Column name as in the file.
+    pub name: String,
+    /// Values; `NaN` only for features' warm-up rows, never for loaded data.
+    pub values: Vec<f64>,
+    /// Whether every loaded value was a whole number (written back as integers).
+    pub integer: bool,
+}
+
+/// A table of observations in time order: an optional time index plus typed columns.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Where the data came from (for error messages).
+    pub source: PathBuf,
+    /// Name of the time column, if the file has one.
+    pub time_column: Option<String>,
+    /// Timestamps, strictly increasing; `None` when indexed by row.
+    pub times: Option<Vec<NaiveDateTime>>,
+    /// Whether every timestamp is a plain date (printed without a time of day).
+    pub date_only: bool,
+    /// Inferred sampling frequency.
+    pub frequency: Frequency,
+    /// Numeric columns, in file order.
+    pub columns: Vec<Column>,
+    /// Non-numeric columns passed through unchanged (e.g. a ticker symbol).
+    pub text_columns: Vec<(String, Vec<Option<String>>)>,
+    /// Rows repaired or dropped by the missing-value policy.
+    pub repaired: usize,
+}
+
+impl Frame {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match &self.times {
+            Some(t) => t.len(),
+            None => self.columns.first().map_or(0, |c| c.values.len()),
+        }
+    }
+
+    /// Whether the frame has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values of a numeric column, or an error naming the available columns.
+    pub fn column(&self, name: &str) -> Result<&[f64]> {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.values.as_slice())
+            .ok_or_else(|| Error::ColumnNotFound {
+                path: self.source.clone(),
+                column: name.to_string(),
+                available: self.column_names().join(", "),
+            })
+    }
+
+    /// Names of the numeric columns.
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Append a computed column (e.g. an indicator).
+    pub fn push_column(&mut self, name: impl Into<String>, values: Vec<f64>) {
+        self.columns.push(Column {
+            name: name.into(),
+            values,
+            integer: false,
+        });
+    }
+
+    /// The last timestamp, if any.
+    pub fn last_time(&self) -> Option<NaiveDateTime> {
+        self.times.as_ref().and_then(|t| t.last().copied())
+    }
+
+    /// The schema that a model remembers about its training data.
+    pub fn schema(&self, target: &str, features: &[String]) -> DataSchema {
+        DataSchema {
+            time_column: self.time_column.clone(),
+            frequency: self.frequency,
+            date_only: self.date_only,
+            target: target.to_string(),
+            features: features.to_vec(),
+            last_timestamp: self.last_time(),
+            rows: self.len(),
+        }
+    }
+}
+
+/// What a fitted model records about the data it was trained on, so that `predict`
+/// can continue the timestamps and check new data against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSchema {
+    /// Time column name, or `None` for row-indexed data.
+    pub time_column: Option<String>,
+    /// Sampling frequency.
+    pub frequency: Frequency,
+    /// Timestamps are plain dates.
+    pub date_only: bool,
+    /// Target column.
+    pub target: String,
+    /// Input feature columns (exogenous regressors / network inputs), in order.
+    pub features: Vec<String>,
+    /// Last timestamp of the training data.
+    pub last_timestamp: Option<NaiveDateTime>,
+    /// Rows of training data.
+    pub rows: usize,
+}
+
+impl DataSchema {
+    /// The `h` timestamps that follow the last one seen, formatted for output, or
+    /// `None` when the data is indexed by row.
+    pub fn future_timestamps(&self, from: Option<NaiveDateTime>, h: usize) -> Option<Vec<String>> {
+        let mut t = from.or(self.last_timestamp)?;
+        if self.time_column.is_none() {
+            return None;
+        }
+        Some(
+            (0..h)
+                .map(|_| {
+                    t = self.frequency.next(t);
+                    format_timestamp(t, self.date_only)
+                })
+                .collect(),
+        )
+    }
+}

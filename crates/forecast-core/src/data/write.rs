@@ -1,0 +1,121 @@
+//! Writing frames (the curated feature table) as CSV or Parquet, atomically.
+
+use super::Frame;
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use polars::prelude::{
+    Column as PlColumn, CsvWriter, DataFrame, DataType, NamedFrom, ParquetWriter, SerWriter,
+    Series, TimeUnit,
+};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write bytes produced by `write` to `path` through a temporary file in the same
+/// directory, renamed into place only once complete: readers never see a half file.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        write(&mut f)?;
+        f.flush().map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn to_polars(frame: &Frame) -> Result<DataFrame> {
+    let err = |e: polars::error::PolarsError| Error::Parse {
+        path: frame.source.clone(),
+        message: e.to_string(),
+    };
+    let mut cols: Vec<PlColumn> = Vec::new();
+    if let (Some(name), Some(times)) = (&frame.time_column, &frame.times) {
+        let s = if frame.date_only {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            let days: Vec<i32> = times
+                .iter()
+                .map(|t| (t.date() - epoch).num_days() as i32)
+                .collect();
+            Series::new(name.as_str().into(), days)
+                .cast(&DataType::Date)
+                .map_err(err)?
+        } else {
+            let ms: Vec<i64> = times.iter().map(|t| t.and_utc().timestamp_millis()).collect();
+            Series::new(name.as_str().into(), ms)
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .map_err(err)?
+        };
+        cols.push(s.into());
+    }
+    for (name, values) in &frame.text_columns {
+        cols.push(Series::new(name.as_str().into(), values.clone()).into());
+    }
+    for c in &frame.columns {
+        let s = if c.integer {
+            let v: Vec<Option<i64>> = c
+                .values
+                .iter()
+                .map(|x| x.is_finite().then_some(*x as i64))
+                .collect();
+            Series::new(c.name.as_str().into(), v)
+        } else {
+            let v: Vec<Option<f64>> = c
+                .values
+                .iter()
+                .map(|x| x.is_finite().then_some(*x))
+                .collect();
+            Series::new(c.name.as_str().into(), v)
+        };
+        cols.push(s.into());
+    }
+    DataFrame::new_infer_height(cols).map_err(err)
+}
+
+/// Write a frame as CSV or Parquet (chosen by the extension of `path`), atomically.
+/// Undefined values (indicator warm-up) are written as empty cells / nulls.
+pub fn write_frame(frame: &Frame, path: &Path) -> Result<()> {
+    let mut df = to_polars(frame)?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    let err = |e: polars::error::PolarsError| Error::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    match ext.as_deref() {
+        Some("csv") => write_atomic(path, |f| {
+            CsvWriter::new(f).finish(&mut df).map_err(err)
+        }),
+        Some("parquet") | Some("pq") => write_atomic(path, |f| {
+            ParquetWriter::new(f).finish(&mut df).map(|_| ()).map_err(err)
+        }),
+        _ => Err(Error::UnsupportedFormat {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// Write a frame as CSV to any writer (e.g. stdout).
+pub fn write_csv_to(frame: &Frame, out: impl Write) -> Result<()> {
+    let mut df = to_polars(frame)?;
+    CsvWriter::new(out).finish(&mut df).map_err(|e| Error::Parse {
+        path: frame.source.clone(),
+        message: e.to_string(),
+    })
+}

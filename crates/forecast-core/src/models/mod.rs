@@ -1,0 +1,270 @@
+//! Models: the shared config → fit → fitted → predict shape, and the model kinds.
+//!
+//! Each kind has a config type implementing [`Fit`]; fitting returns a different type
+//! implementing [`Predict`], so an unfitted model cannot forecast. [`ModelConfig`] and
+//! [`FittedModel`] are serde-tagged enums over the kinds, which the CLI, the tuner and
+//! the artifact format use for dynamic choice.
+
+pub mod baselines;
+
+use crate::data::Column;
+use crate::error::{Error, Result};
+use crate::forecast::Forecast;
+use crate::reporter::Reporter;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use baselines::{
+    Drift, DriftFitted, Mean, MeanFitted, Naive, NaiveFitted, SeasonalNaive, SeasonalNaiveFitted,
+};
+
+/// The data a model is fitted on, already transformed, rows in time order.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingData<'a> {
+    /// Target values of the training part.
+    pub target: &'a [f64],
+    /// Input features (exogenous regressors, network inputs), aligned with `target`.
+    pub features: &'a [Column],
+    /// Target and features of the validation part, which follows the training part.
+    pub valid: Option<(&'a [f64], &'a [Column])>,
+    /// Season length of the data (1 = no seasonality).
+    pub season_length: usize,
+    /// Seed for anything random (initial weights, shuffling, restarts).
+    pub seed: u64,
+}
+
+impl<'a> TrainingData<'a> {
+    /// Training data with a target only.
+    pub fn univariate(target: &'a [f64], season_length: usize) -> Self {
+        TrainingData {
+            target,
+            features: &[],
+            valid: None,
+            season_length,
+            seed: 0,
+        }
+    }
+}
+
+/// A model configuration that can be fitted.
+pub trait Fit {
+    /// The fitted model.
+    type Fitted: Predict;
+    /// Fit on `data`, reporting progress to `reporter`.
+    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<Self::Fitted>;
+}
+
+/// A fitted model.
+pub trait Predict: Sized {
+    /// Forecast `horizon` steps after the end of the data the model last saw, with a
+    /// central interval per level in `levels` (percent). `future` holds the features for
+    /// the forecast steps, for models with exogenous inputs.
+    fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast>;
+    /// The same fitted parameters, re-anchored on a new history (the training data plus
+    /// newer rows) without refitting.
+    fn condition(&self, history: &TrainingData<'_>) -> Result<Self>;
+    /// Fit statistics, as written to `model.json` under `"fit"`.
+    fn fit_stats(&self) -> Value;
+}
+
+/// Every model kind's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "config", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// Random walk: the last value.
+    Naive(Naive),
+    /// The value one season ago.
+    SeasonalNaive(SeasonalNaive),
+    /// Random walk with drift.
+    Drift(Drift),
+    /// The historical mean.
+    Mean(Mean),
+}
+
+/// Every model kind, fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "state", rename_all = "kebab-case")]
+pub enum FittedModel {
+    /// Fitted [`Naive`].
+    Naive(NaiveFitted),
+    /// Fitted [`SeasonalNaive`].
+    SeasonalNaive(SeasonalNaiveFitted),
+    /// Fitted [`Drift`].
+    Drift(DriftFitted),
+    /// Fitted [`Mean`].
+    Mean(MeanFitted),
+}
+
+/// Dispatch a method over every variant of an enum whose variants wrap one value.
+macro_rules! dispatch {
+    ($enum:ident, $value:expr, $inner:ident => $body:expr) => {
+        match $value {
+            $enum::Naive($inner) => $body,
+            $enum::SeasonalNaive($inner) => $body,
+            $enum::Drift($inner) => $body,
+            $enum::Mean($inner) => $body,
+        }
+    };
+}
+
+impl ModelConfig {
+    /// The default configuration of a kind, by its CLI name.
+    pub fn from_kind(kind: &str) -> Result<ModelConfig> {
+        Ok(match kind {
+            "naive" => ModelConfig::Naive(Naive::default()),
+            "seasonal-naive" | "snaive" => ModelConfig::SeasonalNaive(SeasonalNaive::default()),
+            "drift" => ModelConfig::Drift(Drift::default()),
+            "mean" => ModelConfig::Mean(Mean::default()),
+            _ => {
+                return Err(Error::config(
+                    "model",
+                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean)"),
+                ))
+            }
+        })
+    }
+
+    /// The CLI name of the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Naive(_) => "naive",
+            ModelConfig::SeasonalNaive(_) => "seasonal-naive",
+            ModelConfig::Drift(_) => "drift",
+            ModelConfig::Mean(_) => "mean",
+        }
+    }
+
+    /// The kind's config as a JSON object (the keys `--set` and the tuner use).
+    pub fn config_json(&self) -> Value {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("config").cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Set one config key from text (`--set KEY=VALUE`). The key must exist; the value
+    /// is read as JSON when it parses (numbers, booleans, arrays), as a list when it
+    /// holds commas (`order=2,1,2`), else as a string.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let parsed = parse_value(value);
+        self.set_json(key, parsed)
+    }
+
+    /// Set one config key to a JSON value; an unknown key or a value of the wrong type
+    /// is an error naming the key.
+    pub fn set_json(&mut self, key: &str, value: Value) -> Result<()> {
+        let mut whole = serde_json::to_value(&*self).map_err(|e| Error::config(key, e.to_string()))?;
+        let config = whole
+            .get_mut("config")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| Error::config(key, format!("model '{}' has no config keys", self.kind())))?;
+        if !config.contains_key(key) {
+            let mut known: Vec<&String> = config.keys().collect();
+            known.sort();
+            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            return Err(Error::config(
+                key,
+                format!(
+                    "unknown config key for model '{}' (known: {})",
+                    self.kind(),
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
+            ));
+        }
+        let shown = value.to_string();
+        config.insert(key.to_string(), value);
+        *self = serde_json::from_value(whole)
+            .map_err(|e| Error::config(key, format!("bad value {shown}: {e}")))?;
+        self.validate()
+    }
+
+    /// Check every hyperparameter once, before any data is touched.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            ModelConfig::SeasonalNaive(c) => c.validate(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Fit the configured model.
+    pub fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<FittedModel> {
+        self.validate()?;
+        Ok(match self {
+            ModelConfig::Naive(c) => FittedModel::Naive(c.fit(data, reporter)?),
+            ModelConfig::SeasonalNaive(c) => FittedModel::SeasonalNaive(c.fit(data, reporter)?),
+            ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
+            ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
+        })
+    }
+
+    /// Fewest training rows the model can be fitted on.
+    pub fn min_train_rows(&self, season_length: usize) -> usize {
+        match self {
+            ModelConfig::Naive(_) => 2,
+            ModelConfig::SeasonalNaive(c) => c.season_length.unwrap_or(season_length).max(1) + 1,
+            ModelConfig::Drift(_) => 3,
+            ModelConfig::Mean(_) => 2,
+        }
+    }
+}
+
+impl FittedModel {
+    /// Forecast; see [`Predict::predict`].
+    pub fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast> {
+        if horizon == 0 {
+            return Err(Error::config("horizon", "must be at least 1"));
+        }
+        dispatch!(FittedModel, self, m => m.predict(horizon, levels, future))
+    }
+
+    /// Re-anchor on a new history; see [`Predict::condition`].
+    pub fn condition(&self, history: &TrainingData<'_>) -> Result<FittedModel> {
+        Ok(match self {
+            FittedModel::Naive(m) => FittedModel::Naive(m.condition(history)?),
+            FittedModel::SeasonalNaive(m) => FittedModel::SeasonalNaive(m.condition(history)?),
+            FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
+            FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
+        })
+    }
+
+    /// Fit statistics; see [`Predict::fit_stats`].
+    pub fn fit_stats(&self) -> Value {
+        dispatch!(FittedModel, self, m => m.fit_stats())
+    }
+}
+
+fn parse_value(value: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(value) {
+        return v;
+    }
+    if value.contains(',') {
+        let items: Vec<Value> = value.split(',').map(|s| parse_value(s.trim())).collect();
+        return Value::Array(items);
+    }
+    Value::String(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_checks_keys_and_values() {
+        let mut m = ModelConfig::from_kind("seasonal-naive").unwrap();
+        m.set("season_length", "12").unwrap();
+        assert_eq!(m, ModelConfig::SeasonalNaive(SeasonalNaive { season_length: Some(12) }));
+        let e = m.set("hidden_size", "3").unwrap_err().to_string();
+        assert!(e.contains("hidden_size") && e.contains("season_length"), "{e}");
+        let e = m.set("season_length", "abc").unwrap_err().to_string();
+        assert!(e.contains("season_length"), "{e}");
+        assert!(m.set("season_length", "0").is_err());
+    }
+
+    #[test]
+    fn configs_round_trip_as_json() {
+        let m = ModelConfig::from_kind("drift").unwrap();
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(s, r#"{"kind":"drift","config":{}}"#);
+        assert_eq!(serde_json::from_str::<ModelConfig>(&s).unwrap(), m);
+    }
+}
