@@ -17,8 +17,9 @@ pub struct Metrics {
     /// forecast on each fold's training data (Hyndman & Koehler, 2006).
     pub mase: Option<f64>,
     /// Share of steps whose forecast moves in the same direction, relative to the last
-    /// observation before the origin, as the actual value (a forecast of no change counts
-    /// as a hit only when the actual does not change either).
+    /// observation before the origin, as the actual value. A forecast of no change makes
+    /// no call and counts as a miss (so the naive forecast scores 0), as in the
+    /// statsforecast-based reference backtests.
     pub directional_accuracy: f64,
 }
 
@@ -75,8 +76,8 @@ impl Metrics {
                 if denom > 0.0 {
                     sape += 2.0 * e.abs() / denom;
                 }
-                let dir = |v: f64| (v - w.last).partial_cmp(&0.0);
-                if dir(*y) == dir(*f) {
+                let (df, dy) = (f - w.last, y - w.last);
+                if df != 0.0 && df.signum() == dy.signum() && dy != 0.0 {
                     hits += 1.0;
                 }
             }
