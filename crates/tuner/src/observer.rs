@@ -59,8 +59,11 @@ impl JsonlObserver {
 
     fn write(&mut self, v: Value) {
         // Local run records are best effort: losing one never stops the experiment.
+        // One write per line, so a kill never interleaves or splits earlier lines.
         if let Some(f) = self.file.as_mut() {
-            let _ = writeln!(f, "{v}");
+            let mut line = v.to_string();
+            line.push('\n');
+            let _ = f.write_all(line.as_bytes());
         }
     }
 }

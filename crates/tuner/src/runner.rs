@@ -333,9 +333,6 @@ impl TrialContext<'_> {
         rec.seconds += self.started.elapsed().as_secs_f64();
         self.started = Instant::now();
         rec.history.push(row.clone());
-        for o in inner.observers.iter_mut() {
-            o.trial_result(&rec, &row);
-        }
         let action = match value {
             Some(v) => inner
                 .scheduler
@@ -380,7 +377,10 @@ impl TrialContext<'_> {
                 Control::Stop
             }
         };
-        inner.put(rec);
+        inner.put(rec.clone());
+        for o in inner.observers.iter_mut() {
+            o.trial_result(&rec, &row);
+        }
         control
     }
 }
@@ -599,11 +599,12 @@ where
             let from = ckpt.as_ref().map_or(0, |c| c.1);
             rec.history.retain(|r| r.iteration <= from);
             inner.scheduler.on_trial_add(id, &rec.params);
+            let params = rec.params.clone();
+            // Observers hear of an event only once the store holds it.
+            inner.put(rec.clone());
             for o in inner.observers.iter_mut() {
                 o.trial_started(&rec);
             }
-            let params = rec.params.clone();
-            inner.put(rec);
             let (bytes, it) = ckpt.map_or((None, 0), |(b, i)| (Some(b), i));
             (params, bytes, it)
         };
@@ -651,12 +652,12 @@ where
                     continue;
                 }
                 rec.status = TrialStatus::Failed;
+                inner.scheduler.on_trial_complete(id);
+                inner.searcher.observe(id, &rec.params, None);
+                inner.put(rec.clone());
                 for o in inner.observers.iter_mut() {
                     o.trial_failed(&rec, &msg);
                 }
-                inner.scheduler.on_trial_complete(id);
-                inner.searcher.observe(id, &rec.params, None);
-                inner.put(rec);
                 return;
             }
         }
@@ -664,12 +665,12 @@ where
 }
 
 fn finish(inner: &mut Inner, rec: TrialRecord, config: &TuneConfig) {
-    for o in inner.observers.iter_mut() {
-        o.trial_finished(&rec);
-    }
     inner.scheduler.on_trial_complete(rec.id);
     inner
         .searcher
         .observe(rec.id, &rec.params, rec.metric.map(|m| config.loss(m)));
-    inner.put(rec);
+    inner.put(rec.clone());
+    for o in inner.observers.iter_mut() {
+        o.trial_finished(&rec);
+    }
 }
