@@ -192,7 +192,6 @@ fn resume_skips_finished_trials_and_restarts_running_ones_from_their_checkpoint(
 #[test]
 fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
     let mut c = TuneConfig::new("loss");
-    c.samples = 4;
     c.max_concurrent = 4;
     c.seed = 3;
     c.scheduler = SchedulerSpec::Pbt {
@@ -202,8 +201,12 @@ fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
         mutations: None,
     };
     // "Training" accumulates rate per step; the checkpoint is the accumulated value.
-    let exp = Experiment::new("t", space("rate = { choice = [0.1, 0.2, 0.4, 0.8] }"), c);
+    let exp = Experiment::new("t", space("rate = { grid = [0.1, 0.3, 0.5, 0.9] }"), c);
     let restarts = AtomicUsize::new(0);
+    // All four trials report iteration 1 before any reports iteration 2, the first
+    // perturbation: then the slowest learner (0.1) is the bottom quantile and must
+    // exploit, whatever the thread timing.
+    let first_round = std::sync::Barrier::new(4);
     let (_, store) = exp
         .run(mem(), |t| {
             let rate = t.params()["rate"].as_f64().unwrap();
@@ -217,10 +220,12 @@ fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
                 }
                 None => 0.0,
             };
+            let fresh = t.checkpoint().is_none();
             while t.iteration() < 8 {
                 acc += rate;
-                // Keep reports in lock step so the population is ranked fairly.
-                std::thread::sleep(std::time::Duration::from_millis(5));
+                if fresh && t.iteration() == 1 {
+                    first_round.wait();
+                }
                 if t.report(&[("loss", -acc)], Some(acc.to_string().as_bytes())) == Control::Stop {
                     return Ok(());
                 }
@@ -229,7 +234,15 @@ fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
         })
         .unwrap();
     let exploits: usize = store.state().trials.iter().map(|t| t.exploits.len()).sum();
-    assert!(exploits >= 1, "no exploit happened");
+    let slow = store.state().trials.iter().find(|t| {
+        t.exploits
+            .first()
+            .is_some_and(|e| e.previous["rate"] == 0.1)
+    });
+    assert!(
+        slow.is_some_and(|t| t.exploits[0].iteration == 2),
+        "the 0.1 trial did not exploit at iteration 2"
+    );
     assert_eq!(restarts.load(Ordering::SeqCst), exploits);
     for t in &store.state().trials {
         for e in &t.exploits {

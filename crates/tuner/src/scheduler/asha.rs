@@ -7,16 +7,38 @@
 //! result is recorded either way. Every trial stops at `max_t`. With several brackets a
 //! trial joins one at random, weighted towards brackets with more rungs (Ray's softmax).
 
-use super::{percentile, Action, Scheduler};
+use super::{percentile_sorted, Action, Scheduler};
 use crate::error::{Error, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
+/// The results recorded at one rung: by trial, and sorted for the cutoff.
+#[derive(Debug, Clone, Default)]
+struct Rung {
+    by_trial: HashMap<usize, f64>,
+    sorted: Vec<f64>,
+}
+
+impl Rung {
+    fn insert(&mut self, trial: usize, loss: f64) {
+        if loss.is_nan() || self.by_trial.insert(trial, loss).is_some() {
+            return;
+        }
+        let at = self.sorted.partition_point(|x| *x < loss);
+        self.sorted.insert(at, loss);
+    }
+
+    // numpy's linear percentile over the sorted losses.
+    fn cutoff(&self, p: f64) -> Option<f64> {
+        percentile_sorted(&self.sorted, p)
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Bracket {
-    // (milestone, recorded losses by trial), milestones descending.
-    rungs: Vec<(usize, HashMap<usize, f64>)>,
+    // (milestone, recorded losses), milestones descending.
+    rungs: Vec<(usize, Rung)>,
 }
 
 /// The ASHA scheduler.
@@ -63,7 +85,7 @@ impl Asha {
                     .rev()
                     .map(|k| {
                         let m = grace_period as f64 * reduction_factor.powi((k + s) as i32);
-                        (m.round() as usize, HashMap::new())
+                        (m.round() as usize, Rung::default())
                     })
                     .collect();
                 Bracket { rungs }
@@ -112,14 +134,13 @@ impl Scheduler for Asha {
         let rf = self.reduction_factor;
         let mut action = Action::Continue;
         for (milestone, recorded) in &mut self.brackets[b].rungs {
-            if iteration >= *milestone && recorded.contains_key(&trial) {
+            if iteration >= *milestone && recorded.by_trial.contains_key(&trial) {
                 break; // decided at this rung already; lower rungs were passed before
             }
             if iteration < *milestone {
                 continue;
             }
-            let values: Vec<f64> = recorded.values().copied().collect();
-            if let Some(cutoff) = percentile(&values, 100.0 / rf) {
+            if let Some(cutoff) = recorded.cutoff(100.0 / rf) {
                 if loss > cutoff {
                     action = Action::Stop;
                 }

@@ -242,6 +242,14 @@ pub(crate) fn percentile(xs: &[f64], p: f64) -> Option<f64> {
         return None;
     }
     v.sort_by(|a, b| a.total_cmp(b));
+    percentile_sorted(&v, p)
+}
+
+/// [`percentile`] of values already sorted ascending, without NaN.
+pub(crate) fn percentile_sorted(v: &[f64], p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
     let pos = p / 100.0 * (v.len() - 1) as f64;
     let (i, frac) = (pos.floor() as usize, pos.fract());
     Some(if i + 1 < v.len() {
