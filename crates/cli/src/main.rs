@@ -10,6 +10,7 @@ mod output;
 mod predict;
 mod progress;
 mod train;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,8 +38,8 @@ enum Command {
     Backtest(backtest::BacktestArgs),
     /// Compute technical indicators and write the curated table (CSV or Parquet).
     Features(features::FeaturesArgs),
-    /// Hyperparameter search (not yet available in this build).
-    Tune(NotYet),
+    /// Hyperparameter search over a model's config keys, resumable.
+    Tune(tune::TuneArgs),
     /// Runs recorded locally and their shipping state to MLflow (not yet available).
     Runs(NotYet),
 }
@@ -57,9 +58,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Backtest(a) => backtest::run(a),
         Command::Features(a) => features::run(a),
-        Command::Tune(_) => Err(anyhow::anyhow!(
-            "`forecast tune` is not yet available in this build"
-        )),
+        Command::Tune(a) => tune::run(a),
         Command::Runs(_) => Err(anyhow::anyhow!(
             "`forecast runs` is not yet available in this build"
         )),
