@@ -73,7 +73,11 @@ impl Series {
         }) {
             return Err(Error::config(
                 "indicators",
-                format!("column '{}' is undefined at row {} (non-positive or non-finite input?)", c.name, i + 1),
+                format!(
+                    "column '{}' is undefined at row {} (non-positive or non-finite input?)",
+                    c.name,
+                    i + 1
+                ),
             ));
         }
         let n = target.len();

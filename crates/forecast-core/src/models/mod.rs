@@ -6,6 +6,7 @@
 //! the artifact format use for dynamic choice.
 
 pub mod baselines;
+pub mod neural;
 
 use crate::data::Column;
 use crate::error::{Error, Result};
@@ -13,6 +14,8 @@ use crate::forecast::Forecast;
 use crate::reporter::Reporter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
 
 pub use baselines::{
     Drift, DriftFitted, Mean, MeanFitted, Naive, NaiveFitted, SeasonalNaive, SeasonalNaiveFitted,
@@ -79,6 +82,10 @@ pub enum ModelConfig {
     Drift(Drift),
     /// The historical mean.
     Mean(Mean),
+    /// Stacked LSTM network.
+    Lstm(LstmConfig),
+    /// Transformer encoder network.
+    Transformer(TransformerConfig),
 }
 
 /// Every model kind, fitted.
@@ -93,6 +100,10 @@ pub enum FittedModel {
     Drift(DriftFitted),
     /// Fitted [`Mean`].
     Mean(MeanFitted),
+    /// Fitted [`LstmConfig`].
+    Lstm(NeuralFitted),
+    /// Fitted [`TransformerConfig`].
+    Transformer(NeuralFitted),
 }
 
 /// Dispatch a method over every variant of an enum whose variants wrap one value.
@@ -103,6 +114,8 @@ macro_rules! dispatch {
             $enum::SeasonalNaive($inner) => $body,
             $enum::Drift($inner) => $body,
             $enum::Mean($inner) => $body,
+            $enum::Lstm($inner) => $body,
+            $enum::Transformer($inner) => $body,
         }
     };
 }
@@ -115,10 +128,12 @@ impl ModelConfig {
             "seasonal-naive" | "snaive" => ModelConfig::SeasonalNaive(SeasonalNaive::default()),
             "drift" => ModelConfig::Drift(Drift::default()),
             "mean" => ModelConfig::Mean(Mean::default()),
+            "lstm" => ModelConfig::Lstm(LstmConfig::default()),
+            "transformer" => ModelConfig::Transformer(TransformerConfig::default()),
             _ => {
                 return Err(Error::config(
                     "model",
-                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean)"),
+                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, lstm, transformer)"),
                 ))
             }
         })
@@ -131,6 +146,8 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(_) => "seasonal-naive",
             ModelConfig::Drift(_) => "drift",
             ModelConfig::Mean(_) => "mean",
+            ModelConfig::Lstm(_) => "lstm",
+            ModelConfig::Transformer(_) => "transformer",
         }
     }
 
@@ -153,11 +170,14 @@ impl ModelConfig {
     /// Set one config key to a JSON value; an unknown key or a value of the wrong type
     /// is an error naming the key.
     pub fn set_json(&mut self, key: &str, value: Value) -> Result<()> {
-        let mut whole = serde_json::to_value(&*self).map_err(|e| Error::config(key, e.to_string()))?;
+        let mut whole =
+            serde_json::to_value(&*self).map_err(|e| Error::config(key, e.to_string()))?;
         let config = whole
             .get_mut("config")
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| Error::config(key, format!("model '{}' has no config keys", self.kind())))?;
+            .ok_or_else(|| {
+                Error::config(key, format!("model '{}' has no config keys", self.kind()))
+            })?;
         if !config.contains_key(key) {
             let mut known: Vec<&String> = config.keys().collect();
             known.sort();
@@ -167,21 +187,30 @@ impl ModelConfig {
                 format!(
                     "unknown config key for model '{}' (known: {})",
                     self.kind(),
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         }
         let shown = value.to_string();
         config.insert(key.to_string(), value);
-        *self = serde_json::from_value(whole)
+        let candidate: ModelConfig = serde_json::from_value(whole)
             .map_err(|e| Error::config(key, format!("bad value {shown}: {e}")))?;
-        self.validate()
+        // A rejected value leaves the config as it was.
+        candidate.validate()?;
+        *self = candidate;
+        Ok(())
     }
 
     /// Check every hyperparameter once, before any data is touched.
     pub fn validate(&self) -> Result<()> {
         match self {
             ModelConfig::SeasonalNaive(c) => c.validate(),
+            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).validate(),
+            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).validate(),
             _ => Ok(()),
         }
     }
@@ -194,6 +223,8 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(c) => FittedModel::SeasonalNaive(c.fit(data, reporter)?),
             ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
             ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
+            ModelConfig::Lstm(c) => FittedModel::Lstm(c.fit(data, reporter)?),
+            ModelConfig::Transformer(c) => FittedModel::Transformer(c.fit(data, reporter)?),
         })
     }
 
@@ -204,6 +235,8 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(c) => c.season_length.unwrap_or(season_length).max(1) + 1,
             ModelConfig::Drift(_) => 3,
             ModelConfig::Mean(_) => 2,
+            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).min_rows(),
+            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).min_rows(),
         }
     }
 }
@@ -224,7 +257,25 @@ impl FittedModel {
             FittedModel::SeasonalNaive(m) => FittedModel::SeasonalNaive(m.condition(history)?),
             FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
             FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
+            FittedModel::Lstm(m) => FittedModel::Lstm(m.condition(history)?),
+            FittedModel::Transformer(m) => FittedModel::Transformer(m.condition(history)?),
         })
+    }
+
+    /// Files the model saves beside `model.json` (a network's weights), by name.
+    pub fn extra_files(&self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            FittedModel::Lstm(m) | FittedModel::Transformer(m) => m.extra_files(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Read the files of [`FittedModel::extra_files`] back from a model directory.
+    pub fn load_files(&mut self, dir: &std::path::Path) -> Result<()> {
+        match self {
+            FittedModel::Lstm(m) | FittedModel::Transformer(m) => m.load_files(dir),
+            _ => Ok(()),
+        }
     }
 
     /// Fit statistics; see [`Predict::fit_stats`].
@@ -252,9 +303,17 @@ mod tests {
     fn set_checks_keys_and_values() {
         let mut m = ModelConfig::from_kind("seasonal-naive").unwrap();
         m.set("season_length", "12").unwrap();
-        assert_eq!(m, ModelConfig::SeasonalNaive(SeasonalNaive { season_length: Some(12) }));
+        assert_eq!(
+            m,
+            ModelConfig::SeasonalNaive(SeasonalNaive {
+                season_length: Some(12)
+            })
+        );
         let e = m.set("hidden_size", "3").unwrap_err().to_string();
-        assert!(e.contains("hidden_size") && e.contains("season_length"), "{e}");
+        assert!(
+            e.contains("hidden_size") && e.contains("season_length"),
+            "{e}"
+        );
         let e = m.set("season_length", "abc").unwrap_err().to_string();
         assert!(e.contains("season_length"), "{e}");
         assert!(m.set("season_length", "0").is_err());
