@@ -2,6 +2,7 @@
 //! of the LSTM and the Transformer at the standard config: batch 64, lookback 64,
 //! 5 features, horizon 1; LSTM 2x64; Transformer d_model 64, 4 heads, 2 layers, ff 128.
 
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use forecast_core::models::neural::layers::{tensor2, tensor3, Dropper};
@@ -9,19 +10,23 @@ use forecast_core::models::neural::lstm::LstmNet;
 use forecast_core::models::neural::training::{init_rng, optimizer};
 use forecast_core::models::neural::transformer::{TransformerNet, TransformerShape};
 use forecast_core::models::neural::{Net, TrainConfig};
-use burn::optim::GradientsParams;
 
 const B: usize = 64;
 const T: usize = 64;
 const F: usize = 5;
 
 fn data(n: usize) -> Vec<f32> {
-    (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect()
+    (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect()
 }
 
 fn step<M: Net>(c: &mut Criterion, name: &str, model: M) {
     let dev = Device::flex().autodiff();
-    let cfg = TrainConfig { dropout: 0.0, ..TrainConfig::default() };
+    let cfg = TrainConfig {
+        dropout: 0.0,
+        ..TrainConfig::default()
+    };
     let mut optim = optimizer(&cfg);
     let mut model = Some(model);
     let (xv, yv) = (data(B * T * F), data(B));
@@ -30,7 +35,9 @@ fn step<M: Net>(c: &mut Criterion, name: &str, model: M) {
             let m = model.take().expect("model");
             let x = tensor3(xv.clone(), [B, T, F], &dev);
             let y = tensor2(yv.clone(), [B, 1], &dev);
-            let loss = (m.forward(x, &mut Dropper::off()) - y).powi_scalar(2).mean();
+            let loss = (m.forward(x, &mut Dropper::off()) - y)
+                .powi_scalar(2)
+                .mean();
             let _: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &m);
             model = Some(optim.step(1e-3, m, grads));

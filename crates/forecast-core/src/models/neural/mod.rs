@@ -69,7 +69,8 @@ pub struct TrainConfig {
     pub optimizer: String,
     /// `constant` or `cosine` (annealed to 1% over `epochs`).
     pub lr_schedule: String,
-    /// `level` or `return` (change since the window's last row).
+    /// `return` (default: the change since the window's last row, the log return under
+    /// `--transform log`; trending series stay in the range seen in training) or `level`.
     pub target_mode: TargetMode,
     /// Share of the rows held out for validation when the split has no validation part.
     pub valid_fraction: f64,
@@ -93,7 +94,7 @@ impl Default for TrainConfig {
             grad_clip: 1.0,
             optimizer: "adam".into(),
             lr_schedule: "cosine".into(),
-            target_mode: TargetMode::Level,
+            target_mode: TargetMode::Return,
             valid_fraction: 0.2,
             device: "cpu".into(),
             checkpoint_dir: None,
