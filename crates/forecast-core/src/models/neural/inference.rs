@@ -23,9 +23,9 @@ use burn::store::ModuleRecord;
 #[derive(Debug, Clone)]
 pub enum AnyNet {
     /// LSTM.
-    Lstm(LstmNet),
+    Lstm(Box<LstmNet>),
     /// Transformer.
-    Transformer(TransformerNet),
+    Transformer(Box<TransformerNet>),
 }
 
 impl AnyNet {
@@ -34,15 +34,15 @@ impl AnyNet {
         let mut rng = init_rng(seed);
         let t = arch.train();
         match arch {
-            Arch::Lstm(c) => AnyNet::Lstm(LstmNet::new(
+            Arch::Lstm(c) => AnyNet::Lstm(Box::new(LstmNet::new(
                 features,
                 c.hidden_size,
                 c.num_layers,
                 t.horizon,
                 &mut rng,
                 device,
-            )),
-            Arch::Transformer(c) => AnyNet::Transformer(TransformerNet::new(
+            ))),
+            Arch::Transformer(c) => AnyNet::Transformer(Box::new(TransformerNet::new(
                 TransformerShape {
                     features,
                     d_model: c.width(),
@@ -55,7 +55,7 @@ impl AnyNet {
                 },
                 &mut rng,
                 device,
-            )),
+            ))),
         }
     }
 
@@ -87,16 +87,16 @@ impl AnyNet {
         let rec = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
             .map_err(|e| bad(e.to_string()))?;
         Ok(match AnyNet::init(arch, features, 0, device) {
-            AnyNet::Lstm(m) => AnyNet::Lstm(
+            AnyNet::Lstm(m) => AnyNet::Lstm(Box::new(
                 m.try_load_record(rec)
                     .map_err(|e| bad(e.to_string()))?
                     .valid(),
-            ),
-            AnyNet::Transformer(m) => AnyNet::Transformer(
+            )),
+            AnyNet::Transformer(m) => AnyNet::Transformer(Box::new(
                 m.try_load_record(rec)
                     .map_err(|e| bad(e.to_string()))?
                     .valid(),
-            ),
+            )),
         })
     }
 
@@ -172,17 +172,17 @@ pub fn conformal_width(sorted: &[f64], level: f64) -> Result<f64> {
     })
 }
 
-/// Forecast `horizon` steps from the end of `table` with intervals at `levels`.
+/// Forecast `horizon` steps from the end of the data `fitted` last saw, with intervals at
+/// `levels`.
 pub fn forecast(
     net: &AnyNet,
-    table: &[Vec<f64>],
-    scaler: &Scaler,
-    lookback: usize,
+    fitted: &super::NeuralFitted,
     horizon: usize,
-    residuals: &[Vec<f64>],
     levels: &[f64],
     device: &Device,
 ) -> Result<Forecast> {
+    let (table, scaler, residuals) = (&fitted.recent, &fitted.scaler, &fitted.residuals);
+    let lookback = fitted.arch.train().lookback;
     let x = last_window(table, scaler, lookback)?;
     let y = net.run(x, [1, lookback, table.len()], device)?;
     let last = *table[0].last().unwrap_or(&0.0);

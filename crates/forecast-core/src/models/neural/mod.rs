@@ -125,13 +125,13 @@ impl TrainConfig {
             self.learning_rate
         );
         crate::ensure_config!(
-            self.weight_decay >= 0.0,
+            non_negative(self.weight_decay),
             "weight_decay",
             "must not be negative, got {}",
             self.weight_decay
         );
         crate::ensure_config!(
-            self.grad_clip >= 0.0,
+            non_negative(self.grad_clip),
             "grad_clip",
             "must not be negative, got {}",
             self.grad_clip
@@ -156,6 +156,14 @@ impl TrainConfig {
         );
         device::resolve(&self.device).map(|_| ())
     }
+}
+
+/// Whether `v` is a number `>= 0` (NaN is not).
+fn non_negative(v: f64) -> bool {
+    matches!(
+        v.partial_cmp(&0.0),
+        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+    )
 }
 
 /// Stacked LSTM configuration (kind `lstm`).
@@ -398,12 +406,12 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
     let ckpt = cfg.checkpoint_dir.as_ref().map(PathBuf::from);
     let (best, stats) = match net {
         AnyNet::Lstm(m) => {
-            let (b, s) = training::train(m, &setup, ckpt.as_ref(), reporter)?;
-            (AnyNet::Lstm(b), s)
+            let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
+            (AnyNet::Lstm(Box::new(b)), s)
         }
         AnyNet::Transformer(m) => {
-            let (b, s) = training::train(m, &setup, ckpt.as_ref(), reporter)?;
-            (AnyNet::Transformer(b), s)
+            let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
+            (AnyNet::Transformer(Box::new(b)), s)
         }
     };
     let pred = inference::predict_windows(&best, &valid_w, &scaler, &devices.infer)?;
@@ -486,16 +494,7 @@ impl Predict for NeuralFitted {
             ));
         }
         let (net, device) = self.net()?;
-        inference::forecast(
-            &net,
-            &self.recent,
-            &self.scaler,
-            cfg.lookback,
-            horizon,
-            &self.residuals,
-            levels,
-            &device,
-        )
+        inference::forecast(&net, self, horizon, levels, &device)
     }
 
     fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {

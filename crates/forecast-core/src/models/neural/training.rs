@@ -84,7 +84,7 @@ pub fn init_rng(seed: u64) -> StdRng {
 
 /// The configured optimiser (Adam or AdamW, with weight decay and gradient clipping).
 pub fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
-    let clip = (cfg.grad_clip > 0.0).then(|| GradientClippingConfig::Norm(cfg.grad_clip as f32));
+    let clip = (cfg.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(cfg.grad_clip as f32));
     if cfg.optimizer == "adamw" {
         AdamWConfig::new()
             .with_weight_decay(cfg.weight_decay as f32)
@@ -93,7 +93,7 @@ pub fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     } else {
         AdamConfig::new()
             .with_weight_decay(
-                (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)),
+                (cfg.weight_decay > 0.0).then_some(WeightDecayConfig::new(cfg.weight_decay as f32)),
             )
             .with_grad_clipping(clip)
             .init()
