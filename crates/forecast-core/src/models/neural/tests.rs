@@ -197,3 +197,66 @@ fn bad_config_and_short_data_are_errors() {
         .unwrap_err();
     assert!(matches!(e, crate::Error::TooFewRows { .. }), "{e}");
 }
+
+/// One-step forecasts of a noisy sine over 300 held-out points: (model MSE, noise floor,
+/// 80% interval coverage). The floor is measured on the same points, the mean squared
+/// noise `(y - sin)^2`, which no forecaster can beat in expectation.
+fn noisy_sine_run() -> (f64, f64, f64) {
+    let (n_fit, n_test, period, sigma) = (600, 300, 16.0, 0.2);
+    let y = noisy_sine(n_fit + n_test, period, sigma, 11);
+    let clean: Vec<f64> = (0..y.len())
+        .map(|t| (2.0 * std::f64::consts::PI * t as f64 / period).sin())
+        .collect();
+    let cfg = LstmConfig {
+        train: TrainConfig {
+            lookback: 16,
+            horizon: 1,
+            batch_size: 32,
+            epochs: 100,
+            learning_rate: 0.01,
+            patience: 20,
+            dropout: 0.0,
+            target_mode: TargetMode::Level,
+            ..TrainConfig::default()
+        },
+        hidden_size: 16,
+        num_layers: 1,
+    };
+    let mut data = TrainingData::univariate(&y[..n_fit], 1);
+    data.seed = 1;
+    let fitted = cfg.fit(&data, &mut Silent).unwrap();
+    let (mut se, mut floor, mut covered) = (0.0, 0.0, 0usize);
+    for t in n_fit..n_fit + n_test {
+        let m = fitted
+            .condition(&TrainingData::univariate(&y[..t], 1))
+            .unwrap();
+        let fc = m.predict(1, &[80.0], &[]).unwrap();
+        se += (y[t] - fc.point[0]).powi(2);
+        floor += (y[t] - clean[t]).powi(2);
+        let iv = &fc.intervals[0];
+        covered += usize::from(iv.lower[0] <= y[t] && y[t] <= iv.upper[0]);
+    }
+    let n = n_test as f64;
+    (se / n, floor / n, covered as f64 / n)
+}
+
+/// The 80% split-conformal interval covers held-out points at 80% ± 7% (three binomial
+/// standard errors for 300 points: 3 * sqrt(0.8 * 0.2 / 300) = 0.069).
+#[test]
+fn conformal_intervals_cover_held_out_points() {
+    let (_, _, coverage) = noisy_sine_run();
+    assert!(
+        (coverage - 0.8).abs() <= 0.07,
+        "80% interval covered {coverage}"
+    );
+}
+
+/// The one-step error comes within 10% of the noise floor. Not reached yet: this
+/// configuration ends at about 1.16x the floor, so the test is ignored until training
+/// improves (run with `--ignored`).
+#[test]
+#[ignore = "reaches about 1.16x the noise floor, the target is 1.10x"]
+fn noisy_sine_reaches_the_noise_floor() {
+    let (mse, floor, _) = noisy_sine_run();
+    assert!(mse <= 1.1 * floor, "mse {mse} vs noise floor {floor}");
+}
