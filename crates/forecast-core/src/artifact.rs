@@ -151,6 +151,10 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
             let p = tmp.join(fname);
             std::fs::write(&p, body).map_err(|e| Error::io(&p, e))?;
         }
+        for (fname, body) in forecaster.model.extra_files() {
+            let p = tmp.join(&fname);
+            std::fs::write(&p, body).map_err(|e| Error::io(&p, e))?;
+        }
         if dir.exists() {
             std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
         }
@@ -214,5 +218,7 @@ pub fn load(dir: &Path) -> Result<Forecaster> {
             ),
         ));
     }
-    Ok(file.into_forecaster())
+    let mut forecaster = file.into_forecaster();
+    forecaster.model.load_files(dir)?;
+    Ok(forecaster)
 }

@@ -7,6 +7,7 @@
 
 pub mod arima;
 pub mod baselines;
+pub mod neural;
 
 use crate::data::Column;
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use arima::{Arima, ArimaFitted};
+pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
+
 pub use baselines::{
     Drift, DriftFitted, Mean, MeanFitted, Naive, NaiveFitted, SeasonalNaive, SeasonalNaiveFitted,
 };
@@ -83,6 +86,10 @@ pub enum ModelConfig {
     Mean(Mean),
     /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.
     Arima(Arima),
+    /// Stacked LSTM network.
+    Lstm(LstmConfig),
+    /// Transformer encoder network.
+    Transformer(TransformerConfig),
 }
 
 /// Every model kind, fitted.
@@ -101,6 +108,10 @@ pub enum FittedModel {
     Mean(MeanFitted),
     /// Fitted [`Arima`].
     Arima(ArimaFitted),
+    /// Fitted [`LstmConfig`].
+    Lstm(NeuralFitted),
+    /// Fitted [`TransformerConfig`].
+    Transformer(NeuralFitted),
 }
 
 /// Dispatch a method over every variant of an enum whose variants wrap one value.
@@ -112,6 +123,8 @@ macro_rules! dispatch {
             $enum::Drift($inner) => $body,
             $enum::Mean($inner) => $body,
             $enum::Arima($inner) => $body,
+            $enum::Lstm($inner) => $body,
+            $enum::Transformer($inner) => $body,
         }
     };
 }
@@ -125,10 +138,12 @@ impl ModelConfig {
             "drift" => ModelConfig::Drift(Drift::default()),
             "mean" => ModelConfig::Mean(Mean::default()),
             "arima" => ModelConfig::Arima(Arima::default()),
+            "lstm" => ModelConfig::Lstm(LstmConfig::default()),
+            "transformer" => ModelConfig::Transformer(TransformerConfig::default()),
             _ => {
                 return Err(Error::config(
                     "model",
-                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima)"),
+                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima, lstm, transformer)"),
                 ))
             }
         })
@@ -142,6 +157,8 @@ impl ModelConfig {
             ModelConfig::Drift(_) => "drift",
             ModelConfig::Mean(_) => "mean",
             ModelConfig::Arima(_) => "arima",
+            ModelConfig::Lstm(_) => "lstm",
+            ModelConfig::Transformer(_) => "transformer",
         }
     }
 
@@ -191,9 +208,12 @@ impl ModelConfig {
         }
         let shown = value.to_string();
         config.insert(key.to_string(), value);
-        *self = serde_json::from_value(whole)
+        let candidate: ModelConfig = serde_json::from_value(whole)
             .map_err(|e| Error::config(key, format!("bad value {shown}: {e}")))?;
-        self.validate()
+        // A rejected value leaves the config as it was.
+        candidate.validate()?;
+        *self = candidate;
+        Ok(())
     }
 
     /// Check every hyperparameter once, before any data is touched.
@@ -201,6 +221,8 @@ impl ModelConfig {
         match self {
             ModelConfig::SeasonalNaive(c) => c.validate(),
             ModelConfig::Arima(c) => c.validate(),
+            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).validate(),
+            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).validate(),
             _ => Ok(()),
         }
     }
@@ -214,6 +236,8 @@ impl ModelConfig {
             ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
             ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
             ModelConfig::Arima(c) => FittedModel::Arima(c.fit(data, reporter)?),
+            ModelConfig::Lstm(c) => FittedModel::Lstm(c.fit(data, reporter)?),
+            ModelConfig::Transformer(c) => FittedModel::Transformer(c.fit(data, reporter)?),
         })
     }
 
@@ -225,6 +249,8 @@ impl ModelConfig {
             ModelConfig::Drift(_) => 3,
             ModelConfig::Mean(_) => 2,
             ModelConfig::Arima(c) => c.min_train_rows(season_length),
+            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).min_rows(),
+            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).min_rows(),
         }
     }
 }
@@ -246,7 +272,25 @@ impl FittedModel {
             FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
             FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
             FittedModel::Arima(m) => FittedModel::Arima(m.condition(history)?),
+            FittedModel::Lstm(m) => FittedModel::Lstm(m.condition(history)?),
+            FittedModel::Transformer(m) => FittedModel::Transformer(m.condition(history)?),
         })
+    }
+
+    /// Files the model saves beside `model.json` (a network's weights), by name.
+    pub fn extra_files(&self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            FittedModel::Lstm(m) | FittedModel::Transformer(m) => m.extra_files(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Read the files of [`FittedModel::extra_files`] back from a model directory.
+    pub fn load_files(&mut self, dir: &std::path::Path) -> Result<()> {
+        match self {
+            FittedModel::Lstm(m) | FittedModel::Transformer(m) => m.load_files(dir),
+            _ => Ok(()),
+        }
     }
 
     /// Fit statistics; see [`Predict::fit_stats`].

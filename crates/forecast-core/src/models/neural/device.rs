@@ -1,0 +1,100 @@
+//! The one place where a device name becomes a burn device.
+//!
+//! `cpu` (the default) is burn's portable CPU backend; `wgpu` and `cuda[:N]` need the
+//! cargo features of the same name. Asking for a backend this build lacks is an error.
+
+use crate::error::{Error, Result};
+use burn::prelude::Device;
+
+/// A device for training (with autodiff) and the same device for inference.
+#[derive(Debug, Clone)]
+pub struct Devices {
+    /// Device with autodiff, for training.
+    pub train: Device,
+    /// Plain device, for inference.
+    pub infer: Device,
+    /// The canonical name, as written to the fit statistics.
+    pub name: String,
+}
+
+/// Resolve a device name (`cpu`, `wgpu`, `cuda`, `cuda:N`).
+pub fn resolve(name: &str) -> Result<Devices> {
+    let name = name.trim().to_ascii_lowercase();
+    let infer = match name.as_str() {
+        "cpu" | "flex" => Device::flex(),
+        "wgpu" => wgpu_device()?,
+        n if n == "cuda" || n.starts_with("cuda:") => {
+            let index = match n.strip_prefix("cuda:") {
+                Some(i) => i.parse::<usize>().map_err(|_| {
+                    Error::config("device", format!("'{n}': expected cuda or cuda:N"))
+                })?,
+                None => 0,
+            };
+            cuda_device(index)?
+        }
+        other => {
+            return Err(Error::config(
+                "device",
+                format!("unknown device '{other}' (expected cpu, wgpu, cuda or cuda:N)"),
+            ))
+        }
+    };
+    let name = if name == "flex" {
+        "cpu".to_string()
+    } else {
+        name
+    };
+    Ok(Devices {
+        train: infer.clone().autodiff(),
+        infer,
+        name,
+    })
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Device> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Result<Device> {
+    Err(Error::config(
+        "device",
+        "wgpu: this build has no GPU backend (rebuild with `--features wgpu`)",
+    ))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device> {
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(index: usize) -> Result<Device> {
+    Err(Error::config(
+        "device",
+        format!("cuda:{index}: this build has no CUDA backend (rebuild with `--features cuda`, or use wgpu)"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_or_missing_backends_are_errors() {
+        assert_eq!(resolve("cpu").unwrap().name, "cpu");
+        assert!(resolve("tpu").unwrap_err().to_string().contains("device"));
+        assert!(resolve("cuda:x").is_err());
+        #[cfg(not(feature = "cuda"))]
+        assert!(resolve("cuda:0")
+            .unwrap_err()
+            .to_string()
+            .contains("--features cuda"));
+        #[cfg(not(feature = "wgpu"))]
+        assert!(resolve("wgpu")
+            .unwrap_err()
+            .to_string()
+            .contains("--features wgpu"));
+    }
+}

@@ -1,0 +1,157 @@
+//! Building blocks shared by the networks: seeded initialisation, a dense layer, layer
+//! normalisation and dropout driven by the training run's own seeded generator.
+//!
+//! Weights are drawn from a [`StdRng`] seeded by the run, not from the backend's global
+//! generator, so the same seed gives the same weights whatever else runs in the process.
+
+use burn::module::{Param, ParamId};
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::Rng;
+
+/// A parameter of `shape` drawn uniformly from `[-bound, bound]`.
+pub fn uniform<const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * bound) as f32)
+        .collect();
+    with_id(Param::from_data(TensorData::new(v, shape), device), rng)
+}
+
+/// A parameter of `shape` filled with `value`.
+pub fn constant<const D: usize>(
+    shape: [usize; D],
+    value: f32,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n: usize = shape.iter().product();
+    with_id(
+        Param::from_data(TensorData::new(vec![value; n], shape), device),
+        rng,
+    )
+}
+
+/// Give a parameter an id drawn from the run's generator: burn draws ids at random, and
+/// the ids are part of the saved record, so seeded ids make saved weights byte-identical.
+fn with_id<const D: usize>(p: Param<Tensor<D>>, rng: &mut StdRng) -> Param<Tensor<D>> {
+    let (_, value, mapper) = p.consume();
+    Param::from_mapped_value(ParamId::from(rng.random::<u64>()), value, mapper)
+}
+
+/// `x W + b`.
+#[derive(Module, Debug)]
+pub struct Dense {
+    /// Weight `[d_in, d_out]`.
+    pub weight: Param<Tensor<2>>,
+    /// Bias `[d_out]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Dense {
+    /// PyTorch's default initialisation: uniform with bound `1/sqrt(d_in)`.
+    pub fn new(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Dense {
+        let bound = 1.0 / (d_in as f64).sqrt();
+        Dense {
+            weight: uniform([d_in, d_out], bound, rng, device),
+            bias: uniform([d_out], bound, rng, device),
+        }
+    }
+
+    /// Apply to `[n, d_in]`.
+    pub fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+    }
+
+    /// Apply to the last axis of `[b, t, d_in]`.
+    pub fn forward3(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, i] = x.dims();
+        let o = self.weight.val().dims()[1];
+        self.forward2(x.reshape([b * t, i])).reshape([b, t, o])
+    }
+}
+
+/// Layer normalisation over the last axis.
+#[derive(Module, Debug)]
+pub struct Norm {
+    /// Scale.
+    pub gamma: Param<Tensor<1>>,
+    /// Shift.
+    pub beta: Param<Tensor<1>>,
+}
+
+impl Norm {
+    /// Scale 1, shift 0.
+    pub fn new(d: usize, rng: &mut StdRng, device: &Device) -> Norm {
+        Norm {
+            gamma: constant([d], 1.0, rng, device),
+            beta: constant([d], 0.0, rng, device),
+        }
+    }
+
+    /// Normalise `[b, t, d]` over `d`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let (var, mean) = x.clone().var_mean_bias(2);
+        let g = self.gamma.val().unsqueeze_dim::<2>(0).unsqueeze_dim::<3>(0);
+        let b = self.beta.val().unsqueeze_dim::<2>(0).unsqueeze_dim::<3>(0);
+        (x - mean) / (var + 1e-5).sqrt() * g + b
+    }
+}
+
+/// Inverted dropout with masks from a seeded generator; a no-op outside training.
+pub struct Dropper {
+    rng: Option<StdRng>,
+    p: f64,
+}
+
+impl Dropper {
+    /// No dropout (inference, validation).
+    pub fn off() -> Dropper {
+        Dropper { rng: None, p: 0.0 }
+    }
+
+    /// Dropout with probability `p`, masks drawn from `rng`.
+    pub fn train(rng: StdRng, p: f64) -> Dropper {
+        Dropper { rng: Some(rng), p }
+    }
+
+    /// Zero each element with probability `p`, scale the rest by `1/(1-p)`.
+    pub fn apply<const D: usize>(&mut self, x: Tensor<D>) -> Tensor<D> {
+        let Some(rng) = self.rng.as_mut() else {
+            return x;
+        };
+        if self.p <= 0.0 {
+            return x;
+        }
+        let dims = x.dims();
+        let n: usize = dims.iter().product();
+        let keep = 1.0 - self.p;
+        let scale = (1.0 / keep) as f32;
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                if rng.random::<f64>() < keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::<D>::from_data(TensorData::new(v, dims), &x.device());
+        x * mask
+    }
+}
+
+/// A tensor `[b, t, f]` from flat values.
+pub fn tensor3(v: Vec<f32>, shape: [usize; 3], device: &Device) -> Tensor<3> {
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+/// A tensor `[b, h]` from flat values.
+pub fn tensor2(v: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v, shape), device)
+}

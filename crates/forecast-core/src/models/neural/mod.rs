@@ -1,0 +1,541 @@
+//! Neural forecasters on burn: a stacked LSTM and a Transformer encoder, trained on
+//! windowed multivariate data to predict the whole horizon in one forward pass.
+//!
+//! - [`dataset`]: windows, standardisation fitted on the training rows, level or return
+//!   targets.
+//! - [`lstm`], [`transformer`]: the networks; [`layers`]: shared blocks.
+//! - [`training`]: the shared loop (Adam/AdamW, schedule, clipping, early stopping,
+//!   reporter, checkpoints).
+//! - [`inference`]: reload, forecast, split-conformal intervals.
+//! - [`device`]: the one place a device name becomes a backend.
+//!
+//! Weights are saved next to `model.json` as `weights.bpk` (burn's burnpack record).
+
+pub mod dataset;
+pub mod device;
+pub mod inference;
+pub mod layers;
+pub mod lstm;
+pub mod training;
+pub mod transformer;
+
+use super::{Fit, Predict, TrainingData};
+use crate::data::Column;
+use crate::error::{Error, Result};
+use crate::forecast::Forecast;
+use crate::reporter::Reporter;
+use burn::prelude::*;
+use dataset::{table, Scaler, TargetMode, Windows};
+use inference::AnyNet;
+use layers::Dropper;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use training::FitStats;
+
+/// A network the training loop can fit.
+pub trait Net: Module {
+    /// `[b, lookback, features] -> [b, horizon]` (standardised label units).
+    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2>;
+}
+
+/// The file the weights are saved to inside a model directory.
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+
+/// Data and training settings shared by both networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Timesteps of input per window.
+    pub lookback: usize,
+    /// Steps predicted per forward pass (set by `--horizon`).
+    pub horizon: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Windows per mini-batch.
+    pub batch_size: usize,
+    /// Most epochs.
+    pub epochs: usize,
+    /// Initial learning rate.
+    pub learning_rate: f64,
+    /// Weight decay (L2 for `adam`, decoupled for `adamw`).
+    pub weight_decay: f64,
+    /// Epochs without a better validation loss before stopping (0 = never stop early).
+    pub patience: usize,
+    /// Largest gradient norm per parameter tensor (0 = no clipping).
+    pub grad_clip: f64,
+    /// `adam` or `adamw`.
+    pub optimizer: String,
+    /// `constant` or `cosine` (annealed to 1% over `epochs`).
+    pub lr_schedule: String,
+    /// `return` (default: the change since the window's last row, the log return under
+    /// `--transform log`; trending series stay in the range seen in training) or `level`.
+    pub target_mode: TargetMode,
+    /// Share of the rows held out for validation when the split has no validation part.
+    pub valid_fraction: f64,
+    /// `cpu`, `wgpu`, `cuda` or `cuda:N` (set by `--device`).
+    pub device: String,
+    /// Directory to write per-epoch checkpoints to and resume from.
+    pub checkpoint_dir: Option<String>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            lookback: 32,
+            horizon: 1,
+            dropout: 0.1,
+            batch_size: 64,
+            epochs: 50,
+            learning_rate: 1e-3,
+            weight_decay: 0.0,
+            patience: 8,
+            grad_clip: 1.0,
+            optimizer: "adam".into(),
+            lr_schedule: "cosine".into(),
+            target_mode: TargetMode::Return,
+            valid_fraction: 0.2,
+            device: "cpu".into(),
+            checkpoint_dir: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<()> {
+        let pos = |k: &str, v: usize| -> Result<()> {
+            crate::ensure_config!(v >= 1, k, "must be at least 1, got {v}");
+            Ok(())
+        };
+        pos("lookback", self.lookback)?;
+        pos("horizon", self.horizon)?;
+        pos("batch_size", self.batch_size)?;
+        pos("epochs", self.epochs)?;
+        crate::ensure_config!(
+            (0.0..1.0).contains(&self.dropout),
+            "dropout",
+            "must lie in [0, 1), got {}",
+            self.dropout
+        );
+        crate::ensure_config!(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            "must be positive, got {}",
+            self.learning_rate
+        );
+        crate::ensure_config!(
+            non_negative(self.weight_decay),
+            "weight_decay",
+            "must not be negative, got {}",
+            self.weight_decay
+        );
+        crate::ensure_config!(
+            non_negative(self.grad_clip),
+            "grad_clip",
+            "must not be negative, got {}",
+            self.grad_clip
+        );
+        crate::ensure_config!(
+            matches!(self.optimizer.as_str(), "adam" | "adamw"),
+            "optimizer",
+            "'{}': expected adam or adamw",
+            self.optimizer
+        );
+        crate::ensure_config!(
+            matches!(self.lr_schedule.as_str(), "constant" | "cosine"),
+            "lr_schedule",
+            "'{}': expected constant or cosine",
+            self.lr_schedule
+        );
+        crate::ensure_config!(
+            self.valid_fraction > 0.0 && self.valid_fraction < 0.9,
+            "valid_fraction",
+            "must lie in (0, 0.9), got {}",
+            self.valid_fraction
+        );
+        device::resolve(&self.device).map(|_| ())
+    }
+}
+
+/// Whether `v` is a number `>= 0` (NaN is not).
+fn non_negative(v: f64) -> bool {
+    matches!(
+        v.partial_cmp(&0.0),
+        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+    )
+}
+
+/// Stacked LSTM configuration (kind `lstm`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LstmConfig {
+    /// Shared data and training settings.
+    #[serde(flatten)]
+    pub train: TrainConfig,
+    /// Hidden units per layer.
+    pub hidden_size: usize,
+    /// Stacked layers.
+    pub num_layers: usize,
+}
+
+impl Default for LstmConfig {
+    fn default() -> Self {
+        LstmConfig {
+            train: TrainConfig::default(),
+            hidden_size: 64,
+            num_layers: 2,
+        }
+    }
+}
+
+/// Transformer encoder configuration (kind `transformer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransformerConfig {
+    /// Shared data and training settings.
+    #[serde(flatten)]
+    pub train: TrainConfig,
+    /// Model width when `d_model` is not set (shared key with the LSTM for search spaces).
+    pub hidden_size: usize,
+    /// Model width; overrides `hidden_size`.
+    pub d_model: Option<usize>,
+    /// Attention heads (must divide the width).
+    pub num_heads: usize,
+    /// Encoder layers.
+    pub num_layers: usize,
+    /// Feed-forward width.
+    pub ff_size: usize,
+    /// Layer norm before each block (pre-norm) instead of after (post-norm).
+    pub norm_first: bool,
+    /// Timesteps per input token (PatchTST-style patches; 1 = one token per step).
+    pub patch_len: usize,
+}
+
+impl Default for TransformerConfig {
+    fn default() -> Self {
+        TransformerConfig {
+            train: TrainConfig::default(),
+            hidden_size: 64,
+            d_model: None,
+            num_heads: 4,
+            num_layers: 2,
+            ff_size: 128,
+            norm_first: false,
+            patch_len: 1,
+        }
+    }
+}
+
+impl TransformerConfig {
+    /// The model width.
+    pub fn width(&self) -> usize {
+        self.d_model.unwrap_or(self.hidden_size)
+    }
+}
+
+/// Either architecture's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", content = "config", rename_all = "kebab-case")]
+pub enum Arch {
+    /// LSTM.
+    Lstm(LstmConfig),
+    /// Transformer.
+    Transformer(TransformerConfig),
+}
+
+impl Arch {
+    /// The shared settings.
+    pub fn train(&self) -> &TrainConfig {
+        match self {
+            Arch::Lstm(c) => &c.train,
+            Arch::Transformer(c) => &c.train,
+        }
+    }
+
+    /// The model kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Arch::Lstm(_) => "lstm",
+            Arch::Transformer(_) => "transformer",
+        }
+    }
+
+    /// Check every hyperparameter.
+    pub fn validate(&self) -> Result<()> {
+        self.train().validate()?;
+        match self {
+            Arch::Lstm(c) => {
+                crate::ensure_config!(c.hidden_size >= 1, "hidden_size", "must be at least 1");
+                crate::ensure_config!(c.num_layers >= 1, "num_layers", "must be at least 1");
+            }
+            Arch::Transformer(c) => {
+                let d = c.width();
+                crate::ensure_config!(d >= 1, "d_model", "must be at least 1");
+                crate::ensure_config!(
+                    c.num_heads >= 1 && d % c.num_heads == 0,
+                    "num_heads",
+                    "{} must divide d_model {d}",
+                    c.num_heads
+                );
+                crate::ensure_config!(c.num_layers >= 1, "num_layers", "must be at least 1");
+                crate::ensure_config!(c.ff_size >= 1, "ff_size", "must be at least 1");
+                let p = c.patch_len.max(1);
+                crate::ensure_config!(
+                    c.train.lookback % p == 0,
+                    "patch_len",
+                    "{p} must divide lookback {}",
+                    c.train.lookback
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Fewest training rows: one training window plus the validation rows.
+    pub fn min_rows(&self) -> usize {
+        let t = self.train();
+        let train = t.lookback + t.horizon;
+        ((train + t.horizon) as f64 / (1.0 - t.valid_fraction)).ceil() as usize + 1
+    }
+}
+
+impl Fit for LstmConfig {
+    type Fitted = NeuralFitted;
+    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
+        fit(&Arch::Lstm(self.clone()), data, reporter)
+    }
+}
+
+impl Fit for TransformerConfig {
+    type Fitted = NeuralFitted;
+    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
+        fit(&Arch::Transformer(self.clone()), data, reporter)
+    }
+}
+
+/// A fitted neural forecaster. The weights travel beside `model.json` in
+/// [`WEIGHTS_FILE`]; their SHA-256 is kept here to detect a truncated or foreign file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeuralFitted {
+    /// Architecture and settings.
+    pub arch: Arch,
+    /// Input feature names (after the target), in input order.
+    pub features: Vec<String>,
+    /// Standardisation fitted on the training rows.
+    pub scaler: Scaler,
+    /// The last `lookback` rows the model saw (target first), model scale.
+    pub recent: Vec<Vec<f64>>,
+    /// Sorted absolute validation errors per horizon step (conformal calibration).
+    pub residuals: Vec<Vec<f64>>,
+    /// Training statistics.
+    pub stats: FitStats,
+    /// SHA-256 of the weights.
+    pub weights_sha256: String,
+    /// The weights (burnpack bytes); saved as a separate file, not in JSON.
+    #[serde(skip)]
+    pub weights: Weights,
+}
+
+/// Serialised network weights (burnpack bytes); `Debug` shows the size only.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Weights(pub Vec<u8>);
+
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Weights({} bytes)", self.0.len())
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
+    arch.validate()?;
+    let cfg = arch.train();
+    let (l, h) = (cfg.lookback, cfg.horizon);
+    let mut tab = table(data.target, data.features)?;
+    let n_train = match data.valid {
+        Some((vt, vf)) if vt.len() >= h => {
+            let vtab = table(vt, vf)?;
+            if vtab.len() != tab.len() {
+                return Err(Error::config(
+                    "features",
+                    "validation part has other columns than the training part",
+                ));
+            }
+            let n = tab[0].len();
+            for (c, v) in tab.iter_mut().zip(vtab) {
+                c.extend(v);
+            }
+            n
+        }
+        _ => {
+            let n = tab[0].len();
+            n - ((n as f64 * cfg.valid_fraction).round() as usize)
+                .max(h)
+                .min(n)
+        }
+    };
+    let total = tab[0].len();
+    let needed = arch.min_rows();
+    if n_train < l + h || total < n_train + h {
+        return Err(Error::TooFewRows {
+            what: format!("{} with lookback {l} and horizon {h}", arch.kind()),
+            needed,
+            available: total,
+        });
+    }
+    let scaler = Scaler::fit(&tab, n_train, cfg.target_mode, h);
+    let train_w = Windows::build(&tab, &scaler, l, h, l - 1..n_train - h);
+    let valid_w = Windows::build(&tab, &scaler, l, h, n_train - 1..total - h);
+    let devices = device::resolve(&cfg.device)?;
+    let features = tab.len();
+    let net = AnyNet::init(arch, features, data.seed, &devices.train);
+    let setup = training::Setup {
+        train: &train_w,
+        valid: &valid_w,
+        cfg,
+        seed: data.seed,
+        devices: &devices,
+    };
+    let ckpt = cfg.checkpoint_dir.as_ref().map(PathBuf::from);
+    let (best, stats) = match net {
+        AnyNet::Lstm(m) => {
+            let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
+            (AnyNet::Lstm(Box::new(b)), s)
+        }
+        AnyNet::Transformer(m) => {
+            let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
+            (AnyNet::Transformer(Box::new(b)), s)
+        }
+    };
+    let pred = inference::predict_windows(&best, &valid_w, &scaler, &devices.infer)?;
+    let residuals = inference::residuals(&valid_w, &pred);
+    let weights = best.to_bytes()?;
+    // The model is anchored at the end of the training rows, as the pipeline's schema is.
+    let anchor = data.target.len();
+    let recent = tab.iter().map(|c| c[anchor - l..anchor].to_vec()).collect();
+    Ok(NeuralFitted {
+        arch: arch.clone(),
+        features: data.features.iter().map(|c| c.name.clone()).collect(),
+        scaler,
+        recent,
+        residuals,
+        stats,
+        weights_sha256: sha256(&weights),
+        weights: Weights(weights),
+    })
+}
+
+impl NeuralFitted {
+    /// The network with its weights, on the inference device.
+    fn net(&self) -> Result<(AnyNet, Device)> {
+        if self.weights.0.is_empty() {
+            return Err(Error::Model {
+                model: self.arch.kind().into(),
+                message: format!("weights not loaded (expected {WEIGHTS_FILE} beside model.json)"),
+            });
+        }
+        let devices = device::resolve(&self.arch.train().device)?;
+        let net = AnyNet::from_bytes(
+            &self.arch,
+            self.recent.len(),
+            &self.weights.0,
+            &devices.infer,
+        )?;
+        Ok((net, devices.infer))
+    }
+
+    /// Files to write beside `model.json`.
+    pub fn extra_files(&self) -> Vec<(String, Vec<u8>)> {
+        vec![(WEIGHTS_FILE.to_string(), self.weights.0.clone())]
+    }
+
+    /// Read the weights from a model directory; a missing, truncated or foreign file is an
+    /// error naming it.
+    pub fn load_files(&mut self, dir: &Path) -> Result<()> {
+        let path = dir.join(WEIGHTS_FILE);
+        let err = |m: String| Error::Artifact {
+            path: dir.to_path_buf(),
+            message: m,
+        };
+        if !path.is_file() {
+            return Err(err(format!(
+                "missing {WEIGHTS_FILE} (the network's weights)"
+            )));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if sha256(&bytes) != self.weights_sha256 {
+            return Err(err(format!(
+                "{WEIGHTS_FILE} is truncated or does not belong to this model.json ({} bytes, checksum mismatch)",
+                bytes.len()
+            )));
+        }
+        let device = Device::flex();
+        AnyNet::from_bytes(&self.arch, self.recent.len(), &bytes, &device)
+            .map_err(|e| err(e.to_string()))?;
+        self.weights = Weights(bytes);
+        Ok(())
+    }
+}
+
+impl Predict for NeuralFitted {
+    fn predict(&self, horizon: usize, levels: &[f64], _future: &[Column]) -> Result<Forecast> {
+        let cfg = self.arch.train();
+        if horizon > cfg.horizon {
+            return Err(Error::config(
+                "horizon",
+                format!("the {} was trained for {} steps; {horizon} asked (retrain with --horizon {horizon})", self.arch.kind(), cfg.horizon),
+            ));
+        }
+        let (net, device) = self.net()?;
+        inference::forecast(&net, self, horizon, levels, &device)
+    }
+
+    fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {
+        let tab = table(history.target, history.features)?;
+        if tab.len() != self.recent.len() {
+            return Err(Error::config(
+                "features",
+                format!(
+                    "the model takes {} input columns, the data has {}",
+                    self.recent.len(),
+                    tab.len()
+                ),
+            ));
+        }
+        let l = self.arch.train().lookback;
+        let n = tab[0].len();
+        if n < l {
+            return Err(Error::TooFewRows {
+                what: format!("conditioning a model with lookback {l}"),
+                needed: l,
+                available: n,
+            });
+        }
+        Ok(NeuralFitted {
+            recent: tab.iter().map(|c| c[n - l..].to_vec()).collect(),
+            ..self.clone()
+        })
+    }
+
+    fn fit_stats(&self) -> Value {
+        let mut v = serde_json::to_value(&self.stats).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "intervals".into(),
+                Value::String("split-conformal on the validation windows".into()),
+            );
+            o.insert("weights".into(), Value::String(WEIGHTS_FILE.into()));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests;
