@@ -1,1 +1,82 @@
-fn main() {}
+//! `forecast`: train, predict, backtest, tune and track time-series models.
+//!
+//! The binary is thin: argument parsing, progress bars and printing. Everything else
+//! lives in `forecast-core` and `tuner`.
+
+mod args;
+mod backtest;
+mod features;
+mod output;
+mod predict;
+mod progress;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Time-series forecasting: baselines, ARIMA and neural models, backtests, tuning.
+#[derive(Parser)]
+#[command(name = "forecast", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  \
+    forecast train --data datasets/msft_daily.csv --target close --model naive --out models/msft\n  \
+    forecast predict --model models/msft --horizon 10 --level 80,95\n  \
+    forecast backtest --data datasets/airpassengers.csv --target passengers --model seasonal-naive --horizon 12 --folds 5\n  \
+    forecast features --data datasets/msft_daily.csv --indicators sma:20,rsi:14,macd --output features.parquet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit a model on a series and save it as a model directory.
+    Train(train::TrainArgs),
+    /// Forecast with a saved model, with prediction intervals.
+    Predict(predict::PredictArgs),
+    /// Rolling-origin backtest of a model beside the naive baseline.
+    Backtest(backtest::BacktestArgs),
+    /// Compute technical indicators and write the curated table (CSV or Parquet).
+    Features(features::FeaturesArgs),
+    /// Hyperparameter search (not yet available in this build).
+    Tune(NotYet),
+    /// Runs recorded locally and their shipping state to MLflow (not yet available).
+    Runs(NotYet),
+}
+
+/// Arguments of a command that is not available yet.
+#[derive(clap::Args)]
+struct NotYet {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Backtest(a) => backtest::run(a),
+        Command::Features(a) => features::run(a),
+        Command::Tune(_) => Err(anyhow::anyhow!(
+            "`forecast tune` is not yet available in this build"
+        )),
+        Command::Runs(_) => Err(anyhow::anyhow!(
+            "`forecast runs` is not yet available in this build"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -114,7 +114,10 @@ fn mlmodel(file: &ModelFile) -> String {
 pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
     if dir.exists() {
         let is_model = dir.join("model.json").is_file();
-        let is_empty = dir.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
+        let is_empty = dir
+            .read_dir()
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
         if !dir.is_dir() || !(is_model || is_empty) {
             return Err(artifact_err(
                 dir,
@@ -141,7 +144,10 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
         std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        for (fname, body) in [("model.json", json.as_str()), ("MLmodel", mlmodel(&file).as_str())] {
+        for (fname, body) in [
+            ("model.json", json.as_str()),
+            ("MLmodel", mlmodel(&file).as_str()),
+        ] {
             let p = tmp.join(fname);
             std::fs::write(&p, body).map_err(|e| Error::io(&p, e))?;
         }
@@ -168,7 +174,10 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
 /// newer format version are errors naming the directory.
 pub fn load(dir: &Path) -> Result<Forecaster> {
     if !dir.is_dir() {
-        return Err(artifact_err(dir, "not found (expected a directory written by `forecast train`)"));
+        return Err(artifact_err(
+            dir,
+            "not found (expected a directory written by `forecast train`)",
+        ));
     }
     for required in ["model.json", "MLmodel"] {
         if !dir.join(required).is_file() {
@@ -177,8 +186,12 @@ pub fn load(dir: &Path) -> Result<Forecaster> {
     }
     let path = dir.join("model.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| artifact_err(dir, format!("model.json is truncated or not valid JSON ({e})")))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        artifact_err(
+            dir,
+            format!("model.json is truncated or not valid JSON ({e})"),
+        )
+    })?;
     let version = value
         .get("format_version")
         .and_then(Value::as_u64)
@@ -194,7 +207,11 @@ pub fn load(dir: &Path) -> Result<Forecaster> {
     if file.kind != file.spec.model.kind() {
         return Err(artifact_err(
             dir,
-            format!("kind '{}' does not match its config '{}'", file.kind, file.spec.model.kind()),
+            format!(
+                "kind '{}' does not match its config '{}'",
+                file.kind,
+                file.spec.model.kind()
+            ),
         ));
     }
     Ok(file.into_forecaster())

@@ -30,7 +30,10 @@ impl FromStr for Refit {
             "never" => Ok(Refit::Never),
             n => match n.parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(Refit::EveryN(n)),
-                _ => Err(Error::config("refit", format!("'{s}' is not every, never or a number >= 1"))),
+                _ => Err(Error::config(
+                    "refit",
+                    format!("'{s}' is not every, never or a number >= 1"),
+                )),
             },
         }
     }
@@ -86,7 +89,10 @@ pub fn backtest(
     if spec.valid_fraction > 0.0 || spec.test_fraction > 0.0 {
         // Folds define the evaluation windows; a test part inside each fold would only
         // shrink the training data.
-        return Err(Error::config("test-fraction", "backtests take no valid/test fraction"));
+        return Err(Error::config(
+            "test-fraction",
+            "backtests take no valid/test fraction",
+        ));
     }
     let min_train = spec.model.min_train_rows(series.season_length);
     let folds = rolling_origin(series.len(), bt.horizon, bt.plan, min_train)?;
@@ -126,7 +132,12 @@ pub fn backtest(
     })
 }
 
-fn run_fold(fitted: &Forecaster, naive: &ForecasterSpec, series: &Series, fold: Fold) -> Result<FoldResult> {
+fn run_fold(
+    fitted: &Forecaster,
+    naive: &ForecasterSpec,
+    series: &Series,
+    fold: Fold,
+) -> Result<FoldResult> {
     let history = series.head(fold.origin());
     let model = if fitted.schema.rows == fold.origin() {
         fitted.clone()
@@ -143,7 +154,9 @@ fn run_fold(fitted: &Forecaster, naive: &ForecasterSpec, series: &Series, fold: 
         })
         .collect();
     let fc = model.predict(fold.horizon(), &[], &future)?;
-    let naive_fc = naive.fit_quiet(&history)?.predict(fold.horizon(), &[], &[])?;
+    let naive_fc = naive
+        .fit_quiet(&history)?
+        .predict(fold.horizon(), &[], &[])?;
     let train = fold.train(&series.target);
     let actual = fold.test(&series.target).to_vec();
     let last = train[train.len() - 1];
@@ -170,7 +183,9 @@ mod tests {
     use super::*;
 
     fn series() -> Series {
-        let y: Vec<f64> = (0..60).map(|i| 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64).collect();
+        let y: Vec<f64> = (0..60)
+            .map(|i| 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64)
+            .collect();
         Series::from_values(y, 12)
     }
 
@@ -189,8 +204,15 @@ mod tests {
             let r = backtest(&spec, &s, &bt, &|| {}).unwrap();
             assert_eq!(r.folds, 4);
             for f in &r.per_fold {
-                assert!(f.model.forecast.iter().all(|v| *v == s.target[f.train_rows - 1]));
-                assert_eq!(f.model.actual, s.target[f.train_rows..f.train_rows + 5].to_vec());
+                assert!(f
+                    .model
+                    .forecast
+                    .iter()
+                    .all(|v| *v == s.target[f.train_rows - 1]));
+                assert_eq!(
+                    f.model.actual,
+                    s.target[f.train_rows..f.train_rows + 5].to_vec()
+                );
             }
             assert_eq!(r.metrics, r.naive);
         }
@@ -198,7 +220,9 @@ mod tests {
 
     #[test]
     fn seasonal_model_beats_naive_on_seasonal_data() {
-        let y: Vec<f64> = (0..120).map(|i| 50.0 + 10.0 * ((i % 12) as f64 - 6.0).abs()).collect();
+        let y: Vec<f64> = (0..120)
+            .map(|i| 50.0 + 10.0 * ((i % 12) as f64 - 6.0).abs())
+            .collect();
         let s = Series::from_values(y, 12);
         let spec = ForecasterSpec::new(ModelConfig::from_kind("seasonal-naive").unwrap());
         let bt = BacktestSpec {

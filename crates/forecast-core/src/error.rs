@@ -56,7 +56,9 @@ pub enum Error {
         column: String,
     },
     /// A missing value cannot be repaired by the chosen policy (e.g. ffill at the first row).
-    #[error("{path}: {place}, column '{column}': missing value cannot be repaired by policy '{policy}'")]
+    #[error(
+        "{path}: {place}, column '{column}': missing value cannot be repaired by policy '{policy}'"
+    )]
     Unrepairable {
         path: PathBuf,
         place: String,

@@ -71,6 +71,8 @@ pub fn level_to_prob(level: f64) -> Result<f64> {
 
 /// Standard normal quantile function (Wichura's algorithm AS 241, about 1e-16 relative
 /// accuracy). `p` must be in (0, 1).
+// The coefficients are quoted as published.
+#[allow(clippy::excessive_precision, clippy::inconsistent_digit_grouping)]
 pub fn normal_quantile(p: f64) -> f64 {
     let q = p - 0.5;
     if q.abs() <= 0.425 {

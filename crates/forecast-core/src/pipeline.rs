@@ -77,7 +77,8 @@ impl ForecasterSpec {
         let data = TrainingData {
             target: &y,
             features: &train_features,
-            valid: (!split.valid.is_empty()).then_some((valid_target.as_slice(), valid_features.as_slice())),
+            valid: (!split.valid.is_empty())
+                .then_some((valid_target.as_slice(), valid_features.as_slice())),
             season_length: series.season_length,
             seed: self.seed,
         };
@@ -104,8 +105,18 @@ impl ForecasterSpec {
             let naive = vec![last; actual.len()];
             forecaster.test = Some(TestReport {
                 rows: actual.len(),
-                metrics: Metrics::pooled(&[Window { actual: actual.clone(), forecast: fc.point, last, scale }]),
-                naive: Metrics::pooled(&[Window { actual, forecast: naive, last, scale }]),
+                metrics: Metrics::pooled(&[Window {
+                    actual: actual.clone(),
+                    forecast: fc.point,
+                    last,
+                    scale,
+                }]),
+                naive: Metrics::pooled(&[Window {
+                    actual,
+                    forecast: naive,
+                    last,
+                    scale,
+                }]),
             });
         }
         Ok(forecaster)

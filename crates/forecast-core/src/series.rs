@@ -36,6 +36,18 @@ pub struct SeriesSpec {
     pub season_length: Option<usize>,
 }
 
+impl SeriesSpec {
+    /// The spec that rebuilds a model's input columns from a new file of the same schema.
+    pub fn from_schema(schema: &DataSchema, season_length: usize) -> SeriesSpec {
+        SeriesSpec {
+            target: schema.target.clone(),
+            features: schema.input_columns.clone(),
+            indicators: schema.indicators.clone(),
+            season_length: Some(season_length),
+        }
+    }
+}
+
 impl Series {
     /// Build the modelling view of `frame`.
     pub fn from_frame(frame: &Frame, spec: &SeriesSpec) -> Result<Series> {
@@ -73,7 +85,11 @@ impl Series {
         }) {
             return Err(Error::config(
                 "indicators",
-                format!("column '{}' is undefined at row {} (non-positive or non-finite input?)", c.name, i + 1),
+                format!(
+                    "column '{}' is undefined at row {} (non-positive or non-finite input?)",
+                    c.name,
+                    i + 1
+                ),
             ));
         }
         let n = target.len();
@@ -89,12 +105,20 @@ impl Series {
             .season_length
             .unwrap_or_else(|| frame.frequency.season_length())
             .max(1);
+        let mut schema = frame.schema(&spec.target, &names);
+        schema.input_columns = spec
+            .features
+            .iter()
+            .filter(|f| **f != spec.target)
+            .cloned()
+            .collect();
+        schema.indicators = spec.indicators.clone();
         let mut series = Series {
             target,
             features,
             times: frame.times.clone(),
             season_length,
-            schema: frame.schema(&spec.target, &names),
+            schema,
             warmup_dropped: 0,
         };
         if warmup > 0 {
@@ -118,6 +142,8 @@ impl Series {
                 date_only: true,
                 target: "y".into(),
                 features: vec![],
+                input_columns: vec![],
+                indicators: vec![],
                 last_timestamp: None,
                 rows,
             },

@@ -19,7 +19,10 @@ pub struct Split {
 impl Split {
     /// Split `n` rows by fractions taken from the end: `[train | valid | test]`.
     pub fn by_fraction(n: usize, valid_fraction: f64, test_fraction: f64) -> Result<Split> {
-        for (key, f) in [("valid-fraction", valid_fraction), ("test-fraction", test_fraction)] {
+        for (key, f) in [
+            ("valid-fraction", valid_fraction),
+            ("test-fraction", test_fraction),
+        ] {
             if !(0.0..1.0).contains(&f) {
                 return Err(Error::config(key, format!("{f} is not in [0, 1)")));
             }
@@ -109,7 +112,12 @@ pub enum FoldPlan {
 
 /// Rolling-origin folds over `n` rows for forecasts of `horizon` steps; each fold must
 /// leave at least `min_train` training rows.
-pub fn rolling_origin(n: usize, horizon: usize, plan: FoldPlan, min_train: usize) -> Result<Vec<Fold>> {
+pub fn rolling_origin(
+    n: usize,
+    horizon: usize,
+    plan: FoldPlan,
+    min_train: usize,
+) -> Result<Vec<Fold>> {
     if horizon == 0 {
         return Err(Error::config("horizon", "must be at least 1"));
     }
@@ -144,7 +152,10 @@ pub fn rolling_origin(n: usize, horizon: usize, plan: FoldPlan, min_train: usize
             (initial..=n - horizon).step_by(step).collect()
         }
     };
-    origins.into_iter().map(|o| Fold::new(o, o, horizon)).collect()
+    origins
+        .into_iter()
+        .map(|o| Fold::new(o, o, horizon))
+        .collect()
 }
 
 #[cfg(test)]
@@ -181,6 +192,15 @@ mod tests {
     #[test]
     fn too_short_is_an_error() {
         assert!(rolling_origin(20, 12, FoldPlan::Count { folds: 5, step: 12 }, 2).is_err());
-        assert!(rolling_origin(20, 5, FoldPlan::Initial { initial: 18, step: 1 }, 2).is_err());
+        assert!(rolling_origin(
+            20,
+            5,
+            FoldPlan::Initial {
+                initial: 18,
+                step: 1
+            },
+            2
+        )
+        .is_err());
     }
 }

@@ -48,11 +48,19 @@ impl FromStr for Transform {
             "minmax" => Transform::MinMax,
             "diff" | "difference" => Transform::Difference {
                 lag: match arg {
-                    Some(a) => a.parse().ok().filter(|l| *l >= 1).ok_or_else(|| bad("lag must be a whole number >= 1"))?,
+                    Some(a) => a
+                        .parse()
+                        .ok()
+                        .filter(|l| *l >= 1)
+                        .ok_or_else(|| bad("lag must be a whole number >= 1"))?,
                     None => 1,
                 },
             },
-            _ => return Err(bad("unknown transform (none, log, boxcox:L, standard, minmax, diff[:lag])")),
+            _ => {
+                return Err(bad(
+                    "unknown transform (none, log, boxcox:L, standard, minmax, diff[:lag])",
+                ))
+            }
         })
     }
 }
@@ -250,7 +258,9 @@ mod tests {
         assert_eq!(t.apply(&[1.0, 3.0, 5.0]).unwrap(), vec![-1.0, 1.0, 3.0]);
         let t = Transform::MinMax.fit(&[2.0, 4.0]).unwrap();
         assert_eq!(t.apply(&[3.0, 6.0]).unwrap(), vec![0.5, 2.0]);
-        let t = Transform::Difference { lag: 2 }.fit(&[1.0, 2.0, 4.0, 7.0]).unwrap();
+        let t = Transform::Difference { lag: 2 }
+            .fit(&[1.0, 2.0, 4.0, 7.0])
+            .unwrap();
         assert_eq!(t.apply(&[1.0, 2.0, 4.0, 7.0]).unwrap(), vec![3.0, 5.0]);
     }
 

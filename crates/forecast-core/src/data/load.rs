@@ -140,12 +140,14 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
     let time_column = match &options.time_col {
         Some(c) if names.contains(&c.as_str()) => Some(c.clone()),
         Some(c) => return Err(not_found(c)),
-        None => ["date", "datetime", "timestamp", "time"].iter().find_map(|want| {
-            names
-                .iter()
-                .find(|n| n.eq_ignore_ascii_case(want))
-                .map(|n| n.to_string())
-        }),
+        None => ["date", "datetime", "timestamp", "time"]
+            .iter()
+            .find_map(|want| {
+                names
+                    .iter()
+                    .find(|n| n.eq_ignore_ascii_case(want))
+                    .map(|n| n.to_string())
+            }),
     };
     for r in &options.required {
         if !names.contains(&r.as_str()) {

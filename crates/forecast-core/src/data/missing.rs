@@ -39,7 +39,11 @@ impl FromStr for MissingPolicy {
             "ffill" => MissingPolicy::Ffill,
             "interpolate" => MissingPolicy::Interpolate,
             "drop" => MissingPolicy::Drop,
-            _ => return Err(format!("unknown missing-value policy '{s}' (error, ffill, interpolate, drop)")),
+            _ => {
+                return Err(format!(
+                    "unknown missing-value policy '{s}' (error, ffill, interpolate, drop)"
+                ))
+            }
         })
     }
 }

@@ -102,6 +102,8 @@ impl Frame {
             date_only: self.date_only,
             target: target.to_string(),
             features: features.to_vec(),
+            input_columns: vec![],
+            indicators: vec![],
             last_timestamp: self.last_time(),
             rows: self.len(),
         }
@@ -120,8 +122,15 @@ pub struct DataSchema {
     pub date_only: bool,
     /// Target column.
     pub target: String,
-    /// Input feature columns (exogenous regressors / network inputs), in order.
+    /// Input feature columns (exogenous regressors / network inputs), in order,
+    /// including the columns computed by `indicators`.
     pub features: Vec<String>,
+    /// Columns of the file taken as inputs as they are.
+    #[serde(default)]
+    pub input_columns: Vec<String>,
+    /// Indicators computed from the target, which `features` includes.
+    #[serde(default)]
+    pub indicators: Vec<crate::features::Feature>,
     /// Last timestamp of the training data.
     pub last_timestamp: Option<NaiveDateTime>,
     /// Rows of training data.
@@ -133,9 +142,7 @@ impl DataSchema {
     /// `None` when the data is indexed by row.
     pub fn future_timestamps(&self, from: Option<NaiveDateTime>, h: usize) -> Option<Vec<String>> {
         let mut t = from.or(self.last_timestamp)?;
-        if self.time_column.is_none() {
-            return None;
-        }
+        self.time_column.as_ref()?;
         Some(
             (0..h)
                 .map(|_| {

@@ -136,10 +136,7 @@ impl Frequency {
         if matches!(self, Frequency::Row) {
             return 0;
         }
-        times
-            .windows(2)
-            .filter(|w| self.next(w[0]) < w[1])
-            .count()
+        times.windows(2).filter(|w| self.next(w[0]) < w[1]).count()
     }
 }
 
@@ -204,18 +201,37 @@ mod tests {
 
     #[test]
     fn infers_common_frequencies() {
-        let b: Vec<_> = ["2017-11-06", "2017-11-07", "2017-11-08", "2017-11-09", "2017-11-10", "2017-11-13"]
+        let b: Vec<_> = [
+            "2017-11-06",
+            "2017-11-07",
+            "2017-11-08",
+            "2017-11-09",
+            "2017-11-10",
+            "2017-11-13",
+        ]
+        .iter()
+        .map(|s| d(s))
+        .collect();
+        assert_eq!(Frequency::infer(&b), Frequency::BusinessDay);
+        let m: Vec<_> = ["1949-01-01", "1949-02-01", "1949-03-01"]
             .iter()
             .map(|s| d(s))
             .collect();
-        assert_eq!(Frequency::infer(&b), Frequency::BusinessDay);
-        let m: Vec<_> = ["1949-01-01", "1949-02-01", "1949-03-01"].iter().map(|s| d(s)).collect();
         assert_eq!(Frequency::infer(&m), Frequency::MonthStart);
-        let y: Vec<_> = ["1700-01-01", "1701-01-01", "1702-01-01"].iter().map(|s| d(s)).collect();
+        let y: Vec<_> = ["1700-01-01", "1701-01-01", "1702-01-01"]
+            .iter()
+            .map(|s| d(s))
+            .collect();
         assert_eq!(Frequency::infer(&y), Frequency::Yearly);
-        let w: Vec<_> = ["1958-03-29", "1958-04-05", "1958-04-12"].iter().map(|s| d(s)).collect();
+        let w: Vec<_> = ["1958-03-29", "1958-04-05", "1958-04-12"]
+            .iter()
+            .map(|s| d(s))
+            .collect();
         assert_eq!(Frequency::infer(&w), Frequency::Weekly);
-        let h: Vec<_> = ["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00"].iter().map(|s| d(s)).collect();
+        let h: Vec<_> = ["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00"]
+            .iter()
+            .map(|s| d(s))
+            .collect();
         assert_eq!(Frequency::infer(&h), Frequency::Seconds(3600));
     }
 

@@ -55,7 +55,10 @@ fn to_polars(frame: &Frame) -> Result<DataFrame> {
                 .cast(&DataType::Date)
                 .map_err(err)?
         } else {
-            let ms: Vec<i64> = times.iter().map(|t| t.and_utc().timestamp_millis()).collect();
+            let ms: Vec<i64> = times
+                .iter()
+                .map(|t| t.and_utc().timestamp_millis())
+                .collect();
             Series::new(name.as_str().into(), ms)
                 .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
                 .map_err(err)?
@@ -99,11 +102,12 @@ pub fn write_frame(frame: &Frame, path: &Path) -> Result<()> {
         message: e.to_string(),
     };
     match ext.as_deref() {
-        Some("csv") => write_atomic(path, |f| {
-            CsvWriter::new(f).finish(&mut df).map_err(err)
-        }),
+        Some("csv") => write_atomic(path, |f| CsvWriter::new(f).finish(&mut df).map_err(err)),
         Some("parquet") | Some("pq") => write_atomic(path, |f| {
-            ParquetWriter::new(f).finish(&mut df).map(|_| ()).map_err(err)
+            ParquetWriter::new(f)
+                .finish(&mut df)
+                .map(|_| ())
+                .map_err(err)
         }),
         _ => Err(Error::UnsupportedFormat {
             path: path.to_path_buf(),
@@ -114,8 +118,10 @@ pub fn write_frame(frame: &Frame, path: &Path) -> Result<()> {
 /// Write a frame as CSV to any writer (e.g. stdout).
 pub fn write_csv_to(frame: &Frame, out: impl Write) -> Result<()> {
     let mut df = to_polars(frame)?;
-    CsvWriter::new(out).finish(&mut df).map_err(|e| Error::Parse {
-        path: frame.source.clone(),
-        message: e.to_string(),
-    })
+    CsvWriter::new(out)
+        .finish(&mut df)
+        .map_err(|e| Error::Parse {
+            path: frame.source.clone(),
+            message: e.to_string(),
+        })
 }

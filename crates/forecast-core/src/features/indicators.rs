@@ -108,7 +108,11 @@ pub fn rsi(x: &[f64], n: usize) -> Vec<f64> {
 pub fn macd(x: &[f64], fast: usize, slow: usize, signal: usize) -> [Vec<f64>; 3] {
     let nan = || vec![f64::NAN; x.len()];
     // TA-Lib swaps the periods if given in the wrong order.
-    let (fast, slow) = if slow < fast { (slow, fast) } else { (fast, slow) };
+    let (fast, slow) = if slow < fast {
+        (slow, fast)
+    } else {
+        (fast, slow)
+    };
     if fast == 0 || signal == 0 || x.len() < slow {
         return [nan(), nan(), nan()];
     }
@@ -240,7 +244,9 @@ mod tests {
 
     #[test]
     fn macd_alignment() {
-        let x: Vec<f64> = (0..60).map(|i| (i as f64 * 0.3).sin() + i as f64 * 0.1).collect();
+        let x: Vec<f64> = (0..60)
+            .map(|i| (i as f64 * 0.3).sin() + i as f64 * 0.1)
+            .collect();
         let [m, s, h] = macd(&x, 12, 26, 9);
         assert!(m[32].is_nan() && !m[33].is_nan() && !s[33].is_nan());
         assert!(close(h[40], m[40] - s[40]));

@@ -23,7 +23,11 @@ pub enum Feature {
     /// Relative strength index `rsi_N`.
     Rsi(usize),
     /// `macd`, `macd_signal`, `macd_hist` (suffixed `_F_S_G` for non-default periods).
-    Macd { fast: usize, slow: usize, signal: usize },
+    Macd {
+        fast: usize,
+        slow: usize,
+        signal: usize,
+    },
     /// `bb_upper_N`, `bb_middle_N`, `bb_lower_N` at `k` standard deviations.
     BBands { period: usize, k: f64 },
     /// Simple return `return`.
@@ -156,7 +160,11 @@ impl FromStr for Feature {
         let nums: Vec<f64> = match args {
             Some(a) => a
                 .split(',')
-                .map(|v| v.trim().parse::<f64>().map_err(|_| bad("arguments must be numbers")))
+                .map(|v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .map_err(|_| bad("arguments must be numbers"))
+                })
                 .collect::<Result<_>>()?,
             None => vec![],
         };
@@ -250,13 +258,20 @@ mod tests {
 
     #[test]
     fn parses_cli_lists() {
-        let l = Feature::parse_list("sma:20,ema:12,rsi:14,macd,bbands:20,returns,log_returns,volatility:20").unwrap();
+        let l = Feature::parse_list(
+            "sma:20,ema:12,rsi:14,macd,bbands:20,returns,log_returns,volatility:20",
+        )
+        .unwrap();
         assert_eq!(l.len(), 8);
         let l = Feature::parse_list("macd:5,35,5,bbands:10,3,lag:2").unwrap();
         assert_eq!(
             l,
             vec![
-                Feature::Macd { fast: 5, slow: 35, signal: 5 },
+                Feature::Macd {
+                    fast: 5,
+                    slow: 35,
+                    signal: 5
+                },
                 Feature::BBands { period: 10, k: 3.0 },
                 Feature::Lag(2)
             ]
@@ -268,15 +283,29 @@ mod tests {
 
     #[test]
     fn names_follow_the_cli_contract() {
-        assert_eq!(Feature::Macd { fast: 12, slow: 26, signal: 9 }.columns()[2], "macd_hist");
-        assert_eq!(Feature::BBands { period: 20, k: 2.0 }.columns()[0], "bb_upper_20");
+        assert_eq!(
+            Feature::Macd {
+                fast: 12,
+                slow: 26,
+                signal: 9
+            }
+            .columns()[2],
+            "macd_hist"
+        );
+        assert_eq!(
+            Feature::BBands { period: 20, k: 2.0 }.columns()[0],
+            "bb_upper_20"
+        );
         assert_eq!(Feature::Volatility(20).columns()[0], "volatility_20");
     }
 
     #[test]
     fn warmup_matches_first_defined_row() {
         let x: Vec<f64> = (1..100).map(|i| i as f64 + (i as f64).sin()).collect();
-        for f in Feature::parse_list("sma:20,ema:12,rsi:14,macd,bbands:20,returns,volatility:20,lag:3").unwrap() {
+        for f in
+            Feature::parse_list("sma:20,ema:12,rsi:14,macd,bbands:20,returns,volatility:20,lag:3")
+                .unwrap()
+        {
             for col in f.compute(&x, None).unwrap() {
                 let first = col.iter().position(|v| !v.is_nan()).unwrap();
                 assert_eq!(first, f.warmup(), "{f}");

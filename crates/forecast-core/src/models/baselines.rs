@@ -46,7 +46,12 @@ fn report_once(reporter: &mut dyn Reporter, mse: f64) {
 /// Mean of squared lag-`m` changes of `y` (the residual variance of a lag walk).
 fn lag_mse(y: &[f64], m: usize) -> f64 {
     let n = y.len() - m;
-    y[m..].iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n as f64
+    y[m..]
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / n as f64
 }
 
 /// Random walk: every forecast is the last observation.
@@ -127,7 +132,11 @@ pub struct SeasonalNaiveFitted {
 
 impl Fit for SeasonalNaive {
     type Fitted = SeasonalNaiveFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<SeasonalNaiveFitted> {
+    fn fit(
+        &self,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<SeasonalNaiveFitted> {
         self.validate()?;
         let m = self.season_length.unwrap_or(data.season_length).max(1);
         let y = data.target;
@@ -292,7 +301,9 @@ mod tests {
 
     #[test]
     fn naive_by_hand() {
-        let f = Naive {}.fit(&TrainingData::univariate(&Y, 1), &mut Silent).unwrap();
+        let f = Naive {}
+            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+            .unwrap();
         // changes 2, -1, 4, -1, 4 -> mse = 38 / 5
         let sigma = (38.0f64 / 5.0).sqrt();
         let fc = f.predict(3, &[95.0], &[]).unwrap();
@@ -303,9 +314,11 @@ mod tests {
 
     #[test]
     fn seasonal_naive_by_hand() {
-        let f = SeasonalNaive { season_length: Some(2) }
-            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
-            .unwrap();
+        let f = SeasonalNaive {
+            season_length: Some(2),
+        }
+        .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+        .unwrap();
         // seasonal changes 1, 3, 3, 3 -> mse = 28 / 4
         let sigma = (28.0f64 / 4.0).sqrt();
         let fc = f.predict(3, &[95.0], &[]).unwrap();
@@ -316,38 +329,54 @@ mod tests {
 
     #[test]
     fn drift_by_hand() {
-        let f = Drift {}.fit(&TrainingData::univariate(&Y, 1), &mut Silent).unwrap();
+        let f = Drift {}
+            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+            .unwrap();
         // c = 8 / 5; residuals 0.4, -2.6, 2.4, -2.6, 2.4 -> ss = 0.16+6.76+5.76+6.76+5.76 = 25.2
         close(f.drift, 1.6);
         let sigma = (25.2f64 / 4.0).sqrt();
         let fc = f.predict(2, &[80.0], &[]).unwrap();
         close(fc.point[1], 18.0 + 3.2);
         let z80 = 1.2815515655446004;
-        close(fc.intervals[0].upper[1], 21.2 + z80 * sigma * (2.0f64 * (1.0 + 2.0 / 5.0)).sqrt());
+        close(
+            fc.intervals[0].upper[1],
+            21.2 + z80 * sigma * (2.0f64 * (1.0 + 2.0 / 5.0)).sqrt(),
+        );
     }
 
     #[test]
     fn mean_by_hand() {
-        let f = Mean {}.fit(&TrainingData::univariate(&Y, 1), &mut Silent).unwrap();
+        let f = Mean {}
+            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+            .unwrap();
         // mean 80/6; deviations squared sum = 41.333...
         let mean = 80.0 / 6.0;
         let ss: f64 = Y.iter().map(|v| (v - mean).powi(2)).sum();
         let fc = f.predict(1, &[95.0], &[]).unwrap();
         close(fc.point[0], mean);
-        close(fc.intervals[0].upper[0], mean + Z95 * (ss / 5.0).sqrt() * (1.0 + 1.0 / 6.0f64).sqrt());
+        close(
+            fc.intervals[0].upper[0],
+            mean + Z95 * (ss / 5.0).sqrt() * (1.0 + 1.0 / 6.0f64).sqrt(),
+        );
     }
 
     #[test]
     fn too_short_is_an_error() {
-        assert!(Naive {}.fit(&TrainingData::univariate(&[1.0], 1), &mut Silent).is_err());
-        assert!(SeasonalNaive { season_length: Some(12) }
-            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+        assert!(Naive {}
+            .fit(&TrainingData::univariate(&[1.0], 1), &mut Silent)
             .is_err());
+        assert!(SeasonalNaive {
+            season_length: Some(12)
+        }
+        .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+        .is_err());
     }
 
     #[test]
     fn intervals_widen_with_horizon() {
-        let f = Naive {}.fit(&TrainingData::univariate(&Y, 1), &mut Silent).unwrap();
+        let f = Naive {}
+            .fit(&TrainingData::univariate(&Y, 1), &mut Silent)
+            .unwrap();
         let fc = f.predict(10, &[80.0, 95.0], &[]).unwrap();
         for iv in &fc.intervals {
             for w in iv.upper.windows(2) {

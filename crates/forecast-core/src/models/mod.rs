@@ -153,11 +153,14 @@ impl ModelConfig {
     /// Set one config key to a JSON value; an unknown key or a value of the wrong type
     /// is an error naming the key.
     pub fn set_json(&mut self, key: &str, value: Value) -> Result<()> {
-        let mut whole = serde_json::to_value(&*self).map_err(|e| Error::config(key, e.to_string()))?;
+        let mut whole =
+            serde_json::to_value(&*self).map_err(|e| Error::config(key, e.to_string()))?;
         let config = whole
             .get_mut("config")
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| Error::config(key, format!("model '{}' has no config keys", self.kind())))?;
+            .ok_or_else(|| {
+                Error::config(key, format!("model '{}' has no config keys", self.kind()))
+            })?;
         if !config.contains_key(key) {
             let mut known: Vec<&String> = config.keys().collect();
             known.sort();
@@ -167,7 +170,11 @@ impl ModelConfig {
                 format!(
                     "unknown config key for model '{}' (known: {})",
                     self.kind(),
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         }
@@ -252,9 +259,17 @@ mod tests {
     fn set_checks_keys_and_values() {
         let mut m = ModelConfig::from_kind("seasonal-naive").unwrap();
         m.set("season_length", "12").unwrap();
-        assert_eq!(m, ModelConfig::SeasonalNaive(SeasonalNaive { season_length: Some(12) }));
+        assert_eq!(
+            m,
+            ModelConfig::SeasonalNaive(SeasonalNaive {
+                season_length: Some(12)
+            })
+        );
         let e = m.set("hidden_size", "3").unwrap_err().to_string();
-        assert!(e.contains("hidden_size") && e.contains("season_length"), "{e}");
+        assert!(
+            e.contains("hidden_size") && e.contains("season_length"),
+            "{e}"
+        );
         let e = m.set("season_length", "abc").unwrap_err().to_string();
         assert!(e.contains("season_length"), "{e}");
         assert!(m.set("season_length", "0").is_err());

@@ -1,0 +1,181 @@
+//! Arguments shared by `train` and `backtest`: the data and the model.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use forecast_core::data::{load, LoadOptions, MissingPolicy};
+use forecast_core::features::Feature;
+use forecast_core::transform::Transform;
+use forecast_core::{ForecasterSpec, Frame, ModelConfig, Series, SeriesSpec};
+use std::path::PathBuf;
+
+/// Where the series comes from.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// CSV or Parquet file (by extension).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Time column [default: date, else the file is indexed by row].
+    #[arg(long)]
+    pub time_col: Option<String>,
+    /// Column to forecast.
+    #[arg(long)]
+    pub target: String,
+    /// Input columns (exogenous regressors / network inputs), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Indicators computed from the target, e.g. sma:20,ema:12,rsi:14,macd,bbands:20,returns.
+    #[arg(long)]
+    pub indicators: Option<String>,
+    /// Missing values: error (default), ffill, interpolate or drop.
+    #[arg(long, default_value = "error")]
+    pub missing: MissingPolicy,
+    /// Season length [default: from the frequency: 12 monthly, 4 quarterly, 52 weekly, 7 daily, 1 otherwise].
+    #[arg(long)]
+    pub season_length: Option<usize>,
+}
+
+impl DataArgs {
+    /// Load and validate the file, then build the modelling series.
+    pub fn load(&self) -> Result<(Frame, Series)> {
+        let indicators = match &self.indicators {
+            Some(s) => Feature::parse_list(s)?,
+            None => vec![],
+        };
+        let mut required = vec![self.target.clone()];
+        required.extend(self.features.iter().cloned());
+        let frame = load(
+            &self.data,
+            &LoadOptions {
+                time_col: self.time_col.clone(),
+                required,
+                missing: self.missing,
+            },
+        )?;
+        let series = Series::from_frame(
+            &frame,
+            &SeriesSpec {
+                target: self.target.clone(),
+                features: self.features.clone(),
+                indicators,
+                season_length: self.season_length,
+            },
+        )?;
+        Ok((frame, series))
+    }
+}
+
+/// Which model, with which hyperparameters.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model kind: naive, seasonal-naive, drift, mean, arima, auto-arima, lstm, transformer.
+    #[arg(long)]
+    pub model: String,
+    /// ARIMA order p,d,q.
+    #[arg(long)]
+    pub order: Option<String>,
+    /// Seasonal order P,D,Q,s.
+    #[arg(long)]
+    pub seasonal: Option<String>,
+    /// Include a constant (mean or drift).
+    #[arg(long, conflicts_with = "no_constant")]
+    pub constant: bool,
+    /// Exclude the constant.
+    #[arg(long)]
+    pub no_constant: bool,
+    /// Target transform: log or boxcox:LAMBDA (forecasts come back in original units).
+    #[arg(long)]
+    pub transform: Option<String>,
+    /// TOML file of config keys (a table of KEY = VALUE).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Set one config key, e.g. --set hidden_size=64 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Device: cpu, cuda[:N] or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The model config: defaults, then the config file, then `--set`, then the flags.
+    pub fn model_config(&self, horizon: Option<usize>) -> Result<ModelConfig> {
+        let mut m = ModelConfig::from_kind(&self.model)?;
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{}: invalid TOML", path.display()))?;
+            for (k, v) in table {
+                let v = serde_json::to_value(v)?;
+                m.set_json(&k, v)
+                    .with_context(|| format!("in {}", path.display()))?;
+            }
+        }
+        for kv in &self.set {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set '{kv}': expected KEY=VALUE"))?;
+            m.set(k.trim(), v.trim())?;
+        }
+        if let Some(o) = &self.order {
+            m.set("order", o)?;
+        }
+        if let Some(s) = &self.seasonal {
+            m.set("seasonal_order", s)?;
+        }
+        if self.constant || self.no_constant {
+            m.set("constant", if self.constant { "true" } else { "false" })?;
+        }
+        let keys = m.config_json();
+        if let (Some(h), Some(obj)) = (horizon, keys.as_object()) {
+            if obj.contains_key("horizon") {
+                m.set_json("horizon", h.into())?;
+            }
+        }
+        if self.device != "cpu" {
+            if keys.get("device").is_some() {
+                m.set("device", &self.device)?;
+            } else {
+                anyhow::bail!(
+                    "--device {}: model '{}' runs on the CPU only",
+                    self.device,
+                    m.kind()
+                );
+            }
+        }
+        Ok(m)
+    }
+
+    /// The whole fitting spec.
+    pub fn spec(&self, horizon: Option<usize>, valid: f64, test: f64) -> Result<ForecasterSpec> {
+        let transform: Transform = match &self.transform {
+            Some(t) => t.parse()?,
+            None => Transform::None,
+        };
+        Ok(ForecasterSpec {
+            model: self.model_config(horizon)?,
+            transform,
+            valid_fraction: valid,
+            test_fraction: test,
+            seed: self.seed,
+        })
+    }
+
+    /// Size the global thread pool once, before any parallel work.
+    pub fn init_threads(&self) -> Result<()> {
+        if let Some(n) = self.threads {
+            anyhow::ensure!(n >= 1, "--threads must be at least 1");
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global()
+                .context("cannot size the thread pool")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! `forecast backtest`
+
+use crate::args::{DataArgs, ModelArgs};
+use crate::progress::bar;
+use anyhow::Result;
+use clap::Args;
+use forecast_core::backtest::{backtest, BacktestSpec, Refit};
+use forecast_core::metrics::Metrics;
+use forecast_core::split::FoldPlan;
+use serde_json::json;
+
+/// Rolling-origin backtest.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    forecast backtest --data datasets/airpassengers.csv --target passengers --model seasonal-naive --horizon 12 --folds 5 --json\n  \
+    forecast backtest --data datasets/msft_daily.csv --target close --model drift --horizon 5 --initial 7000 --step 20\n  \
+    forecast backtest --data datasets/wineind.csv --target sales --model seasonal-naive --horizon 12 --folds 8 --refit never")]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Steps forecast at each origin.
+    #[arg(long)]
+    pub horizon: usize,
+    /// Number of folds, ending at the last row, origins --step apart.
+    #[arg(long, conflicts_with = "initial")]
+    pub folds: Option<usize>,
+    /// Rows before the first origin (then an origin every --step rows).
+    #[arg(long)]
+    pub initial: Option<usize>,
+    /// Rows between origins [default: the horizon].
+    #[arg(long)]
+    pub step: Option<usize>,
+    /// Refit at every fold (every), once (never), or every N folds.
+    #[arg(long, default_value = "every")]
+    pub refit: String,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn metrics_json(m: &Metrics) -> serde_json::Value {
+    json!({
+        "mae": m.mae,
+        "rmse": m.rmse,
+        "mape": m.mape,
+        "smape": m.smape,
+        "mase": m.mase,
+        "directional_accuracy": m.directional_accuracy,
+    })
+}
+
+pub fn run(a: BacktestArgs) -> Result<()> {
+    a.model.init_threads()?;
+    let spec = a.model.spec(Some(a.horizon), 0.0, 0.0)?;
+    let refit: Refit = a.refit.parse()?;
+    let step = a.step.unwrap_or(a.horizon);
+    let plan = match a.initial {
+        Some(initial) => FoldPlan::Initial { initial, step },
+        None => FoldPlan::Count {
+            folds: a.folds.unwrap_or(5),
+            step,
+        },
+    };
+    let (_, series) = a.data.load()?;
+    let bt = BacktestSpec {
+        horizon: a.horizon,
+        plan,
+        refit,
+    };
+    let folds = forecast_core::split::rolling_origin(
+        series.len(),
+        a.horizon,
+        plan,
+        spec.model.min_train_rows(series.season_length),
+    )?
+    .len();
+    let pb = bar(folds as u64, "folds");
+    let report = backtest(&spec, &series, &bt, &|| pb.inc(1));
+    pb.finish_and_clear();
+    let report = report?;
+    if a.json {
+        let doc = json!({
+            "model": report.model,
+            "horizon": report.horizon,
+            "folds": report.folds,
+            "metrics": metrics_json(&report.metrics),
+            "baseline": {"naive": metrics_json(&report.naive)},
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        println!(
+            "{} folds, horizon {}, {} rows, first origin after {} rows",
+            report.folds,
+            report.horizon,
+            series.len(),
+            report.per_fold.first().map_or(0, |f| f.train_rows)
+        );
+        println!(
+            "{:<16} {:>12} {:>12} {:>9} {:>9} {:>8} {:>8}",
+            "model", "MAE", "RMSE", "MAPE%", "sMAPE%", "MASE", "dir.acc"
+        );
+        for (name, m) in [
+            (report.model.as_str(), &report.metrics),
+            ("naive", &report.naive),
+        ] {
+            println!(
+                "{:<16} {:>12.4} {:>12.4} {:>9} {:>9.3} {:>8} {:>8.3}",
+                name,
+                m.mae,
+                m.rmse,
+                opt(m.mape),
+                m.smape,
+                opt(m.mase),
+                m.directional_accuracy
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `forecast predict`
+
+use crate::output::{emit, level_name};
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use forecast_core::data::{load, LoadOptions, MissingPolicy};
+use forecast_core::{artifact, Series, SeriesSpec};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+/// Forecast from a saved model.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    forecast predict --model models/msft --horizon 10 --level 80,95\n  \
+    forecast predict --model models/msft --horizon 10 --format json --output forecast.json\n  \
+    forecast predict --model models/msft --horizon 5 --data datasets/msft_daily.csv   # condition on newer rows, no refit")]
+pub struct PredictArgs {
+    /// Model directory written by `forecast train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Steps to forecast.
+    #[arg(long)]
+    pub horizon: usize,
+    /// History to condition on (same schema as training; newer rows), without refitting.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Missing values in --data: error (default), ffill, interpolate or drop.
+    #[arg(long, default_value = "error")]
+    pub missing: MissingPolicy,
+    /// Interval levels in percent.
+    #[arg(long, value_delimiter = ',', default_value = "80,95")]
+    pub level: Vec<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: Format,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(a: PredictArgs) -> Result<()> {
+    anyhow::ensure!(a.horizon >= 1, "--horizon must be at least 1");
+    let mut model = artifact::load(&a.model)?;
+    if let Some(path) = &a.data {
+        let schema = &model.schema;
+        let mut required = vec![schema.target.clone()];
+        required.extend(schema.input_columns.iter().cloned());
+        let frame = load(
+            path,
+            &LoadOptions {
+                time_col: schema.time_column.clone(),
+                required,
+                missing: a.missing,
+            },
+        )?;
+        let history = Series::from_frame(
+            &frame,
+            &SeriesSpec::from_schema(schema, model.season_length),
+        )
+        .with_context(|| format!("{} does not match the model's schema", path.display()))?;
+        model = model.condition(&history)?;
+    }
+    let fc = model.predict(a.horizon, &a.level, &[])?;
+    let times = model.future_timestamps(a.horizon);
+    let text = match a.format {
+        Format::Json => {
+            let rows: Vec<Value> = (0..a.horizon)
+                .map(|i| {
+                    let mut row = Map::new();
+                    match &times {
+                        Some(t) => row.insert("timestamp".into(), json!(t[i])),
+                        None => row.insert("step".into(), json!(i + 1)),
+                    };
+                    row.insert("forecast".into(), json!(fc.point[i]));
+                    for iv in &fc.intervals {
+                        let l = level_name(iv.level);
+                        row.insert(format!("lower_{l}"), json!(iv.lower[i]));
+                        row.insert(format!("upper_{l}"), json!(iv.upper[i]));
+                    }
+                    Value::Object(row)
+                })
+                .collect();
+            let doc = json!({
+                "model": model.spec.model.kind(),
+                "horizon": a.horizon,
+                "levels": a.level,
+                "rows": rows,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&doc)?)
+        }
+        Format::Csv => {
+            let mut s = String::from(if times.is_some() {
+                "timestamp,forecast"
+            } else {
+                "step,forecast"
+            });
+            for iv in &fc.intervals {
+                let l = level_name(iv.level);
+                s.push_str(&format!(",lower_{l},upper_{l}"));
+            }
+            s.push('\n');
+            for i in 0..a.horizon {
+                match &times {
+                    Some(t) => s.push_str(&t[i]),
+                    None => s.push_str(&(i + 1).to_string()),
+                }
+                s.push_str(&format!(",{}", fc.point[i]));
+                for iv in &fc.intervals {
+                    s.push_str(&format!(",{},{}", iv.lower[i], iv.upper[i]));
+                }
+                s.push('\n');
+            }
+            s
+        }
+    };
+    emit(&text, a.output.as_deref())
+}

@@ -1,0 +1,91 @@
+//! `forecast train`
+
+use crate::args::{DataArgs, ModelArgs};
+use crate::progress::EpochBar;
+use anyhow::Result;
+use clap::Args;
+use forecast_core::artifact;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Fit a model and write the model directory.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    forecast train --data datasets/msft_daily.csv --target close --model naive --out models/msft-naive\n  \
+    forecast train --data datasets/airpassengers.csv --target passengers --model seasonal-naive --transform log --out models/air\n  \
+    forecast train --data datasets/msft_daily.csv --target close --model drift --test-fraction 0.1 --json --out models/msft-drift")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Forecast horizon the model is trained for (multi-output models).
+    #[arg(long)]
+    pub horizon: Option<usize>,
+    /// Share of rows after the training part used for validation (early stopping).
+    #[arg(long, default_value_t = 0.0)]
+    pub valid_fraction: f64,
+    /// Share of rows at the end held out and scored beside the naive forecast.
+    #[arg(long, default_value_t = 0.0)]
+    pub test_fraction: f64,
+    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Model directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print {"kind", "fit", "out"} as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    a.model.init_threads()?;
+    let spec = a.model.spec(a.horizon, a.valid_fraction, a.test_fraction)?;
+    let (frame, series) = a.data.load()?;
+    let mut bar = EpochBar::new();
+    let fitted = spec.fit(&series, &mut bar);
+    bar.finish();
+    let fitted = fitted?;
+    artifact::save(&fitted, &a.out)?;
+    let fit = fitted.fit_stats();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "kind": spec.model.kind(),
+                "fit": fit,
+                "out": a.out,
+            }))?
+        );
+    } else {
+        let span = match (&frame.times, frame.date_only) {
+            (Some(t), d) if !t.is_empty() => format!(
+                ", {} .. {}",
+                forecast_core::data::format_timestamp(t[0], d),
+                forecast_core::data::format_timestamp(t[t.len() - 1], d)
+            ),
+            _ => String::new(),
+        };
+        eprintln!(
+            "trained {} on {} ({} rows, {}{span})",
+            spec.model.kind(),
+            a.data.data.display(),
+            series.len(),
+            frame.frequency.name(),
+        );
+        if frame.repaired > 0 {
+            eprintln!(
+                "missing values: {} cells repaired by policy '{}'",
+                frame.repaired,
+                a.data.missing.name()
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&fit)?);
+        eprintln!("model written to {}", a.out.display());
+    }
+    Ok(())
+}
