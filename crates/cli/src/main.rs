@@ -9,6 +9,7 @@ mod features;
 mod output;
 mod predict;
 mod progress;
+mod runs;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -39,8 +40,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// Hyperparameter search (not yet available in this build).
     Tune(NotYet),
-    /// Runs recorded locally and their shipping state to MLflow (not yet available).
-    Runs(NotYet),
+    /// Runs recorded locally and their shipping state to MLflow; ship what is missing.
+    Runs(runs::RunsArgs),
 }
 
 /// Arguments of a command that is not available yet.
@@ -60,9 +61,7 @@ fn main() -> ExitCode {
         Command::Tune(_) => Err(anyhow::anyhow!(
             "`forecast tune` is not yet available in this build"
         )),
-        Command::Runs(_) => Err(anyhow::anyhow!(
-            "`forecast runs` is not yet available in this build"
-        )),
+        Command::Runs(a) => runs::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@
 mod client;
 mod config;
 mod error;
+mod flatten;
 mod ship;
 mod spool;
 mod tracker;
@@ -29,6 +30,7 @@ pub use config::{
     default_runs_dir, experiment_from_env, redact_uri, Credentials, Destination, DEFAULT_EXPERIMENT,
 };
 pub use error::{Result, TrackingError};
+pub use flatten::{flatten_params, numeric_leaves};
 pub use ship::{
     is_complete, sync_all, sync_run, SyncReport, MODEL_ARTIFACT_PATH, PARENT_TAG, RUN_ID_TAG,
 };
