@@ -11,6 +11,7 @@ mod predict;
 mod progress;
 mod runs;
 mod train;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,8 +39,8 @@ enum Command {
     Backtest(backtest::BacktestArgs),
     /// Compute technical indicators and write the curated table (CSV or Parquet).
     Features(features::FeaturesArgs),
-    /// Hyperparameter search (not yet available in this build).
-    Tune(NotYet),
+    /// Hyperparameter search over a model's config keys, resumable.
+    Tune(tune::TuneArgs),
     /// Runs recorded locally and their shipping state to MLflow; ship what is missing.
     Runs(runs::RunsArgs),
 }
@@ -58,9 +59,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Backtest(a) => backtest::run(a),
         Command::Features(a) => features::run(a),
-        Command::Tune(_) => Err(anyhow::anyhow!(
-            "`forecast tune` is not yet available in this build"
-        )),
+        Command::Tune(a) => tune::run(a),
         Command::Runs(a) => runs::run(a),
     };
     match result {

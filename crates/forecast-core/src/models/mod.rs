@@ -5,6 +5,7 @@
 //! [`FittedModel`] are serde-tagged enums over the kinds, which the CLI, the tuner and
 //! the artifact format use for dynamic choice.
 
+pub mod arima;
 pub mod baselines;
 
 use crate::data::Column;
@@ -14,6 +15,7 @@ use crate::reporter::Reporter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use arima::{Arima, ArimaFitted};
 pub use baselines::{
     Drift, DriftFitted, Mean, MeanFitted, Naive, NaiveFitted, SeasonalNaive, SeasonalNaiveFitted,
 };
@@ -79,9 +81,13 @@ pub enum ModelConfig {
     Drift(Drift),
     /// The historical mean.
     Mean(Mean),
+    /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.
+    Arima(Arima),
 }
 
 /// Every model kind, fitted.
+// Fitted models are built once per fit and moved rarely; boxing buys nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "state", rename_all = "kebab-case")]
 pub enum FittedModel {
@@ -93,6 +99,8 @@ pub enum FittedModel {
     Drift(DriftFitted),
     /// Fitted [`Mean`].
     Mean(MeanFitted),
+    /// Fitted [`Arima`].
+    Arima(ArimaFitted),
 }
 
 /// Dispatch a method over every variant of an enum whose variants wrap one value.
@@ -103,6 +111,7 @@ macro_rules! dispatch {
             $enum::SeasonalNaive($inner) => $body,
             $enum::Drift($inner) => $body,
             $enum::Mean($inner) => $body,
+            $enum::Arima($inner) => $body,
         }
     };
 }
@@ -115,10 +124,11 @@ impl ModelConfig {
             "seasonal-naive" | "snaive" => ModelConfig::SeasonalNaive(SeasonalNaive::default()),
             "drift" => ModelConfig::Drift(Drift::default()),
             "mean" => ModelConfig::Mean(Mean::default()),
+            "arima" => ModelConfig::Arima(Arima::default()),
             _ => {
                 return Err(Error::config(
                     "model",
-                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean)"),
+                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima)"),
                 ))
             }
         })
@@ -131,6 +141,7 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(_) => "seasonal-naive",
             ModelConfig::Drift(_) => "drift",
             ModelConfig::Mean(_) => "mean",
+            ModelConfig::Arima(_) => "arima",
         }
     }
 
@@ -189,6 +200,7 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         match self {
             ModelConfig::SeasonalNaive(c) => c.validate(),
+            ModelConfig::Arima(c) => c.validate(),
             _ => Ok(()),
         }
     }
@@ -201,6 +213,7 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(c) => FittedModel::SeasonalNaive(c.fit(data, reporter)?),
             ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
             ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
+            ModelConfig::Arima(c) => FittedModel::Arima(c.fit(data, reporter)?),
         })
     }
 
@@ -211,6 +224,7 @@ impl ModelConfig {
             ModelConfig::SeasonalNaive(c) => c.season_length.unwrap_or(season_length).max(1) + 1,
             ModelConfig::Drift(_) => 3,
             ModelConfig::Mean(_) => 2,
+            ModelConfig::Arima(c) => c.min_train_rows(season_length),
         }
     }
 }
@@ -231,6 +245,7 @@ impl FittedModel {
             FittedModel::SeasonalNaive(m) => FittedModel::SeasonalNaive(m.condition(history)?),
             FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
             FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
+            FittedModel::Arima(m) => FittedModel::Arima(m.condition(history)?),
         })
     }
 

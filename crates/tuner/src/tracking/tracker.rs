@@ -5,6 +5,7 @@ use super::config::{redact_uri, Destination};
 use super::error::{Result, TrackingError};
 use super::ship::{sync_run, MODEL_ARTIFACT_PATH};
 use super::spool::{now_ms, Metric, RunId, RunRecord, RunStatus, Spool, SPOOL_FORMAT};
+#[cfg(feature = "forecast")]
 use forecast_core::reporter::{Decision, EpochReport, Reporter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -582,6 +583,7 @@ pub struct TrackingReporter<'a, R> {
     warned: bool,
 }
 
+#[cfg(feature = "forecast")]
 impl<'a, R: Reporter> TrackingReporter<'a, R> {
     /// Wraps `inner`, logging to `run`.
     pub fn new(run: &'a mut ActiveRun, inner: R) -> Self {
@@ -598,6 +600,7 @@ impl<'a, R: Reporter> TrackingReporter<'a, R> {
     }
 }
 
+#[cfg(feature = "forecast")]
 impl<R: Reporter> Reporter for TrackingReporter<'_, R> {
     fn report(&mut self, report: &EpochReport) -> Decision {
         let step = i64::try_from(report.epoch).unwrap_or(i64::MAX);

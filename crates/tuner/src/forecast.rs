@@ -1,0 +1,501 @@
+//! Tuning forecast-core models: experiment specs (`experiments/*.toml`) and the
+//! objective that fits a [`ForecasterSpec`] with sampled hyperparameters.
+//!
+//! Sampled keys land in the model's typed config through
+//! [`ModelConfig::set_json`], so a bad sample is an error naming the key. The special
+//! key `kind` picks the model kind (a `choice` or `grid` over kinds); `transform`
+//! picks the target transform (`"log"`, `"boxcox:0.5"`); a dotted key `KIND.key`
+//! applies only when the trial's kind is `KIND`.
+//!
+//! Per-epoch results reach the scheduler through forecast-core's [`Reporter`]. Models
+//! fitted in one go (baselines, ARIMA) report one epoch; the evaluation metrics are
+//! reported with it:
+//!
+//! - `evaluation = { kind = "valid", fraction = F }` (default, F = 0.2): fit on the
+//!   first rows, forecast the last `F` of them in one multi-step forecast, report
+//!   `valid_mae`, `valid_rmse`, `valid_smape`, `valid_mape`, `valid_mase`;
+//! - `evaluation = { kind = "backtest", folds = K, horizon = H, step = S }`: a
+//!   rolling-origin backtest ([`forecast_core::backtest`]), reporting `backtest_mae`,
+//!   `backtest_rmse`, `backtest_smape`, `backtest_mape`, `backtest_mase`,
+//!   `backtest_directional_accuracy` and the naive baseline's `naive_mase`.
+
+use crate::error::Error;
+use crate::runner::{Control, TrialContext, TuneConfig};
+use crate::space::{Params, SearchSpace};
+use forecast_core::backtest::{BacktestSpec, Refit};
+use forecast_core::data::Column;
+use forecast_core::features::Feature;
+use forecast_core::metrics::{mase_scale, Metrics, Window};
+use forecast_core::split::{FoldPlan, Split};
+use forecast_core::transform::Transform;
+use forecast_core::{
+    Decision, EpochReport, Forecaster, ForecasterSpec, LoadOptions, ModelConfig, Series, SeriesSpec,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The `[data]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// CSV or Parquet file (relative to the working directory).
+    pub path: PathBuf,
+    /// Target column.
+    pub target: String,
+    /// Time column (default: found by name, else row index).
+    #[serde(default)]
+    pub time_col: Option<String>,
+    /// Input columns.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Indicators (`"rsi:14"`, `"macd"`).
+    #[serde(default)]
+    pub indicators: Vec<String>,
+    /// Season length (default: the frequency's usual one).
+    #[serde(default)]
+    pub season_length: Option<usize>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The `[model]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Model kind (any `--model` kind).
+    pub kind: String,
+    /// Forecast horizon (default backtest horizon).
+    #[serde(default = "one")]
+    pub horizon: usize,
+    /// Fixed config keys.
+    #[serde(default)]
+    pub config: Map<String, Value>,
+    /// Target transform (`"log"`, `"boxcox:0.5"`).
+    #[serde(default)]
+    pub transform: Option<String>,
+    /// Seed of the model.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn fifth() -> f64 {
+    0.2
+}
+
+/// How a trial is scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Evaluation {
+    /// Fit on the first rows, forecast the last `fraction` of them.
+    Valid {
+        /// Share of rows for validation.
+        #[serde(default = "fifth")]
+        fraction: f64,
+    },
+    /// Rolling-origin backtest.
+    Backtest {
+        /// Number of folds.
+        folds: usize,
+        /// Forecast horizon (default: the model's).
+        #[serde(default)]
+        horizon: Option<usize>,
+        /// Rows between origins (default: the horizon).
+        #[serde(default)]
+        step: Option<usize>,
+    },
+}
+
+impl Default for Evaluation {
+    fn default() -> Self {
+        Evaluation::Valid { fraction: 0.2 }
+    }
+}
+
+/// An experiment spec (`forecast tune --spec FILE.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Experiment name.
+    pub name: String,
+    /// The data.
+    pub data: DataSpec,
+    /// The model and its fixed settings.
+    pub model: ModelSpec,
+    /// The search space (see [`crate::space`]).
+    #[serde(default = "empty_table")]
+    pub space: Value,
+    /// How trials are scored.
+    #[serde(default)]
+    pub evaluation: Evaluation,
+    /// How the search runs.
+    pub tune: TuneConfig,
+    /// Tracking settings (read by the tracking layer).
+    #[serde(default)]
+    pub tracking: Option<Value>,
+}
+
+fn empty_table() -> Value {
+    Value::Object(Map::new())
+}
+
+impl ExperimentSpec {
+    /// Read and check a spec file.
+    pub fn from_file(path: &Path) -> crate::Result<ExperimentSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text).map_err(|e| match e {
+            Error::Config { key, message } if key.is_empty() => Error::Corrupt {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse and check a spec.
+    pub fn from_toml(text: &str) -> crate::Result<ExperimentSpec> {
+        let spec: ExperimentSpec = toml::from_str(text)
+            .map_err(|e| Error::config("", e.to_string().trim().to_string()))?;
+        spec.space()?;
+        Ok(spec)
+    }
+
+    /// The search space.
+    pub fn space(&self) -> crate::Result<SearchSpace> {
+        SearchSpace::from_json(&self.space)
+    }
+
+    /// The experiment directory (`tune.out`, default `experiments/runs/<name>`).
+    pub fn out_dir(&self) -> PathBuf {
+        self.tune
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("experiments/runs").join(&self.name))
+    }
+}
+
+/// The objective: data loaded once, trials configure and fit a forecaster.
+#[derive(Debug, Clone)]
+pub struct ForecastObjective {
+    series: Series,
+    model: ModelSpec,
+    evaluation: Evaluation,
+    metric: String,
+}
+
+fn core(e: forecast_core::Error) -> String {
+    e.to_string()
+}
+
+impl ForecastObjective {
+    /// Load the spec's data and check its fixed model settings.
+    pub fn new(spec: &ExperimentSpec) -> Result<ForecastObjective, forecast_core::Error> {
+        let d = &spec.data;
+        let mut required = vec![d.target.clone()];
+        required.extend(d.features.iter().cloned());
+        let frame = forecast_core::load(
+            &d.path,
+            &LoadOptions {
+                time_col: d.time_col.clone(),
+                required,
+                ..Default::default()
+            },
+        )?;
+        let indicators = if d.indicators.is_empty() {
+            vec![]
+        } else {
+            Feature::parse_list(&d.indicators.join(","))?
+        };
+        let series = Series::from_frame(
+            &frame,
+            &SeriesSpec {
+                target: d.target.clone(),
+                features: d.features.clone(),
+                indicators,
+                season_length: d.season_length,
+            },
+        )?;
+        let objective = ForecastObjective {
+            series,
+            model: spec.model.clone(),
+            evaluation: spec.evaluation.clone(),
+            metric: spec.tune.metric.clone(),
+        };
+        if let Evaluation::Valid { fraction } = objective.evaluation {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(forecast_core::Error::config(
+                    "evaluation.fraction",
+                    "must be in (0, 1)",
+                ));
+            }
+        }
+        // The fixed settings alone must make a valid model (sampled keys are checked
+        // per trial).
+        objective.configure(&Params::new()).map_err(|e| match e {
+            Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
+            other => forecast_core::Error::config("model", other.to_string()),
+        })?;
+        Ok(objective)
+    }
+
+    /// The series the trials are fitted on.
+    pub fn series(&self) -> &Series {
+        &self.series
+    }
+
+    /// The forecaster spec of a trial: fixed settings, then the sampled keys.
+    pub fn configure(&self, params: &Params) -> crate::Result<ForecasterSpec> {
+        let invalid = |key: &str, value: &Value, e: String| Error::InvalidSample {
+            key: key.to_string(),
+            value: value.to_string(),
+            message: e,
+        };
+        let kind = match params.get("kind") {
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| invalid("kind", v, "must be a model kind name".into()))?
+                .to_string(),
+            None => self.model.kind.clone(),
+        };
+        let mut model = ModelConfig::from_kind(&kind)
+            .map_err(|e| invalid("kind", &Value::from(kind.clone()), e.to_string()))?;
+        for (k, v) in &self.model.config {
+            model
+                .set_json(k, v.clone())
+                .map_err(|e| invalid(&format!("model.config.{k}"), v, e.to_string()))?;
+        }
+        let mut transform = match &self.model.transform {
+            Some(t) => Transform::from_str(t)
+                .map_err(|e| invalid("model.transform", &Value::from(t.clone()), e.to_string()))?,
+            None => Transform::None,
+        };
+        for (key, value) in params {
+            let target = match key.split_once('.') {
+                Some((k, rest)) if k == model.kind() => rest,
+                Some((k, _)) if ModelConfig::from_kind(k).is_ok() => continue, // another kind's key
+                _ => key.as_str(),
+            };
+            match target {
+                "kind" => {}
+                "transform" => {
+                    let text = value
+                        .as_str()
+                        .ok_or_else(|| invalid(key, value, "must be a transform name".into()))?;
+                    transform = Transform::from_str(text)
+                        .map_err(|e| invalid(key, value, e.to_string()))?;
+                }
+                k => model
+                    .set_json(k, value.clone())
+                    .map_err(|e| invalid(key, value, e.to_string()))?,
+            }
+        }
+        let mut spec = ForecasterSpec::new(model);
+        spec.transform = transform;
+        spec.seed = self.model.seed;
+        if let Evaluation::Valid { fraction } = self.evaluation {
+            spec.valid_fraction = fraction;
+        }
+        Ok(spec)
+    }
+
+    /// Run one trial: configure, fit (forwarding each epoch to the scheduler),
+    /// evaluate.
+    pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), String> {
+        let spec = self.configure(ctx.params()).map_err(|e| e.to_string())?;
+        match self.evaluation {
+            Evaluation::Valid { .. } => self.run_valid(&spec, ctx),
+            Evaluation::Backtest {
+                folds,
+                horizon,
+                step,
+            } => {
+                let horizon = horizon.unwrap_or(self.model.horizon).max(1);
+                let bt = BacktestSpec {
+                    horizon,
+                    plan: FoldPlan::Count {
+                        folds,
+                        step: step.unwrap_or(horizon),
+                    },
+                    refit: Refit::Every,
+                };
+                let report =
+                    forecast_core::backtest(&spec, &self.series, &bt, &|| {}).map_err(core)?;
+                let mut m = metric_pairs("backtest", &report.metrics);
+                m.push((
+                    "backtest_directional_accuracy".into(),
+                    report.metrics.directional_accuracy,
+                ));
+                if let Some(v) = report.naive.mase {
+                    m.push(("naive_mase".into(), v));
+                }
+                let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                ctx.report(&refs, None);
+                Ok(())
+            }
+        }
+    }
+
+    fn run_valid(&self, spec: &ForecasterSpec, ctx: &mut TrialContext<'_>) -> Result<(), String> {
+        let metric = self.metric.clone();
+        // Epochs that carry the metric go to the scheduler at once; an epoch without it
+        // (a one-shot fit) waits for the validation metrics and goes with them.
+        let held: RefCell<Option<Vec<(String, f64)>>> = RefCell::new(None);
+        let stopped = RefCell::new(false);
+        let forecaster = {
+            let ctx_cell = RefCell::new(&mut *ctx);
+            let mut reporter = |r: &EpochReport| -> Decision {
+                let m = r.metrics();
+                if m.iter().any(|(k, _)| *k == metric) {
+                    if let Some(prev) = held.borrow_mut().take() {
+                        report(&mut ctx_cell.borrow_mut(), &prev);
+                    }
+                    if report(&mut ctx_cell.borrow_mut(), &m) == Control::Stop {
+                        *stopped.borrow_mut() = true;
+                        return Decision::Stop;
+                    }
+                } else if let Some(prev) = held.borrow_mut().replace(m) {
+                    report(&mut ctx_cell.borrow_mut(), &prev);
+                }
+                Decision::Continue
+            };
+            spec.fit(&self.series, &mut reporter).map_err(core)?
+        };
+        if *stopped.borrow() {
+            return Ok(());
+        }
+        let valid = self.valid_metrics(spec, &forecaster).map_err(core)?;
+        let pending = held.into_inner();
+        let mut m = pending.unwrap_or_default();
+        let forwarded_any = ctx.iteration() > 0;
+        if !m.is_empty() || !forwarded_any {
+            m.extend(valid);
+            report(ctx, &m);
+        }
+        Ok(())
+    }
+
+    /// Accuracy of the forecast of the validation rows from the end of the training
+    /// rows (one multi-step forecast, in the original units).
+    fn valid_metrics(
+        &self,
+        spec: &ForecasterSpec,
+        f: &Forecaster,
+    ) -> forecast_core::Result<Vec<(String, f64)>> {
+        let split = Split::by_fraction(self.series.len(), spec.valid_fraction, spec.test_fraction)?;
+        if split.valid.is_empty() {
+            return Ok(vec![]);
+        }
+        let future: Vec<Column> = self
+            .series
+            .features
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                values: c.values[split.valid.clone()].to_vec(),
+                integer: c.integer,
+            })
+            .collect();
+        let fc = f.predict(split.valid.len(), &[], &future)?;
+        let train = &self.series.target[split.train.clone()];
+        let window = Window {
+            actual: self.series.target[split.valid.clone()].to_vec(),
+            forecast: fc.point,
+            last: train[train.len() - 1],
+            scale: mase_scale(train, self.series.season_length),
+        };
+        Ok(metric_pairs("valid", &Metrics::pooled(&[window])))
+    }
+
+    /// Fit the forecaster of `params` as its trial did (same split and seed), with
+    /// `epochs` capped at `iterations` when the trial was stopped early, to be saved as
+    /// the best model.
+    pub fn fit_best(
+        &self,
+        params: &Params,
+        iterations: Option<usize>,
+    ) -> Result<Forecaster, String> {
+        let mut spec = self.configure(params).map_err(|e| e.to_string())?;
+        if let Some(n) = iterations {
+            if spec.model.config_json().get("epochs").is_some() {
+                spec.model
+                    .set_json("epochs", Value::from(n))
+                    .map_err(core)?;
+            }
+        }
+        spec.fit_quiet(&self.series).map_err(core)
+    }
+}
+
+fn report(ctx: &mut TrialContext<'_>, m: &[(String, f64)]) -> Control {
+    let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    ctx.report(&refs, None)
+}
+
+fn metric_pairs(prefix: &str, m: &Metrics) -> Vec<(String, f64)> {
+    let mut out = vec![
+        (format!("{prefix}_mae"), m.mae),
+        (format!("{prefix}_rmse"), m.rmse),
+        (format!("{prefix}_smape"), m.smape),
+    ];
+    if let Some(v) = m.mape {
+        out.push((format!("{prefix}_mape"), v));
+    }
+    if let Some(v) = m.mase {
+        out.push((format!("{prefix}_mase"), v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_samples_name_the_key() {
+        let spec = ExperimentSpec::from_toml(
+            r#"
+            name = "t"
+            [data]
+            path = "x.csv"
+            target = "y"
+            [model]
+            kind = "seasonal-naive"
+            [space]
+            season_length = { choice = [0, 12] }
+            [tune]
+            metric = "valid_mae"
+            "#,
+        )
+        .unwrap();
+        let obj = ForecastObjective {
+            series: Series::from_values((0..48).map(|i| (i % 12) as f64).collect(), 12),
+            model: spec.model.clone(),
+            evaluation: spec.evaluation.clone(),
+            metric: spec.tune.metric.clone(),
+        };
+        let bad: Params = [("season_length".to_string(), Value::from(1.5))].into();
+        let e = obj.configure(&bad).unwrap_err().to_string();
+        assert!(e.contains("season_length") && e.contains("1.5"), "{e}");
+        let bad: Params = [("hidden_size".to_string(), Value::from(3))].into();
+        let e = obj.configure(&bad).unwrap_err().to_string();
+        assert!(e.contains("hidden_size"), "{e}");
+        let ok: Params = [
+            ("kind".to_string(), Value::from("naive")),
+            ("seasonal-naive.season_length".to_string(), Value::from(4)),
+        ]
+        .into();
+        assert_eq!(obj.configure(&ok).unwrap().model.kind(), "naive");
+    }
+
+    #[test]
+    fn spec_errors_are_clear() {
+        let e = ExperimentSpec::from_toml("name = \"t\"\n[tune]\nmetric = \"m\"\nbogus = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus") || e.contains("data"), "{e}");
+    }
+}

@@ -1,0 +1,676 @@
+//! The runner: trials in parallel on a rayon pool, results through the scheduler,
+//! every event into the store and the observers.
+
+use crate::error::{Error, Result};
+use crate::observer::TrialObserver;
+use crate::scheduler::{Action, Scheduler, SchedulerSpec};
+use crate::search::{SearchKind, Searcher};
+use crate::space::{Params, SearchSpace};
+use crate::store::{ExploitStep, ResultRow, Store, TrialRecord, TrialStatus};
+use rayon::ThreadPool;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Whether lower or higher metric values are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Lower is better.
+    #[default]
+    Min,
+    /// Higher is better.
+    Max,
+}
+
+/// Which of a trial's results stands for the trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Its best result (a model that keeps its best weights).
+    #[default]
+    Best,
+    /// Its last result.
+    Last,
+}
+
+fn default_samples() -> usize {
+    1
+}
+fn default_concurrency() -> usize {
+    1
+}
+
+/// How to run an experiment (the `[tune]` table of a spec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneConfig {
+    /// The metric to optimise, as reported by the objective.
+    pub metric: String,
+    /// Minimise or maximise it.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Which result stands for a trial.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Samples (random / TPE: trials; grid: repeats of the grid).
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    /// Trials running at the same time.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent: usize,
+    /// Threads each trial may use (its own rayon pool); default: the cores divided by
+    /// `max_concurrent`, at least 1.
+    #[serde(default)]
+    pub threads_per_trial: Option<usize>,
+    /// Retries of a trial that errors or panics (from its last checkpoint).
+    #[serde(default)]
+    pub max_failures: usize,
+    /// Stop starting trials, and stop running ones, after this many seconds.
+    #[serde(default)]
+    pub time_budget_s: Option<f64>,
+    /// Create at most this many trials.
+    #[serde(default)]
+    pub max_trials: Option<usize>,
+    /// Search algorithm.
+    #[serde(default)]
+    pub search: SearchKind,
+    /// Scheduler (a name, or a table with `kind` and its settings).
+    #[serde(default, deserialize_with = "scheduler_from_name_or_table")]
+    pub scheduler: SchedulerSpec,
+    /// Seed of the search and the schedulers.
+    #[serde(default)]
+    pub seed: u64,
+    /// Experiment directory.
+    #[serde(default)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+fn scheduler_from_name_or_table<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<SchedulerSpec, D::Error> {
+    use serde::de::Error as _;
+    let v = serde_json::Value::deserialize(d)?;
+    let v = match v {
+        serde_json::Value::String(s) => serde_json::json!({ "kind": s }),
+        other => other,
+    };
+    SchedulerSpec::deserialize(v).map_err(D::Error::custom)
+}
+
+impl TuneConfig {
+    /// Settings with defaults for everything but the metric.
+    pub fn new(metric: &str) -> Self {
+        TuneConfig {
+            metric: metric.to_string(),
+            mode: Mode::Min,
+            scope: Scope::Best,
+            samples: 1,
+            max_concurrent: 1,
+            threads_per_trial: None,
+            max_failures: 0,
+            time_budget_s: None,
+            max_trials: None,
+            search: SearchKind::Random,
+            scheduler: SchedulerSpec::Fifo,
+            seed: 0,
+            out: None,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.metric.is_empty() {
+            return Err(Error::config("tune.metric", "must name a metric"));
+        }
+        if self.max_concurrent == 0 {
+            return Err(Error::config("tune.max_concurrent", "must be at least 1"));
+        }
+        if self.threads_per_trial == Some(0) {
+            return Err(Error::config(
+                "tune.threads_per_trial",
+                "must be at least 1",
+            ));
+        }
+        if self.time_budget_s.is_some_and(|t| t.is_nan() || t <= 0.0) {
+            return Err(Error::config("tune.time_budget_s", "must be positive"));
+        }
+        Ok(())
+    }
+
+    fn loss(&self, value: f64) -> f64 {
+        match self.mode {
+            Mode::Min => value,
+            Mode::Max => -value,
+        }
+    }
+}
+
+/// The best trial of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// Trial id.
+    pub trial: usize,
+    /// Its hyperparameters.
+    pub params: Params,
+    /// Its metric.
+    pub metric: f64,
+}
+
+/// The outcome of an experiment (`forecast tune --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The best trial, when any produced the metric.
+    pub best: Option<Best>,
+    /// Trials created.
+    pub trials: usize,
+    /// Trials that ran to their end.
+    pub completed: usize,
+    /// Trials stopped early (scheduler or time budget).
+    pub stopped_early: usize,
+    /// Trials that failed.
+    pub failed: usize,
+    /// Seconds this run took (this invocation, not counting earlier ones).
+    pub seconds: f64,
+}
+
+/// The summary of the trials in `store`.
+pub fn summarize(store: &Store, config: &TuneConfig, seconds: f64) -> Summary {
+    let trials = &store.state().trials;
+    let count = |s: TrialStatus| trials.iter().filter(|t| t.status == s).count();
+    let best = trials
+        .iter()
+        .filter(|t| t.status != TrialStatus::Failed)
+        .filter_map(|t| t.metric.map(|m| (t, m)))
+        .min_by(|a, b| {
+            config
+                .loss(a.1)
+                .total_cmp(&config.loss(b.1))
+                .then(a.0.id.cmp(&b.0.id))
+        })
+        .map(|(t, m)| Best {
+            trial: t.id,
+            params: t.params.clone(),
+            metric: m,
+        });
+    Summary {
+        best,
+        trials: trials.len(),
+        completed: count(TrialStatus::Completed),
+        stopped_early: count(TrialStatus::Stopped),
+        failed: count(TrialStatus::Failed),
+        seconds,
+    }
+}
+
+/// The objective's answer from [`TrialContext::report`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep training.
+    Continue,
+    /// Return now (stopped early, or to be restarted with other hyperparameters).
+    Stop,
+}
+
+struct Inner {
+    store: Store,
+    scheduler: Box<dyn Scheduler>,
+    searcher: Box<dyn Searcher>,
+    observers: Vec<Box<dyn TrialObserver>>,
+    error: Option<Error>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    config: TuneConfig,
+    started: Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking observer must not take the experiment down with it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn over_budget(&self) -> bool {
+        self.config
+            .time_budget_s
+            .is_some_and(|b| self.started.elapsed().as_secs_f64() >= b)
+    }
+}
+
+impl Inner {
+    fn put(&mut self, rec: TrialRecord) {
+        if let Err(e) = self.store.put(rec) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// What an objective sees of its trial.
+pub struct TrialContext<'a> {
+    id: usize,
+    params: Params,
+    checkpoint: Option<Vec<u8>>,
+    iteration: usize,
+    threads: usize,
+    shared: &'a Shared,
+    started: Instant,
+    outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Running,
+    Stopped,
+    Restart,
+}
+
+impl TrialContext<'_> {
+    /// The trial's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The hyperparameters to use.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The checkpoint to continue from (after a crash, a retry, or a PBT exploit).
+    pub fn checkpoint(&self) -> Option<&[u8]> {
+        self.checkpoint.as_deref()
+    }
+
+    /// Iterations already done (restored from the checkpoint); the next report is
+    /// iteration `iteration() + 1`.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// Threads this trial may use; its code already runs inside a rayon pool of
+    /// this size.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Report one iteration's metrics, with an optional checkpoint of the state after
+    /// it. On [`Control::Stop`] the objective should return `Ok(())`.
+    pub fn report(&mut self, metrics: &[(&str, f64)], checkpoint: Option<&[u8]>) -> Control {
+        self.iteration += 1;
+        let row = ResultRow {
+            iteration: self.iteration,
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        };
+        let shared = self.shared;
+        let config = &shared.config;
+        let mut g = shared.lock();
+        let inner = &mut *g;
+        let Some(mut rec) = inner.store.trial(self.id).cloned() else {
+            return Control::Stop;
+        };
+        if let Some(bytes) = checkpoint {
+            match inner.store.save_checkpoint(self.id, self.iteration, bytes) {
+                Ok(r) => rec.checkpoint = Some(r),
+                Err(e) => {
+                    inner.error.get_or_insert(e);
+                }
+            }
+        }
+        let value = row
+            .metrics
+            .get(&config.metric)
+            .copied()
+            .filter(|v| !v.is_nan());
+        if let Some(v) = value {
+            rec.metric = match (config.scope, rec.metric) {
+                (Scope::Best, Some(old)) if config.loss(old) <= config.loss(v) => Some(old),
+                _ => Some(v),
+            };
+        }
+        rec.seconds += self.started.elapsed().as_secs_f64();
+        self.started = Instant::now();
+        rec.history.push(row.clone());
+        let action = match value {
+            Some(v) => inner
+                .scheduler
+                .on_result(self.id, self.iteration, config.loss(v)),
+            None => Action::Continue,
+        };
+        let control = match action {
+            _ if shared.over_budget() => {
+                rec.stop_reason = Some("time budget".into());
+                self.outcome = Outcome::Stopped;
+                Control::Stop
+            }
+            Action::Continue => Control::Continue,
+            Action::Stop => {
+                rec.stop_reason = Some("scheduler".into());
+                self.outcome = Outcome::Stopped;
+                Control::Stop
+            }
+            Action::Exploit { donor, params } => {
+                let donor_ckpt = inner.store.trial(donor).and_then(|d| d.checkpoint.clone());
+                rec.checkpoint = None;
+                if let Some(r) = donor_ckpt {
+                    match inner
+                        .store
+                        .load_checkpoint(&r)
+                        .and_then(|b| inner.store.save_checkpoint(self.id, r.iteration, &b))
+                    {
+                        Ok(mine) => rec.checkpoint = Some(mine),
+                        Err(e) => {
+                            inner.error.get_or_insert(e);
+                        }
+                    }
+                }
+                rec.exploits.push(ExploitStep {
+                    iteration: self.iteration,
+                    donor,
+                    previous: rec.params.clone(),
+                });
+                rec.params = params;
+                inner.scheduler.on_trial_add(self.id, &rec.params);
+                self.outcome = Outcome::Restart;
+                Control::Stop
+            }
+        };
+        inner.put(rec.clone());
+        for o in inner.observers.iter_mut() {
+            o.trial_result(&rec, &row);
+        }
+        control
+    }
+}
+
+/// An experiment: a search space, settings, observers.
+pub struct Experiment {
+    name: String,
+    space: SearchSpace,
+    config: TuneConfig,
+    spec: serde_json::Value,
+    observers: Vec<Box<dyn TrialObserver>>,
+}
+
+impl Experiment {
+    /// An experiment over `space` with `config`.
+    pub fn new(name: &str, space: SearchSpace, config: TuneConfig) -> Self {
+        Experiment {
+            name: name.to_string(),
+            space,
+            config,
+            spec: serde_json::Value::Null,
+            observers: Vec::new(),
+        }
+    }
+
+    /// Settings recorded with the experiment (shown to observers).
+    pub fn with_spec(mut self, spec: serde_json::Value) -> Self {
+        self.spec = spec;
+        self
+    }
+
+    /// Add an observer.
+    pub fn observe(mut self, observer: Box<dyn TrialObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TuneConfig {
+        &self.config
+    }
+
+    /// Run (or resume: `store` may hold trials) until the searcher, the trial budget or
+    /// the time budget is exhausted. Finished trials are never run again; trials
+    /// that were running restart from their last checkpoint. A trial that errors or
+    /// panics is retried up to `max_failures` times, then recorded as failed; the
+    /// experiment goes on. Returns the summary and the store.
+    pub fn run<F>(self, store: Store, objective: F) -> Result<(Summary, Store)>
+    where
+        F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), String> + Sync,
+    {
+        let config = self.config.clone();
+        config.check()?;
+        let started = Instant::now();
+        let mut searcher = config
+            .search
+            .build(&self.space, config.samples, config.seed)?;
+        let mut scheduler = config.scheduler.build(&self.space, config.seed)?;
+        let resumed = !store.state().trials.is_empty();
+        // Replay the history so the searcher and the scheduler resume where they were.
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        for t in &store.state().trials {
+            scheduler.on_trial_add(t.id, &t.params);
+            for r in &t.history {
+                if let Some(v) = r.metrics.get(&config.metric) {
+                    let _ = scheduler.on_result(t.id, r.iteration, config.loss(*v));
+                }
+            }
+            if t.status.is_finished() {
+                scheduler.on_trial_complete(t.id);
+                searcher.observe(t.id, &t.params, t.metric.map(|m| config.loss(m)));
+            } else {
+                queue.push_back(t.id);
+            }
+        }
+        let mut observers = self.observers;
+        for o in observers.iter_mut() {
+            o.experiment_started(&self.name, &self.spec, resumed);
+        }
+        let threads = config.threads_per_trial.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / config.max_concurrent).max(1)
+        });
+        let build = |n: usize, what: &str| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name({
+                    let what = what.to_string();
+                    move |i| format!("tune-{what}-{i}")
+                })
+                .build()
+                .map_err(|e| Error::config("tune.max_concurrent", e.to_string()))
+        };
+        let outer = build(config.max_concurrent, "trial")?;
+        let mut pools: Vec<Arc<ThreadPool>> = (0..config.max_concurrent)
+            .map(|_| build(threads, "work").map(Arc::new))
+            .collect::<Result<_>>()?;
+        let shared = Shared {
+            inner: Mutex::new(Inner {
+                store,
+                scheduler,
+                searcher,
+                observers,
+                error: None,
+            }),
+            config: config.clone(),
+            started,
+        };
+        let (tx, rx) = mpsc::channel::<(usize, Arc<ThreadPool>)>();
+        let objective = &objective;
+        let shared_ref = &shared;
+        outer.in_place_scope(|scope| {
+            let mut running = 0usize;
+            let mut exhausted = false;
+            loop {
+                while running < config.max_concurrent && !shared_ref.over_budget() {
+                    let next = match queue.pop_front() {
+                        Some(id) => Some(id),
+                        None if exhausted => None,
+                        None => {
+                            let mut g = shared_ref.lock();
+                            let id = g.store.state().trials.len();
+                            let capped = config.max_trials.is_some_and(|m| id >= m);
+                            match (!capped).then(|| g.searcher.suggest(id)).flatten() {
+                                Some(params) => {
+                                    g.put(TrialRecord::new(id, params));
+                                    Some(id)
+                                }
+                                None => {
+                                    exhausted = true;
+                                    None
+                                }
+                            }
+                        }
+                    };
+                    let Some(id) = next else { break };
+                    let Some(pool) = pools.pop() else { break };
+                    running += 1;
+                    let tx = tx.clone();
+                    scope.spawn(move |_| {
+                        run_trial(shared_ref, id, &pool, threads, objective);
+                        let _ = tx.send((id, pool));
+                    });
+                }
+                if running == 0 {
+                    break;
+                }
+                match rx.recv() {
+                    Ok((_, pool)) => {
+                        running -= 1;
+                        pools.push(pool);
+                    }
+                    Err(_) => break,
+                }
+                if shared_ref.lock().error.is_some() {
+                    // The store cannot be written: finish the running trials, start none.
+                    exhausted = true;
+                    queue.clear();
+                }
+            }
+        });
+        let mut inner = shared.inner.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = inner.error.take() {
+            return Err(e);
+        }
+        let all_done = inner
+            .store
+            .state()
+            .trials
+            .iter()
+            .all(|t| t.status.is_finished());
+        inner.store.set_finished(all_done)?;
+        let summary = summarize(&inner.store, &config, started.elapsed().as_secs_f64());
+        for o in inner.observers.iter_mut() {
+            o.experiment_finished(&summary);
+        }
+        Ok((summary, inner.store))
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+fn run_trial<F>(shared: &Shared, id: usize, pool: &ThreadPool, threads: usize, objective: &F)
+where
+    F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), String> + Sync,
+{
+    loop {
+        // Start (or restart) under the lock: status, start count, checkpoint.
+        let (params, checkpoint, iteration) = {
+            let mut g = shared.lock();
+            let inner = &mut *g;
+            let Some(mut rec) = inner.store.trial(id).cloned() else {
+                return;
+            };
+            rec.status = TrialStatus::Running;
+            rec.starts += 1;
+            let ckpt = match &rec.checkpoint {
+                Some(r) => match inner.store.load_checkpoint(r) {
+                    Ok(b) => Some((b, r.iteration)),
+                    Err(e) => {
+                        inner.error.get_or_insert(e);
+                        None
+                    }
+                },
+                None => None,
+            };
+            // Results after the checkpoint will be reported again.
+            let from = ckpt.as_ref().map_or(0, |c| c.1);
+            rec.history.retain(|r| r.iteration <= from);
+            inner.scheduler.on_trial_add(id, &rec.params);
+            let params = rec.params.clone();
+            // Observers hear of an event only once the store holds it.
+            inner.put(rec.clone());
+            for o in inner.observers.iter_mut() {
+                o.trial_started(&rec);
+            }
+            let (bytes, it) = ckpt.map_or((None, 0), |(b, i)| (Some(b), i));
+            (params, bytes, it)
+        };
+        let mut ctx = TrialContext {
+            id,
+            params,
+            checkpoint,
+            iteration,
+            threads,
+            shared,
+            started: Instant::now(),
+            outcome: Outcome::Running,
+        };
+        let result = pool.install(|| catch_unwind(AssertUnwindSafe(|| objective(&mut ctx))));
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(msg)) => Some(msg),
+            Err(p) => Some(format!("panicked: {}", panic_message(p.as_ref()))),
+        };
+        let mut g = shared.lock();
+        let inner = &mut *g;
+        let Some(mut rec) = inner.store.trial(id).cloned() else {
+            return;
+        };
+        rec.seconds += ctx.started.elapsed().as_secs_f64();
+        match (error, ctx.outcome) {
+            (None, Outcome::Restart) => {
+                inner.put(rec);
+                continue;
+            }
+            (None, outcome) => {
+                rec.status = if outcome == Outcome::Stopped {
+                    TrialStatus::Stopped
+                } else {
+                    TrialStatus::Completed
+                };
+                finish(inner, rec, &shared.config);
+                return;
+            }
+            (Some(msg), _) => {
+                rec.failures += 1;
+                rec.error = Some(msg.clone());
+                if rec.failures <= shared.config.max_failures && !shared.over_budget() {
+                    inner.put(rec);
+                    continue;
+                }
+                rec.status = TrialStatus::Failed;
+                inner.scheduler.on_trial_complete(id);
+                inner.searcher.observe(id, &rec.params, None);
+                inner.put(rec.clone());
+                for o in inner.observers.iter_mut() {
+                    o.trial_failed(&rec, &msg);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn finish(inner: &mut Inner, rec: TrialRecord, config: &TuneConfig) {
+    inner.scheduler.on_trial_complete(rec.id);
+    inner
+        .searcher
+        .observe(rec.id, &rec.params, rec.metric.map(|m| config.loss(m)));
+    inner.put(rec.clone());
+    for o in inner.observers.iter_mut() {
+        o.trial_finished(&rec);
+    }
+}
