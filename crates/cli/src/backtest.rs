@@ -38,6 +38,12 @@ pub struct BacktestArgs {
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
+    #[arg(long)]
+    pub experiment: Option<String>,
 }
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
@@ -76,10 +82,48 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         spec.model.min_train_rows(series.season_length),
     )?
     .len();
+    let mut tracking = crate::runs::CommandRun::start(
+        a.tracking_uri.as_deref(),
+        a.experiment.as_deref(),
+        &format!("backtest-{}", spec.model.kind()),
+    )?;
+    let data_path = a.data.data.display().to_string();
+    tracking.with(|run| {
+        run.log_params(tuner::tracking::flatten_params(
+            &spec.model.config_json(),
+            "",
+        ))?;
+        run.log_params([
+            ("backtest.horizon", a.horizon.to_string()),
+            ("backtest.folds", folds.to_string()),
+            ("backtest.refit", a.refit.clone()),
+        ])?;
+        run.set_tags([
+            ("forecast.command", "backtest"),
+            ("forecast.model", spec.model.kind()),
+            ("forecast.data", data_path.as_str()),
+            ("forecast.target", a.data.target.as_str()),
+        ])
+    });
     let pb = bar(folds as u64, "folds");
     let report = backtest(&spec, &series, &bt, &|| pb.inc(1));
     pb.finish_and_clear();
-    let report = report?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            tracking.finish(tuner::tracking::RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    tracking.with(|run| {
+        let mut m = tuner::tracking::numeric_leaves(&metrics_json(&report.metrics), "");
+        m.extend(tuner::tracking::numeric_leaves(
+            &metrics_json(&report.naive),
+            "naive",
+        ));
+        run.log_metrics(&m, 0)
+    });
+    tracking.finish(tuner::tracking::RunStatus::Finished);
     if a.json {
         let doc = json!({
             "model": report.model,

@@ -9,6 +9,7 @@ mod features;
 mod output;
 mod predict;
 mod progress;
+mod runs;
 mod train;
 mod tune;
 
@@ -40,8 +41,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// Hyperparameter search over a model's config keys, resumable.
     Tune(tune::TuneArgs),
-    /// Runs recorded locally and their shipping state to MLflow (not yet available).
-    Runs(NotYet),
+    /// Runs recorded locally and their shipping state to MLflow; ship what is missing.
+    Runs(runs::RunsArgs),
 }
 
 /// Arguments of a command that is not available yet.
@@ -59,9 +60,7 @@ fn main() -> ExitCode {
         Command::Backtest(a) => backtest::run(a),
         Command::Features(a) => features::run(a),
         Command::Tune(a) => tune::run(a),
-        Command::Runs(_) => Err(anyhow::anyhow!(
-            "`forecast runs` is not yet available in this build"
-        )),
+        Command::Runs(a) => runs::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

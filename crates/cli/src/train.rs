@@ -2,11 +2,14 @@
 
 use crate::args::{DataArgs, ModelArgs};
 use crate::progress::EpochBar;
+use crate::runs::CommandRun;
 use anyhow::Result;
 use clap::Args;
 use forecast_core::artifact;
+use forecast_core::{Decision, EpochReport, Reporter};
 use serde_json::json;
 use std::path::PathBuf;
+use tuner::tracking::{flatten_params, numeric_leaves, RunStatus, TrackingReporter};
 
 /// Fit a model and write the model directory.
 #[derive(Args, Debug)]
@@ -34,6 +37,9 @@ pub struct TrainArgs {
     /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
     #[arg(long)]
     pub experiment: Option<String>,
+    /// Register the logged model in the MLflow Model Registry under this name.
+    #[arg(long, value_name = "NAME")]
+    pub register_model: Option<String>,
     /// Model directory to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -46,12 +52,53 @@ pub fn run(a: TrainArgs) -> Result<()> {
     a.model.init_threads()?;
     let spec = a.model.spec(a.horizon, a.valid_fraction, a.test_fraction)?;
     let (frame, series) = a.data.load()?;
+    let kind = spec.model.kind();
+    let mut tracking = CommandRun::start(
+        a.tracking_uri.as_deref(),
+        a.experiment.as_deref(),
+        &format!("train-{kind}"),
+    )?;
+    let data_path = a.data.data.display().to_string();
+    tracking.with(|run| {
+        run.log_params(flatten_params(&spec.model.config_json(), ""))?;
+        run.set_tags([
+            ("forecast.command", "train"),
+            ("forecast.model", kind),
+            ("forecast.data", data_path.as_str()),
+            ("forecast.target", a.data.target.as_str()),
+        ])
+    });
     let mut bar = EpochBar::new();
-    let fitted = spec.fit(&series, &mut bar);
+    let fitted = match tracking.run_mut() {
+        Some(run) => {
+            let mut rep =
+                TrackingReporter::new(run, |r: &EpochReport| -> Decision { bar.report(r) });
+            spec.fit(&series, &mut rep)
+        }
+        None => spec.fit(&series, &mut bar),
+    };
     bar.finish();
-    let fitted = fitted?;
-    artifact::save(&fitted, &a.out)?;
+    let saved = fitted.and_then(|f| artifact::save(&f, &a.out).map(|()| f));
+    let fitted = match saved {
+        Ok(f) => f,
+        Err(e) => {
+            tracking.finish(RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
     let fit = fitted.fit_stats();
+    tracking.with(|run| {
+        let mut finals = numeric_leaves(&fit, "");
+        if let Some(test) = &fitted.test {
+            finals.extend(numeric_leaves(
+                &serde_json::to_value(test).unwrap_or_default(),
+                "test",
+            ));
+        }
+        run.log_metrics(&finals, 0)?;
+        run.log_model(&a.out, a.register_model.as_deref())
+    });
+    tracking.finish(RunStatus::Finished);
     if a.json {
         println!(
             "{}",

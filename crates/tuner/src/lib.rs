@@ -42,6 +42,7 @@ pub mod scheduler;
 pub mod search;
 pub mod space;
 pub mod store;
+pub mod tracking;
 
 pub use error::{Error, Result};
 pub use observer::{JsonlObserver, NoopObserver, TrialObserver};

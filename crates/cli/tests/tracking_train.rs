@@ -1,0 +1,291 @@
+//! `forecast train` logging to a REAL MLflow server (`FORECAST_MLFLOW_URI`, see
+//! scripts/mlflow-test-server.sh), checked through the REST API directly, and
+//! `forecast runs list / show / sync`.
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+fn forecast(runs_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_forecast"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("FORECAST_RUNS_DIR", runs_dir)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env_remove("MLFLOW_EXPERIMENT_NAME");
+    c
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
+    let r = reqwest_get(uri, path, q);
+    serde_json::from_str(&r).unwrap()
+}
+
+fn reqwest_get(uri: &str, path: &str, q: &[(&str, &str)]) -> String {
+    // std-only HTTP would be a hand-written client; curl is present wherever MLflow is.
+    let mut url = format!("{uri}/api/2.0/mlflow/{path}?");
+    for (k, v) in q {
+        url.push_str(&format!(
+            "{k}={}&",
+            v.replace(' ', "%20")
+                .replace('\'', "%27")
+                .replace('=', "%3D")
+        ));
+    }
+    let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+    assert!(out.status.success(), "GET {url} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn flatten(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(x, &key, out);
+            }
+        }
+        Value::String(s) if !prefix.is_empty() => out.push((prefix.to_string(), s.clone())),
+        other if !prefix.is_empty() => out.push((prefix.to_string(), other.to_string())),
+        _ => {}
+    }
+}
+
+#[test]
+fn runs_are_recorded_locally_without_a_tracking_uri() {
+    let runs = tempfile::tempdir().unwrap();
+    let model = tempfile::tempdir().unwrap();
+    ok(forecast(runs.path())
+        .args([
+            "train",
+            "--data",
+            "datasets/airpassengers.csv",
+            "--target",
+            "passengers",
+            "--model",
+            "seasonal-naive",
+            "--out",
+        ])
+        .arg(model.path().join("m")));
+    let list: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "FINISHED");
+    assert_eq!(rows[0]["shipping"], "local");
+    let id = rows[0]["id"].as_str().unwrap();
+    let show: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "show", &id[..20]]))).unwrap();
+    assert_eq!(show["run"]["id"], id);
+    assert!(show["run"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == "model/model.json"));
+    assert!(show["metric_points"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_runs() {
+    let Some(uri) = std::env::var("FORECAST_MLFLOW_URI")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
+            panic!("FORECAST_MLFLOW_URI is not set but FORECAST_REQUIRE_MLFLOW=1");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED train_logs_to_mlflow: FORECAST_MLFLOW_URI is not set ***\n"
+        );
+        return;
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let model = tempfile::tempdir().unwrap();
+    let out = model.path().join("m");
+    let exp = format!("cli-{}", std::process::id());
+    let reg = format!("air-{}", std::process::id());
+    ok(forecast(runs.path())
+        .args([
+            "train",
+            "--data",
+            "datasets/airpassengers.csv",
+            "--target",
+            "passengers",
+            "--model",
+            "seasonal-naive",
+            "--test-fraction",
+            "0.1",
+            "--tracking-uri",
+            &uri,
+            "--experiment",
+            &exp,
+            "--register-model",
+            &reg,
+            "--out",
+        ])
+        .arg(&out));
+
+    let exp_id = get(
+        &uri,
+        "experiments/get-by-name",
+        &[("experiment_name", &exp)],
+    )["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let search = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{uri}/api/2.0/mlflow/runs/search"),
+            "-d",
+            &json!({"experiment_ids": [exp_id]}).to_string(),
+        ])
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    let runs_found = found["runs"].as_array().unwrap();
+    assert_eq!(runs_found.len(), 1);
+    let run = &runs_found[0];
+    let rid = run["info"]["run_id"].as_str().unwrap();
+    assert_eq!(run["info"]["status"], "FINISHED");
+
+    // Params equal the flattened config in model.json.
+    let model_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    let mut expected = Vec::new();
+    flatten(&model_json["config"], "", &mut expected);
+    expected.sort();
+    let mut params: Vec<(String, String)> = run["data"]["params"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap().into(),
+                p["value"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    params.sort();
+    assert_eq!(params, expected);
+
+    // Per-epoch metric history with the reporter's steps (baselines report one epoch, 1).
+    let hist = get(
+        &uri,
+        "metrics/get-history",
+        &[("run_id", rid), ("metric_key", "train_loss")],
+    );
+    let steps: Vec<i64> = hist["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["step"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(steps, vec![1]);
+    let metric_keys: Vec<&str> = run["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    assert!(metric_keys.contains(&"test.metrics.mae"), "{metric_keys:?}");
+
+    let files = get(
+        &uri,
+        "artifacts/list",
+        &[("run_id", rid), ("path", "model")],
+    );
+    let names: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"model/model.json") && names.contains(&"model/MLmodel"),
+        "{names:?}"
+    );
+
+    let mv = get(
+        &uri,
+        "model-versions/search",
+        &[("filter", &format!("name='{reg}'"))],
+    );
+    let versions = mv["model_versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["run_id"], rid);
+
+    // A run recorded with no tracking URI ships later with `runs sync --tracking-uri`.
+    ok(forecast(runs.path())
+        .env("MLFLOW_EXPERIMENT_NAME", &exp)
+        .args([
+            "train",
+            "--data",
+            "datasets/airpassengers.csv",
+            "--target",
+            "passengers",
+            "--model",
+            "naive",
+            "--out",
+        ])
+        .arg(model.path().join("n")));
+    ok(forecast(runs.path()).args(["runs", "sync", "--tracking-uri", &uri]));
+    let list: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let search = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{uri}/api/2.0/mlflow/runs/search"),
+            "-d",
+            &json!({"experiment_ids": [exp_id]}).to_string(),
+        ])
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(found["runs"].as_array().unwrap().len(), 2);
+    // Syncing again ships nothing new and duplicates nothing.
+    ok(forecast(runs.path()).args(["runs", "sync", "--tracking-uri", &uri]));
+    let search = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            &format!("{uri}/api/2.0/mlflow/runs/search"),
+            "-d",
+            &json!({"experiment_ids": [exp_id]}).to_string(),
+        ])
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(found["runs"].as_array().unwrap().len(), 2);
+}
