@@ -276,6 +276,9 @@ impl CommandRun {
         let (Some(tracker), Some(run)) = (self.tracker.take(), self.run.take()) else {
             return;
         };
+        // A failed command prints exactly one `error:` line: the failed run stays in the
+        // spool (and ships as FAILED) without a word here.
+        let quiet = !matches!(status, RunStatus::Finished);
         let id = match run.finish(status) {
             Ok(id) => id,
             Err(e) => {
@@ -283,6 +286,10 @@ impl CommandRun {
                 return;
             }
         };
+        if quiet {
+            let _ = tracker.flush(FINAL_FLUSH);
+            return;
+        }
         match tracker.destination() {
             None => eprintln!("run {id} recorded locally (no tracking URI)"),
             Some(d) => {
