@@ -294,7 +294,7 @@ impl Arima {
     /// given ARMA coefficients `[ar.., ma.., sar.., sma..]`, without fitting; `None`
     /// outside the stationary region. For checking against other implementations.
     pub fn profile_loglik(&self, data: &TrainingData<'_>, coefs: &[f64]) -> Result<Option<f64>> {
-        let (problem, orders, _) = self.problem(data)?;
+        let (problem, orders, _, _) = self.problem(data)?;
         if coefs.len() != orders.arma.len() {
             return Err(Error::config(
                 "coefs",
@@ -308,25 +308,9 @@ impl Arima {
         Ok(problem.profile(coefs).map(|e| e.loglik))
     }
 
-    fn problem(&self, data: &TrainingData<'_>) -> Result<(Problem, Orders, Trend)> {
-        let (orders, trend) = self.resolve(data.season_length)?;
-        let y = data.target;
-        check_finite("the target", y)?;
-        let delta = orders.delta();
-        let x = regressors(trend, y.len(), 0, data.features);
-        let problem = Problem {
-            orders: orders.arma,
-            w: difference(y, &delta),
-            x: x.iter().map(|c| difference(c, &delta)).collect(),
-        };
-        Ok((problem, orders, trend))
-    }
-}
-
-impl Fit for Arima {
-    type Fitted = ArimaFitted;
-
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<ArimaFitted> {
+    /// Check the data against the orders and build the differenced regression problem
+    /// (also returned: the undifferenced regressors).
+    fn problem(&self, data: &TrainingData<'_>) -> Result<(Problem, Orders, Trend, Vec<Vec<f64>>)> {
         let (orders, trend) = self.resolve(data.season_length)?;
         let y = data.target;
         check_finite("the target", y)?;
@@ -356,6 +340,17 @@ impl Fit for Arima {
             w: difference(y, &delta),
             x: x.iter().map(|c| difference(c, &delta)).collect(),
         };
+        Ok((problem, orders, trend, x))
+    }
+}
+
+impl Fit for Arima {
+    type Fitted = ArimaFitted;
+
+    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<ArimaFitted> {
+        let (problem, orders, trend, x) = self.problem(data)?;
+        let y = data.target;
+        let delta = orders.delta();
         let names = regressor_names(trend, data.features);
         check_design(&problem, &names)?;
         let starts = if self.multi_start {

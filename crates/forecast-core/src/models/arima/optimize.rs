@@ -75,6 +75,27 @@ impl<'a> Objective<'a> {
     }
 }
 
+/// Central-difference gradient of `f` at `u` with relative step `rel_step`; with
+/// `guard`, a component whose probe lands outside the feasible region is 0.
+fn central_gradient(u: &[f64], rel_step: f64, guard: bool, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut x = u.to_vec();
+    let mut g = vec![0.0; u.len()];
+    for i in 0..u.len() {
+        let h = rel_step * (1.0 + u[i].abs());
+        x[i] = u[i] + h;
+        let fp = f(&x);
+        x[i] = u[i] - h;
+        let fm = f(&x);
+        x[i] = u[i];
+        g[i] = if guard && (fp >= INFEASIBLE || fm >= INFEASIBLE) {
+            0.0
+        } else {
+            (fp - fm) / (2.0 * h)
+        };
+    }
+    g
+}
+
 impl CostFunction for Objective<'_> {
     type Param = Vec<f64>;
     type Output = f64;
@@ -87,24 +108,9 @@ impl Gradient for Objective<'_> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, u: &Vec<f64>) -> Result<Vec<f64>, ArgminError> {
-        // Central differences; the step balances truncation (h²) against the rounding
-        // noise of a likelihood summed over thousands of terms.
-        let mut x = u.clone();
-        let mut g = vec![0.0; u.len()];
-        for i in 0..u.len() {
-            let h = 1e-5 * (1.0 + u[i].abs());
-            x[i] = u[i] + h;
-            let fp = self.value(&x);
-            x[i] = u[i] - h;
-            let fm = self.value(&x);
-            x[i] = u[i];
-            g[i] = if fp >= INFEASIBLE || fm >= INFEASIBLE {
-                0.0
-            } else {
-                (fp - fm) / (2.0 * h)
-            };
-        }
-        Ok(g)
+        // The step balances truncation (h²) against the rounding noise of a likelihood
+        // summed over thousands of terms.
+        Ok(central_gradient(u, 1e-5, true, |x| self.value(x)))
     }
 }
 
@@ -179,18 +185,7 @@ fn css_start(problem: &Problem, beta: &[f64]) -> Vec<f64> {
         type Param = Vec<f64>;
         type Gradient = Vec<f64>;
         fn gradient(&self, u: &Vec<f64>) -> Result<Vec<f64>, ArgminError> {
-            let mut x = u.clone();
-            let mut g = vec![0.0; u.len()];
-            for i in 0..u.len() {
-                let h = 1e-6 * (1.0 + u[i].abs());
-                x[i] = u[i] + h;
-                let fp = self.value(&x);
-                x[i] = u[i] - h;
-                let fm = self.value(&x);
-                x[i] = u[i];
-                g[i] = (fp - fm) / (2.0 * h);
-            }
-            Ok(g)
+            Ok(central_gradient(u, 1e-6, false, |x| self.value(x)))
         }
     }
     let k = problem.orders.len();
