@@ -158,3 +158,88 @@ fn auto_arima_matches_or_beats_statsforecast() {
 fn auto_arima_matches_or_beats_statsforecast_on_long_series() {
     run(true);
 }
+
+/// `"ARIMA(p,d,q)"` or `"ARIMA(p,d,q)+drift"` (statsforecast's naming in the backtest
+/// record) as an order and a constant flag.
+fn parse_model(name: &str) -> ([usize; 3], bool) {
+    let inner = &name[name.find('(').unwrap() + 1..name.find(')').unwrap()];
+    let o: Vec<usize> = inner
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    let constant = name.contains("drift") || name.contains("mean") || name.contains("intercept");
+    ([o[0], o[1], o[2]], constant)
+}
+
+/// The rolling-origin backtest windows of `backtest.msft_close.refits[]` (1,000 MSFT
+/// closes each, non-seasonal): same pass condition as above, against statsforecast's
+/// choice at each refit; every `step`-th window.
+fn windows(step: usize) {
+    let reference = reference();
+    let record = &reference["backtest"]["msft_close"];
+    let y = series(&reference, "msft_close");
+    let refits = record["refits"].as_array().unwrap();
+    assert!(refits.len() >= 10);
+    let refits: Vec<&Value> = refits.iter().step_by(step).collect();
+    let results: Vec<(Vec<String>, String)> = refits
+        .par_iter()
+        .map(|r| {
+            let start = r["train_start_index"].as_u64().unwrap() as usize;
+            let end = r["origin_index"].as_u64().unwrap() as usize;
+            let window = &y[start..end];
+            let data = TrainingData::univariate(window, 1);
+            let sf_model = r["autoarima_statsforecast"].as_str().unwrap();
+            let (order, constant) = parse_model(sf_model);
+            let label = format!("window {start}..{end}");
+            let ours = match AutoArima::default().fit(&data, &mut Silent) {
+                Ok(f) => f.model,
+                Err(e) => return (vec![format!("{label}: search failed: {e}")], label),
+            };
+            let same = ours.order == order
+                && (ours.trend != forecast_core::models::arima::Trend::None) == constant;
+            let theirs = Arima {
+                order,
+                constant: Some(constant),
+                ..Arima::default()
+            }
+            .fit(&data, &mut Silent)
+            .map(|f| f.aicc())
+            .unwrap_or(f64::NAN);
+            let mut fails = Vec::new();
+            // A NaN (their order failed to fit) counts as not beaten.
+            let beats = ours.aicc() <= theirs + 1e-6;
+            if !same && !beats {
+                fails.push(format!(
+                    "{label}: chose {} (AICc {:.3}), statsforecast {sf_model} refitted {theirs:.3}",
+                    ours.describe(),
+                    ours.aicc()
+                ));
+            }
+            let line = format!(
+                "{label:<20} ours {:<28} AICc {:>10.3} | statsforecast {sf_model:<20} AICc {theirs:>10.3}",
+                ours.describe(),
+                ours.aicc()
+            );
+            (fails, line)
+        })
+        .collect();
+    let mut fails = Vec::new();
+    for (f, line) in results {
+        println!("{line}");
+        fails.extend(f);
+    }
+    assert!(fails.is_empty(), "{}", fails.join("\n"));
+}
+
+/// Every third backtest window (5 of 13; the debug-build budget).
+#[test]
+fn auto_arima_on_backtest_windows_matches_or_beats_statsforecast() {
+    windows(3);
+}
+
+/// All 13 backtest windows.
+#[test]
+#[ignore = "about 10 s in a debug build; run with --release -- --ignored"]
+fn auto_arima_on_all_backtest_windows_matches_or_beats_statsforecast() {
+    windows(1);
+}

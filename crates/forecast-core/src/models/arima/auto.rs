@@ -44,6 +44,9 @@
 //! full polynomial is at lag 1 (so it accepts an MA(1) with θ = −0.999 on over-differenced
 //! data, e.g. its ARIMA(0,2,1) on log MSFT). `root_check = "statsforecast"` (default, for
 //! parity with the reference implementation) reproduces that; `"r"` applies R's rule.
+//! R's and statsforecast's second guard, `checkarima` (reject a fit with a NaN
+//! coefficient variance), is not applied: our standard errors come from a numerical
+//! Hessian, which is legitimately indefinite at optima on the invertibility boundary.
 //!
 //! Degenerate inputs: a constant series, or one that is constant after the chosen
 //! differences (a pure polynomial or seasonal pattern), is an error — R returns a
