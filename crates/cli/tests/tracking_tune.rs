@@ -177,10 +177,14 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
         show["latest_metrics"]["best.backtest_mase"]["value"],
         summary["best"]["metric"]
     );
-    let map: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("tracking.json")).unwrap()).unwrap();
-    assert_eq!(map["parent"], parent["id"]);
-    assert_eq!(map["trials"].as_object().unwrap().len(), trials);
+    // The experiment directory maps the runs (one line for the parent, one per trial).
+    let map = std::fs::read_to_string(out.join("tracking.jsonl")).unwrap();
+    let lines: Vec<Value> = map
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1 + trials);
+    assert_eq!(lines[0]["parent"], parent["id"]);
 
     // Resuming the finished experiment runs no trial and creates no run.
     tune(true);
@@ -194,6 +198,8 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
     ])))
     .unwrap();
     assert_eq!(show["run"]["tags"]["tune.resumes"], "1");
+    let map = std::fs::read_to_string(out.join("tracking.jsonl")).unwrap();
+    assert_eq!(map.lines().count(), 1 + trials, "no run started on resume");
 }
 
 const TINY_LSTM_ASHA: &str = r#"

@@ -20,7 +20,8 @@
 //!   algorithm ending a trial is the experiment working as designed; a trial cut by the
 //!   experiment's time budget is `KILLED`; a trial that failed after its last retry is
 //!   `FAILED` with its message in `tune.error`.
-//! - Resume: trial ids map to run ids in `<experiment dir>/tracking.json`. A resumed
+//! - Resume: trial ids map to run ids in `<experiment dir>/tracking.jsonl` (one line per
+//!   new run, appended, so each trial costs one small write however many there are). A resumed
 //!   experiment reopens its parent run instead of creating another one; finished trials
 //!   are not run again so their runs are left alone; a trial restarted after a crash
 //!   reopens its own child run (tag `tune.restarted_from_step` = the checkpoint's
@@ -35,7 +36,7 @@ use super::spool::{RunId, RunStatus};
 use super::tracker::{ActiveRun, Tracker};
 use crate::observer::TrialObserver;
 use crate::runner::Summary;
-use crate::store::{atomic_write, ResultRow, TrialRecord, TrialStatus};
+use crate::store::{ResultRow, TrialRecord, TrialStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -43,24 +44,63 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The file in an experiment directory that maps the experiment and its trials to runs.
-pub const RUNS_FILE: &str = "tracking.json";
+pub const RUNS_FILE: &str = "tracking.jsonl";
 
 /// Longest `tune.error` tag kept (MLflow accepts 8000 characters in a tag value on 3.x,
 /// 5000 on older servers).
 const MAX_ERROR_TAG: usize = 4000;
 
-/// `tracking.json`: which spool runs belong to the experiment.
+/// One line of `tracking.jsonl`: a new parent run (with the spool it lives in; the trials
+/// mapped before it belong to an older parent), or a trial's run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct MapLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runs_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<RunId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trial: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<RunId>,
+}
+
+/// `tracking.jsonl` folded: which spool runs belong to the experiment.
+#[derive(Debug, Clone, Default, PartialEq)]
 struct RunMap {
     /// The spool the runs live in.
-    #[serde(default)]
     runs_dir: Option<PathBuf>,
     /// The experiment's parent run.
-    #[serde(default)]
     parent: Option<RunId>,
     /// Child run of each trial, by trial id.
-    #[serde(default)]
     trials: BTreeMap<usize, RunId>,
+}
+
+impl RunMap {
+    /// Folds the lines of `tracking.jsonl`; a torn last line (a kill during the write) is
+    /// ignored, any other bad line is an error naming it.
+    fn parse(text: &str) -> Result<RunMap, String> {
+        let mut map = RunMap::default();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let l: MapLine = match serde_json::from_str(line) {
+                Ok(l) => l,
+                Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
+                Err(e) => return Err(format!("line {}: {e}", i + 1)),
+            };
+            if let Some(p) = l.parent {
+                map.parent = Some(p);
+                map.runs_dir = l.runs_dir;
+                map.trials.clear();
+            }
+            if let (Some(t), Some(r)) = (l.trial, l.run) {
+                map.trials.insert(t, r);
+            }
+        }
+        Ok(map)
+    }
 }
 
 struct State {
@@ -85,13 +125,22 @@ impl State {
         }
     }
 
-    fn save_map(&mut self) {
+    /// Appends `line` to `tracking.jsonl` in one write.
+    fn append_map(&mut self, line: &MapLine) {
         let Some(path) = self.map_path.clone() else {
             return;
         };
-        let result = serde_json::to_vec_pretty(&self.map)
+        let result = serde_json::to_vec(line)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| atomic_write(&path, &bytes).map_err(|e| e.to_string()));
+            .and_then(|mut bytes| {
+                bytes.push(b'\n');
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = result {
             self.warn(&format!("writing {}", path.display()), &e);
         }
@@ -161,14 +210,14 @@ impl std::fmt::Debug for TuneTracker {
 
 impl TuneTracker {
     /// Records the experiment with `tracker`. With `experiment_dir`, the runs are mapped in
-    /// its `tracking.json`, so that resuming the experiment continues the same runs.
+    /// its `tracking.jsonl`, so that resuming the experiment continues the same runs.
     pub fn new(tracker: Tracker, experiment_dir: Option<&Path>) -> TuneTracker {
         let map_path = experiment_dir.map(|d| d.join(RUNS_FILE));
         let mut warn = None;
         let mut map = match &map_path {
             Some(p) if p.is_file() => match std::fs::read(p)
                 .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<RunMap>(&b).map_err(|e| e.to_string()))
+                .and_then(|b| RunMap::parse(&String::from_utf8_lossy(&b)))
             {
                 Ok(m) => m,
                 Err(e) => {
@@ -356,6 +405,12 @@ impl TrialObserver for TuneTracker {
                 Ok(r) => {
                     // Trials of another parent run are not continued under this one.
                     s.map.trials.clear();
+                    let line = MapLine {
+                        runs_dir: s.map.runs_dir.clone(),
+                        parent: Some(r.id().clone()),
+                        ..MapLine::default()
+                    };
+                    s.append_map(&line);
                     r
                 }
                 Err(e) => {
@@ -365,7 +420,6 @@ impl TrialObserver for TuneTracker {
             },
         };
         s.map.parent = Some(run.id().clone());
-        s.save_map();
         let mut run = run;
         let mut tags: Vec<(String, String)> = vec![
             ("forecast.command".into(), "tune".into()),
@@ -402,7 +456,7 @@ impl TrialObserver for TuneTracker {
                 .and_then(|()| run.set_tags(tags))
         } else {
             let known = s.map.trials.get(&t.id).cloned();
-            let mut run = match known.and_then(|id| s.reopen(&id)) {
+            let mut run = match known.clone().and_then(|id| s.reopen(&id)) {
                 Some(run) => {
                     // Restarted after a crash: the same run goes on from the checkpoint.
                     tags.push((
@@ -427,8 +481,15 @@ impl TrialObserver for TuneTracker {
                     }
                 }
             };
-            s.map.trials.insert(t.id, run.id().clone());
-            s.save_map();
+            if known.as_ref() != Some(run.id()) {
+                s.map.trials.insert(t.id, run.id().clone());
+                let line = MapLine {
+                    trial: Some(t.id),
+                    run: Some(run.id().clone()),
+                    ..MapLine::default()
+                };
+                s.append_map(&line);
+            }
             tags.push(("tune.trial_id".into(), t.id.to_string()));
             tags.push(("tune.status".into(), "running".into()));
             let r = log_params_keeping_first(&mut run, trial_params(t), "tune.current")
@@ -617,8 +678,9 @@ mod tests {
                 assert_eq!(pts[0].value, ((trial + 1) * 10 + 1) as f64);
             }
         }
-        let map: RunMap =
-            serde_json::from_slice(&std::fs::read(exp.path().join(RUNS_FILE)).unwrap()).unwrap();
+        let text = std::fs::read_to_string(exp.path().join(RUNS_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        let map = RunMap::parse(&format!("{text}{{\"trial\": 9, \"ru")).unwrap();
         assert_eq!(map.parent, Some(parent));
         assert_eq!(map.trials.len(), 3);
     }
