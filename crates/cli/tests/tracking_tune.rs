@@ -202,6 +202,46 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
     assert_eq!(map.lines().count(), 1 + trials, "no run started on resume");
 }
 
+#[test]
+fn tune_with_an_unreachable_server_succeeds_and_keeps_every_run_in_the_spool() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let runs = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = forecast(runs.path())
+        .args([
+            "tune",
+            "--spec",
+            "experiments/airpassengers-baselines-grid.toml",
+            "--json",
+            "--tracking-uri",
+            &uri,
+            "--out",
+        ])
+        .arg(dir.path().join("exp"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["trials"], 16);
+    assert!(stderr.contains("forecast runs sync"), "{stderr}");
+    let list: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 17);
+    for r in rows {
+        assert_eq!(r["status"], "FINISHED");
+        assert_eq!(r["tracking_uri"], uri.as_str());
+        assert_ne!(r["shipping"], "shipped", "{r}");
+    }
+}
+
 const TINY_LSTM_ASHA: &str = r#"
 name = "air-lstm-asha-tiny"
 [data]
