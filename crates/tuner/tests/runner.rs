@@ -281,3 +281,60 @@ fn budgets_limit_the_experiment() {
         .unwrap();
     assert!(s.trials < 50, "{}", s.trials);
 }
+
+#[test]
+fn synchronous_hyperband_pauses_and_resumes_trials_from_their_checkpoints() {
+    // max_t 9, eta 3: bracket 0 takes 3 trials and runs them to 9 iterations; bracket 1
+    // takes 5, pauses each at 3 iterations until all 5 are there, keeps the best 2
+    // (ceil(5 / 3)) and resumes them from their checkpoints up to 9.
+    let mut c = TuneConfig::new("loss");
+    c.max_concurrent = 2;
+    c.scheduler = SchedulerSpec::Hyperband {
+        reduction_factor: 3.0,
+        max_t: 9,
+    };
+    let exp = Experiment::new(
+        "t",
+        space("x = { grid = [0.7, 0.6, 0.5, 0.4, 0.1, 0.3, 0.2, 0.9] }"),
+        c,
+    );
+    let reports = Mutex::new(Vec::new());
+    let (summary, store) = exp
+        .run(mem(), |t| {
+            let x = t.params()["x"].as_f64().unwrap();
+            // The checkpoint holds the iteration it was taken at.
+            let from = t.checkpoint().map_or(0, |b| b[0] as usize);
+            assert_eq!(from, t.iteration());
+            for it in from + 1..=20 {
+                reports.lock().unwrap().push((t.id(), it));
+                let control = t.report(&[("loss", x + 1.0 / it as f64)], Some(&[it as u8]));
+                if control == Control::Stop {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((summary.trials, summary.stopped_early), (8, 8));
+    let iters: Vec<usize> = (0..8)
+        .map(|i| store.trial(i).unwrap().iterations())
+        .collect();
+    // Bracket 1 = trials 3..8 with x = 0.4, 0.1, 0.3, 0.2, 0.9: the best two at the
+    // cut are trials 4 (0.1) and 6 (0.2).
+    assert_eq!(iters, vec![9, 9, 9, 3, 9, 3, 9, 3]);
+    // Every iteration of every trial ran exactly once (paused trials resumed from
+    // their checkpoints, not from scratch).
+    let mut seen = reports.into_inner().unwrap();
+    seen.sort_unstable();
+    let expected: Vec<(usize, usize)> = iters
+        .iter()
+        .enumerate()
+        .flat_map(|(id, n)| (1..=*n).map(move |it| (id, it)))
+        .collect();
+    assert_eq!(seen, expected);
+    // The two survivors were started twice (paused once), the others once... unless
+    // the last trial to reach the rung was a survivor, which continues without a pause.
+    let starts: usize = (0..8).map(|i| store.trial(i).unwrap().starts).sum();
+    assert!((9..=10).contains(&starts), "starts {starts}");
+    assert_eq!(summary.best.unwrap().params["x"].as_f64(), Some(0.1));
+}
