@@ -9,7 +9,7 @@ use crate::space::{Params, SearchSpace};
 use crate::store::{ExploitStep, ResultRow, Store, TrialRecord, TrialStatus};
 use rayon::ThreadPool;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -520,17 +520,22 @@ impl Experiment {
             }
             if t.status.is_finished() {
                 searcher.observe(t.id, &t.params, t.metric.map(|m| config.loss(m)));
-            } else if t.status != TrialStatus::Paused {
-                queue.push_back(t.id);
             }
         }
         events.sort_by_key(|e| (e.0, e.1));
+        let mut last_event: HashMap<usize, usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            last_event.insert(e.1, i);
+        }
+        // The scheduler's last answer to each unfinished trial.
+        let mut last_action: HashMap<usize, Action> = HashMap::new();
         for (i, (iteration, id, loss)) in events.iter().enumerate() {
             if let Some(l) = loss {
-                let _ = scheduler.on_result(*id, *iteration, *l);
+                let action = scheduler.on_result(*id, *iteration, *l);
+                last_action.insert(*id, action);
             }
-            let last = events[i + 1..].iter().all(|e| e.1 != *id);
-            if last && store.trial(*id).is_some_and(|t| t.status.is_finished()) {
+            let finished = store.trial(*id).is_some_and(|t| t.status.is_finished());
+            if finished && last_event.get(id) == Some(&i) {
                 scheduler.on_trial_complete(*id);
             }
         }
@@ -539,12 +544,55 @@ impl Experiment {
                 scheduler.on_trial_complete(t.id);
             }
         }
-        for id in scheduler.take_stopped() {
+        // Unfinished trials: paused where the scheduler paused them at their checkpoint,
+        // stopped where it stopped them, otherwise restarted from their checkpoints.
+        let unfinished: Vec<TrialRecord> = store
+            .state()
+            .trials
+            .iter()
+            .filter(|t| !t.status.is_finished())
+            .cloned()
+            .collect();
+        let mut stopped: Vec<usize> = scheduler.take_stopped();
+        for mut rec in unfinished {
+            let at_checkpoint = rec
+                .checkpoint
+                .as_ref()
+                .is_some_and(|c| c.iteration == rec.iterations());
+            match last_action.get(&rec.id) {
+                Some(Action::Stop) => stopped.push(rec.id),
+                Some(Action::Pause) if at_checkpoint => {
+                    if rec.status != TrialStatus::Paused {
+                        rec.status = TrialStatus::Paused;
+                        store.put(rec)?;
+                    }
+                }
+                _ if rec.status == TrialStatus::Paused && !stopped.contains(&rec.id) => {
+                    // Handed back (or to be) by the scheduler.
+                }
+                _ => queue.push_back(rec.id),
+            }
+        }
+        for id in stopped {
             if let Some(mut rec) = store.trial(id).cloned() {
-                if rec.status == TrialStatus::Paused {
+                if !rec.status.is_finished() {
                     rec.status = TrialStatus::Stopped;
                     rec.stop_reason = Some("scheduler".into());
+                    scheduler.on_trial_complete(id);
+                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
                     store.put(rec)?;
+                }
+            }
+        }
+        // Trials stopped by the completions just told.
+        for id in scheduler.take_stopped() {
+            if let Some(mut rec) = store.trial(id).cloned() {
+                if !rec.status.is_finished() {
+                    rec.status = TrialStatus::Stopped;
+                    rec.stop_reason = Some("scheduler".into());
+                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
+                    store.put(rec)?;
+                    queue.retain(|q| *q != id);
                 }
             }
         }
