@@ -12,13 +12,29 @@ pub fn dataset(name: &str) -> PathBuf {
 
 /// The MSFT daily closes (7,983 rows, 1986-2017).
 pub fn msft_close() -> Vec<f64> {
+    dataset_column("msft_daily.csv", "close")
+}
+
+/// One numeric column of a shipped dataset.
+pub fn dataset_column(file: &str, column: &str) -> Vec<f64> {
     let frame = load(
-        dataset("msft_daily.csv"),
+        dataset(file),
         &LoadOptions {
-            required: vec!["close".into()],
+            required: vec![column.into()],
             ..Default::default()
         },
     )
     .expect("shipped dataset loads");
-    frame.column("close").expect("close column").to_vec()
+    frame.column(column).expect("column present").to_vec()
+}
+
+/// Start of window `i` of `count` windows of `len` points spread evenly over `n` points
+/// (`floor(i (n - len) / (count - 1))`, numpy's `linspace(0, n - len, count)` cast
+/// to int), as the ARIMA reference's bulk timing and the peer script use.
+pub fn window_start(i: usize, count: usize, n: usize, len: usize) -> usize {
+    if count <= 1 {
+        0
+    } else {
+        i * (n - len) / (count - 1)
+    }
 }

@@ -161,6 +161,7 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     let n = cols.first().map_or(0, |c| c.len());
     let mut p = ss.stationary_cov()?;
     let mut scratch = vec![0.0; r * r];
+    let mut row0 = vec![0.0; r];
     let mut a = vec![0.0; r * ncol];
     let mut v = vec![0.0; ncol];
     let mut gram = vec![0.0; ncol * ncol];
@@ -197,14 +198,14 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
             }
             ss.transition(ac);
         }
-        // P ← P - P[:,0] P[0,:] / F, then predict.
+        // P ← P - P[:,0] P[0,:] / F in place (row 0 saved first), then predict.
+        row0.copy_from_slice(&p[..r]);
         for i in 0..r {
-            let pi0 = p[i * r] / f;
+            let pi0 = row0[i] / f;
             for j in 0..r {
-                scratch[i * r + j] = p[i * r + j] - pi0 * p[j];
+                p[i * r + j] -= pi0 * row0[j];
             }
         }
-        p.copy_from_slice(&scratch);
         ss.predict_cov(&mut p, &mut scratch);
         t += 1;
     }

@@ -286,10 +286,19 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     }
     let has_ma = o.q + o.sq > 0;
     let mut best = (f64::INFINITY, vec![0.0; k], false);
+    let mut tried: Vec<(Vec<f64>, bool)> = Vec::with_capacity(candidates.len());
     for (u0, ma_free) in candidates {
-        if ma_free && !has_ma {
+        // Without an MA block the MA-free coordinates are the transformed ones; some starts coincide
+        // (the two ridges are the same point when every block has order 1): each
+        // distinct start runs once (L-BFGS is deterministic).
+        let ma_free = ma_free && has_ma;
+        let same = |(v, f): &(Vec<f64>, bool)| {
+            *f == ma_free && v.iter().zip(&u0).all(|(a, b)| (a - b).abs() <= 1e-12)
+        };
+        if tried.iter().any(same) {
             continue;
         }
+        tried.push((u0.clone(), ma_free));
         let run = lbfgs(problem, u0, 200, ma_free);
         if run.0 < best.0 {
             best = (run.0, run.1, ma_free);
@@ -298,12 +307,13 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     if best.0.is_nan() || best.0 >= INFEASIBLE {
         return None;
     }
-    // Polish the winner: Nelder–Mead, then L-BFGS again from wherever it ends. An
-    // optimum on the invertibility boundary sits at infinity in transformed
-    // coordinates, where L-BFGS stops short, so polish with the MA free.
+    // Polish a winner near the MA invertibility boundary: Nelder–Mead, then L-BFGS
+    // again from wherever it ends. An optimum on the invertibility boundary sits at
+    // infinity in transformed coordinates, where L-BFGS stops short, so polish with the
+    // MA free. Interior optima skip the polish (it cost ~400 likelihood evaluations).
     let mut coefs = Vec::new();
     to_coefs_with(&o, &best.1, &mut coefs, best.2);
-    if has_ma {
+    if has_ma && near_ma_boundary(&o, &coefs) {
         if let Some(v) = mixed_from_coefs(&o, &coefs) {
             let nm = nelder_mead(problem, v, 400, true);
             let polished = lbfgs(problem, nm.1.clone(), 100, true);
@@ -441,6 +451,23 @@ fn least_squares(k: usize, rows: impl Iterator<Item = (Vec<f64>, f64)>) -> Optio
     }
     super::likelihood::cholesky_solve(&mut xtx, &mut xty, k)?;
     Some(xty)
+}
+
+/// Partial autocorrelation (in absolute value) of an MA block beyond which the optimum
+/// is treated as on the invertibility boundary and polished with the MA free.
+const BOUNDARY_PACF: f64 = 0.98;
+
+/// Whether an MA block of `coefs` is not invertible or has a partial autocorrelation
+/// beyond [`BOUNDARY_PACF`]. Interior optima are interior in the transformed
+/// coordinates too, where L-BFGS converges to them; only these need the polish.
+fn near_ma_boundary(o: &ArmaOrders, coefs: &[f64]) -> bool {
+    match to_unconstrained(o, &ma_only(o, coefs)) {
+        Some(u) => u
+            .iter()
+            .enumerate()
+            .any(|(i, v)| is_ma_index(o, i) && v.abs() > BOUNDARY_PACF.atanh()),
+        None => true,
+    }
 }
 
 /// The coefficients with the AR blocks zeroed.
