@@ -18,6 +18,15 @@
 //!   rolling-origin backtest ([`forecast_core::backtest`]), reporting `backtest_mae`,
 //!   `backtest_rmse`, `backtest_smape`, `backtest_mape`, `backtest_mase`,
 //!   `backtest_directional_accuracy` and the naive baseline's `naive_mase`.
+//!
+//! Neural models (those with a `checkpoint_dir` setting) train with forecast-core's
+//! training-loop checkpoints (weights, best weights, optimizer state, epoch) in a
+//! temporary directory of the trial; after each epoch it is packed (a tar archive) into
+//! the trial's checkpoint in the experiment store. A trial resumed after a crash or a
+//! pause, retried, or restarted by a PBT exploit from another trial's checkpoint
+//! continues training from that checkpoint's epoch. PBT should mutate only keys that
+//! keep the weights' shapes (`learning_rate`, `dropout`, `weight_decay`, ...): a
+//! checkpoint that does not fit the new architecture is a trial error.
 
 use crate::error::Error;
 use crate::runner::{Control, TrialContext, TuneConfig};
@@ -340,6 +349,39 @@ impl ForecastObjective {
     }
 
     fn run_valid(&self, spec: &ForecasterSpec, ctx: &mut TrialContext<'_>) -> Result<(), String> {
+        // Neural models checkpoint every epoch into a directory of this attempt.
+        let mut spec = spec.clone();
+        let ckpt_dir = if spec.model.config_json().get("checkpoint_dir").is_some() {
+            let dir = tempfile::Builder::new()
+                .prefix("tune-trial-")
+                .tempdir()
+                .map_err(|e| format!("checkpoint directory: {e}"))?;
+            if let Some(bytes) = ctx.checkpoint() {
+                unpack_checkpoint(bytes, dir.path())?;
+            }
+            spec.model
+                .set_json(
+                    "checkpoint_dir",
+                    Value::from(dir.path().to_string_lossy().into_owned()),
+                )
+                .map_err(core)?;
+            Some(dir)
+        } else {
+            None
+        };
+        let ckpt_path = ckpt_dir.as_ref().map(|d| d.path().to_path_buf());
+        // The directory holds the state after the last epoch the trainer finished; it is
+        // the trial's checkpoint when that epoch is the last reported iteration.
+        let save = |ctx: &mut TrialContext<'_>| -> Result<(), String> {
+            let Some(dir) = &ckpt_path else {
+                return Ok(());
+            };
+            if checkpoint_epoch(dir) == Some(ctx.iteration()) {
+                ctx.save_checkpoint(&pack_checkpoint(dir)?);
+            }
+            Ok(())
+        };
+        let spec = &spec;
         let metric = self.metric.clone();
         // Epochs that carry the metric go to the scheduler at once; an epoch without it
         // (a one-shot fit) waits for the validation metrics and goes with them.
@@ -347,7 +389,13 @@ impl ForecastObjective {
         let stopped = RefCell::new(false);
         let forecaster = {
             let ctx_cell = RefCell::new(&mut *ctx);
+            let save_error: RefCell<Option<String>> = RefCell::new(None);
             let mut reporter = |r: &EpochReport| -> Decision {
+                // The previous epoch's checkpoint, now on disk.
+                if let Err(e) = save(&mut ctx_cell.borrow_mut()) {
+                    save_error.borrow_mut().get_or_insert(e);
+                    return Decision::Stop;
+                }
                 let m = r.metrics();
                 if m.iter().any(|(k, _)| *k == metric) {
                     if let Some(prev) = held.borrow_mut().take() {
@@ -360,19 +408,32 @@ impl ForecastObjective {
                 } else if let Some(prev) = held.borrow_mut().replace(m) {
                     report(&mut ctx_cell.borrow_mut(), &prev);
                 }
-                Decision::Continue
+                if ckpt_path.is_some() {
+                    Decision::Checkpoint
+                } else {
+                    Decision::Continue
+                }
             };
-            spec.fit(&self.series, &mut reporter).map_err(core)?
+            let fitted = spec.fit(&self.series, &mut reporter).map_err(core);
+            if let Some(e) = save_error.into_inner() {
+                return Err(e);
+            }
+            let fitted = fitted?;
+            // The last epoch's checkpoint (a paused trial resumes from it).
+            save(&mut ctx_cell.borrow_mut())?;
+            fitted
         };
         if *stopped.borrow() {
             return Ok(());
         }
-        let valid = self.valid_metrics(spec, &forecaster).map_err(core)?;
         let pending = held.into_inner();
         let mut m = pending.unwrap_or_default();
         let forwarded_any = ctx.iteration() > 0;
+        // Models that report the metric every epoch (neural ones, whose horizon may be
+        // shorter than the validation part) are done; the others report the
+        // validation forecast's accuracy with their last epoch.
         if !m.is_empty() || !forwarded_any {
-            m.extend(valid);
+            m.extend(self.valid_metrics(spec, &forecaster).map_err(core)?);
             report(ctx, &m);
         }
         Ok(())
@@ -428,6 +489,39 @@ impl ForecastObjective {
         }
         spec.fit_quiet(&self.series).map_err(core)
     }
+}
+
+/// The epoch of the training-loop checkpoint in `dir`, if it holds one.
+fn checkpoint_epoch(dir: &Path) -> Option<usize> {
+    let text = std::fs::read(dir.join("state.json")).ok()?;
+    let v: Value = serde_json::from_slice(&text).ok()?;
+    v.get("epoch")?.as_u64().map(|e| e as usize)
+}
+
+/// The files of a training-loop checkpoint directory as a tar archive.
+fn pack_checkpoint(dir: &Path) -> Result<Vec<u8>, String> {
+    let err = |e: std::io::Error| format!("packing checkpoint {}: {e}", dir.display());
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(err)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| PathBuf::from(e.file_name()))
+        .filter(|n| !n.to_string_lossy().starts_with('.')) // temporary files
+        .collect();
+    names.sort();
+    let mut tar = tar::Builder::new(Vec::new());
+    for name in &names {
+        tar.append_path_with_name(dir.join(name), name)
+            .map_err(err)?;
+    }
+    tar.into_inner().map_err(err)
+}
+
+/// Unpack a checkpoint written by [`pack_checkpoint`] into `dir`.
+fn unpack_checkpoint(bytes: &[u8], dir: &Path) -> Result<(), String> {
+    tar::Archive::new(bytes)
+        .unpack(dir)
+        .map_err(|e| format!("unpacking the trial's checkpoint: {e}"))
 }
 
 fn report(ctx: &mut TrialContext<'_>, m: &[(String, f64)]) -> Control {

@@ -9,7 +9,7 @@ use crate::space::{Params, SearchSpace};
 use crate::store::{ExploitStep, ResultRow, Store, TrialRecord, TrialStatus};
 use rayon::ThreadPool;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -220,6 +220,9 @@ struct Inner {
     searcher: Box<dyn Searcher>,
     observers: Vec<Box<dyn TrialObserver>>,
     error: Option<Error>,
+    /// Trials the scheduler stopped while their objective was still returning from a
+    /// pause: recorded as stopped once it has returned.
+    stop_when_paused: HashSet<usize>,
 }
 
 struct Shared {
@@ -247,6 +250,28 @@ impl Inner {
             self.error.get_or_insert(e);
         }
     }
+
+    /// Record the paused trials the scheduler has stopped.
+    fn drain_stops(&mut self, config: &TuneConfig) {
+        // `finish` tells the scheduler, which may stop more trials: drained by the
+        // nested call.
+        for id in self.scheduler.take_stopped() {
+            let Some(mut rec) = self.store.trial(id).cloned() else {
+                continue;
+            };
+            match rec.status {
+                TrialStatus::Paused => {
+                    rec.status = TrialStatus::Stopped;
+                    rec.stop_reason = Some("scheduler".into());
+                    finish(self, rec, config);
+                }
+                s if !s.is_finished() => {
+                    self.stop_when_paused.insert(id);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// What an objective sees of its trial.
@@ -266,6 +291,7 @@ enum Outcome {
     Running,
     Stopped,
     Restart,
+    Paused,
 }
 
 impl TrialContext<'_> {
@@ -294,6 +320,40 @@ impl TrialContext<'_> {
     /// this size.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Save a checkpoint of the state after the last reported iteration (for objectives
+    /// that can only write it after hearing the answer to [`report`](Self::report)).
+    /// Ignored before the first report and after a PBT exploit (the trial then
+    /// restarts from the donor's checkpoint).
+    pub fn save_checkpoint(&mut self, checkpoint: &[u8]) {
+        if self.iteration == 0 || self.outcome == Outcome::Restart {
+            return;
+        }
+        let mut g = self.shared.lock();
+        let inner = &mut *g;
+        let Some(mut rec) = inner.store.trial(self.id).cloned() else {
+            return;
+        };
+        if rec
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.iteration > self.iteration)
+        {
+            return;
+        }
+        match inner
+            .store
+            .save_checkpoint(self.id, self.iteration, checkpoint)
+        {
+            Ok(r) => {
+                rec.checkpoint = Some(r);
+                inner.put(rec);
+            }
+            Err(e) => {
+                inner.error.get_or_insert(e);
+            }
+        }
     }
 
     /// Report one iteration's metrics, with an optional checkpoint of the state after
@@ -346,6 +406,10 @@ impl TrialContext<'_> {
                 Control::Stop
             }
             Action::Continue => Control::Continue,
+            Action::Pause => {
+                self.outcome = Outcome::Paused;
+                Control::Stop
+            }
             Action::Stop => {
                 rec.stop_reason = Some("scheduler".into());
                 self.outcome = Outcome::Stopped;
@@ -381,6 +445,7 @@ impl TrialContext<'_> {
         for o in inner.observers.iter_mut() {
             o.trial_result(&rec, &row);
         }
+        inner.drain_stops(config);
         control
     }
 }
@@ -439,21 +504,96 @@ impl Experiment {
             .search
             .build(&self.space, config.samples, config.seed)?;
         let mut scheduler = config.scheduler.build(&self.space, config.seed)?;
+        let mut store = store;
         let resumed = !store.state().trials.is_empty();
-        // Replay the history so the searcher and the scheduler resume where they were.
+        // Replay the history so the searcher and the scheduler resume where they were:
+        // trials in creation order, then their results iteration by iteration (the
+        // order a synchronous scheduler saw them in), each finished trial completing
+        // after its last result.
         let mut queue: VecDeque<usize> = VecDeque::new();
+        let mut events: Vec<(usize, usize, Option<f64>)> = Vec::new();
         for t in &store.state().trials {
             scheduler.on_trial_add(t.id, &t.params);
             for r in &t.history {
-                if let Some(v) = r.metrics.get(&config.metric) {
-                    let _ = scheduler.on_result(t.id, r.iteration, config.loss(*v));
-                }
+                let loss = r.metrics.get(&config.metric).map(|v| config.loss(*v));
+                events.push((r.iteration, t.id, loss));
             }
             if t.status.is_finished() {
-                scheduler.on_trial_complete(t.id);
                 searcher.observe(t.id, &t.params, t.metric.map(|m| config.loss(m)));
-            } else {
-                queue.push_back(t.id);
+            }
+        }
+        events.sort_by_key(|e| (e.0, e.1));
+        let mut last_event: HashMap<usize, usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            last_event.insert(e.1, i);
+        }
+        // The scheduler's last answer to each unfinished trial.
+        let mut last_action: HashMap<usize, Action> = HashMap::new();
+        for (i, (iteration, id, loss)) in events.iter().enumerate() {
+            if let Some(l) = loss {
+                let action = scheduler.on_result(*id, *iteration, *l);
+                last_action.insert(*id, action);
+            }
+            let finished = store.trial(*id).is_some_and(|t| t.status.is_finished());
+            if finished && last_event.get(id) == Some(&i) {
+                scheduler.on_trial_complete(*id);
+            }
+        }
+        for t in &store.state().trials {
+            if t.history.is_empty() && t.status.is_finished() {
+                scheduler.on_trial_complete(t.id);
+            }
+        }
+        // Unfinished trials: paused where the scheduler paused them at their checkpoint,
+        // stopped where it stopped them, otherwise restarted from their checkpoints.
+        let unfinished: Vec<TrialRecord> = store
+            .state()
+            .trials
+            .iter()
+            .filter(|t| !t.status.is_finished())
+            .cloned()
+            .collect();
+        let mut stopped: Vec<usize> = scheduler.take_stopped();
+        for mut rec in unfinished {
+            let at_checkpoint = rec
+                .checkpoint
+                .as_ref()
+                .is_some_and(|c| c.iteration == rec.iterations());
+            match last_action.get(&rec.id) {
+                Some(Action::Stop) => stopped.push(rec.id),
+                Some(Action::Pause) if at_checkpoint => {
+                    if rec.status != TrialStatus::Paused {
+                        rec.status = TrialStatus::Paused;
+                        store.put(rec)?;
+                    }
+                }
+                _ if rec.status == TrialStatus::Paused && !stopped.contains(&rec.id) => {
+                    // Handed back (or to be) by the scheduler.
+                }
+                _ => queue.push_back(rec.id),
+            }
+        }
+        for id in stopped {
+            if let Some(mut rec) = store.trial(id).cloned() {
+                if !rec.status.is_finished() {
+                    rec.status = TrialStatus::Stopped;
+                    rec.stop_reason = Some("scheduler".into());
+                    scheduler.on_trial_complete(id);
+                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
+                    store.put(rec)?;
+                }
+            }
+        }
+        // Trials stopped by the completions just told.
+        for id in scheduler.take_stopped() {
+            if let Some(mut rec) = store.trial(id).cloned() {
+                if !rec.status.is_finished() {
+                    rec.status = TrialStatus::Stopped;
+                    rec.stop_reason = Some("scheduler".into());
+                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
+                    store.put(rec)?;
+                    queue.retain(|q| *q != id);
+                }
             }
         }
         let mut observers = self.observers;
@@ -485,6 +625,7 @@ impl Experiment {
                 searcher,
                 observers,
                 error: None,
+                stop_when_paused: HashSet::new(),
             }),
             config: config.clone(),
             started,
@@ -495,26 +636,76 @@ impl Experiment {
         outer.in_place_scope(|scope| {
             let mut running = 0usize;
             let mut exhausted = false;
+            // Paused trials handed back by the scheduler whose objective has not yet
+            // returned from the pause.
+            let mut unpaused: VecDeque<usize> = VecDeque::new();
+            let mut rescued = false;
             loop {
                 while running < config.max_concurrent && !shared_ref.over_budget() {
-                    let next = match queue.pop_front() {
-                        Some(id) => Some(id),
-                        None if exhausted => None,
-                        None => {
-                            let mut g = shared_ref.lock();
-                            let id = g.store.state().trials.len();
+                    let next = {
+                        let mut g = shared_ref.lock();
+                        let inner = &mut *g;
+                        let is_paused = |inner: &Inner, id: usize| {
+                            inner
+                                .store
+                                .trial(id)
+                                .is_some_and(|t| t.status == TrialStatus::Paused)
+                        };
+                        let mut next = None;
+                        if let Some(i) = unpaused.iter().position(|id| is_paused(inner, *id)) {
+                            next = unpaused.remove(i);
+                        }
+                        if next.is_none() {
+                            next = queue.pop_front();
+                        }
+                        while next.is_none() {
+                            match inner.scheduler.choose_paused() {
+                                Some(id) if is_paused(inner, id) => next = Some(id),
+                                Some(id) => {
+                                    let finished = inner
+                                        .store
+                                        .trial(id)
+                                        .is_none_or(|t| t.status.is_finished());
+                                    if !finished {
+                                        unpaused.push_back(id);
+                                    }
+                                }
+                                None => break,
+                            }
+                        }
+                        if next.is_none() && !exhausted {
+                            let id = inner.store.state().trials.len();
                             let capped = config.max_trials.is_some_and(|m| id >= m);
-                            match (!capped).then(|| g.searcher.suggest(id)).flatten() {
+                            match (!capped).then(|| inner.searcher.suggest(id)).flatten() {
                                 Some(params) => {
-                                    g.put(TrialRecord::new(id, params));
-                                    Some(id)
+                                    inner.put(TrialRecord::new(id, params));
+                                    next = Some(id);
                                 }
                                 None => {
                                     exhausted = true;
-                                    None
+                                    inner.scheduler.on_no_more_trials();
+                                    inner.drain_stops(&config);
+                                    next = inner.scheduler.choose_paused();
                                 }
                             }
                         }
+                        if next.is_none() && running == 0 && unpaused.is_empty() && !rescued {
+                            // Nothing runs and the scheduler hands nothing back: trials
+                            // it does not know as paused (a resume under another
+                            // scheduler) restart from their checkpoints.
+                            rescued = true;
+                            queue.extend(
+                                inner
+                                    .store
+                                    .state()
+                                    .trials
+                                    .iter()
+                                    .filter(|t| t.status == TrialStatus::Paused)
+                                    .map(|t| t.id),
+                            );
+                            next = queue.pop_front();
+                        }
+                        next
                     };
                     let Some(id) = next else { break };
                     let Some(pool) = pools.pop() else { break };
@@ -542,9 +733,28 @@ impl Experiment {
                 }
             }
         });
+        let over_budget = shared.over_budget();
         let mut inner = shared.inner.into_inner().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = inner.error.take() {
             return Err(e);
+        }
+        if over_budget {
+            let paused: Vec<TrialRecord> = inner
+                .store
+                .state()
+                .trials
+                .iter()
+                .filter(|t| t.status == TrialStatus::Paused)
+                .cloned()
+                .collect();
+            for mut rec in paused {
+                rec.status = TrialStatus::Stopped;
+                rec.stop_reason = Some("time budget".into());
+                finish(&mut inner, rec, &config);
+            }
+            if let Some(e) = inner.error.take() {
+                return Err(e);
+            }
         }
         let all_done = inner
             .store
@@ -635,6 +845,17 @@ where
                 inner.put(rec);
                 continue;
             }
+            (None, Outcome::Paused) => {
+                if inner.stop_when_paused.remove(&id) {
+                    rec.status = TrialStatus::Stopped;
+                    rec.stop_reason = Some("scheduler".into());
+                    finish(inner, rec, &shared.config);
+                } else {
+                    rec.status = TrialStatus::Paused;
+                    inner.put(rec);
+                }
+                return;
+            }
             (None, outcome) => {
                 rec.status = if outcome == Outcome::Stopped {
                     TrialStatus::Stopped
@@ -658,6 +879,7 @@ where
                 for o in inner.observers.iter_mut() {
                     o.trial_failed(&rec, &msg);
                 }
+                inner.drain_stops(&shared.config);
                 return;
             }
         }
@@ -665,6 +887,7 @@ where
 }
 
 fn finish(inner: &mut Inner, rec: TrialRecord, config: &TuneConfig) {
+    inner.stop_when_paused.remove(&rec.id);
     inner.scheduler.on_trial_complete(rec.id);
     inner
         .searcher
@@ -673,4 +896,5 @@ fn finish(inner: &mut Inner, rec: TrialRecord, config: &TuneConfig) {
     for o in inner.observers.iter_mut() {
         o.trial_finished(&rec);
     }
+    inner.drain_stops(config);
 }

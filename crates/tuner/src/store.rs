@@ -29,6 +29,9 @@ pub enum TrialStatus {
     Pending,
     /// Started and not finished (after a crash: to be restarted from its checkpoint).
     Running,
+    /// Paused by the scheduler (synchronous HyperBand) until its rung is complete;
+    /// resumed from its checkpoint.
+    Paused,
     /// Ran to its end.
     Completed,
     /// Stopped early by the scheduler or the time budget.
@@ -51,6 +54,7 @@ impl TrialStatus {
         match self {
             TrialStatus::Pending => "pending",
             TrialStatus::Running => "running",
+            TrialStatus::Paused => "paused",
             TrialStatus::Completed => "completed",
             TrialStatus::Stopped => "stopped",
             TrialStatus::Failed => "failed",

@@ -16,7 +16,7 @@ use crate::reporter::Reporter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use arima::{Arima, ArimaFitted};
+pub use arima::{Arima, ArimaFitted, AutoArima, AutoArimaFitted};
 pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
 
 pub use baselines::{
@@ -86,6 +86,8 @@ pub enum ModelConfig {
     Mean(Mean),
     /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.
     Arima(Arima),
+    /// ARIMA with orders chosen by the Hyndman–Khandakar search.
+    AutoArima(AutoArima),
     /// Stacked LSTM network.
     Lstm(LstmConfig),
     /// Transformer encoder network.
@@ -108,6 +110,8 @@ pub enum FittedModel {
     Mean(MeanFitted),
     /// Fitted [`Arima`].
     Arima(ArimaFitted),
+    /// Fitted [`AutoArima`].
+    AutoArima(AutoArimaFitted),
     /// Fitted [`LstmConfig`].
     Lstm(NeuralFitted),
     /// Fitted [`TransformerConfig`].
@@ -123,6 +127,7 @@ macro_rules! dispatch {
             $enum::Drift($inner) => $body,
             $enum::Mean($inner) => $body,
             $enum::Arima($inner) => $body,
+            $enum::AutoArima($inner) => $body,
             $enum::Lstm($inner) => $body,
             $enum::Transformer($inner) => $body,
         }
@@ -138,12 +143,13 @@ impl ModelConfig {
             "drift" => ModelConfig::Drift(Drift::default()),
             "mean" => ModelConfig::Mean(Mean::default()),
             "arima" => ModelConfig::Arima(Arima::default()),
+            "auto-arima" => ModelConfig::AutoArima(AutoArima::default()),
             "lstm" => ModelConfig::Lstm(LstmConfig::default()),
             "transformer" => ModelConfig::Transformer(TransformerConfig::default()),
             _ => {
                 return Err(Error::config(
                     "model",
-                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima, lstm, transformer)"),
+                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima, auto-arima, lstm, transformer)"),
                 ))
             }
         })
@@ -157,6 +163,7 @@ impl ModelConfig {
             ModelConfig::Drift(_) => "drift",
             ModelConfig::Mean(_) => "mean",
             ModelConfig::Arima(_) => "arima",
+            ModelConfig::AutoArima(_) => "auto-arima",
             ModelConfig::Lstm(_) => "lstm",
             ModelConfig::Transformer(_) => "transformer",
         }
@@ -221,6 +228,7 @@ impl ModelConfig {
         match self {
             ModelConfig::SeasonalNaive(c) => c.validate(),
             ModelConfig::Arima(c) => c.validate(),
+            ModelConfig::AutoArima(c) => c.validate(),
             ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).validate(),
             ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).validate(),
             _ => Ok(()),
@@ -236,6 +244,7 @@ impl ModelConfig {
             ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
             ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
             ModelConfig::Arima(c) => FittedModel::Arima(c.fit(data, reporter)?),
+            ModelConfig::AutoArima(c) => FittedModel::AutoArima(c.fit(data, reporter)?),
             ModelConfig::Lstm(c) => FittedModel::Lstm(c.fit(data, reporter)?),
             ModelConfig::Transformer(c) => FittedModel::Transformer(c.fit(data, reporter)?),
         })
@@ -249,6 +258,7 @@ impl ModelConfig {
             ModelConfig::Drift(_) => 3,
             ModelConfig::Mean(_) => 2,
             ModelConfig::Arima(c) => c.min_train_rows(season_length),
+            ModelConfig::AutoArima(c) => c.min_train_rows(),
             ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).min_rows(),
             ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).min_rows(),
         }
@@ -272,6 +282,7 @@ impl FittedModel {
             FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
             FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
             FittedModel::Arima(m) => FittedModel::Arima(m.condition(history)?),
+            FittedModel::AutoArima(m) => FittedModel::AutoArima(m.condition(history)?),
             FittedModel::Lstm(m) => FittedModel::Lstm(m.condition(history)?),
             FittedModel::Transformer(m) => FittedModel::Transformer(m.condition(history)?),
         })

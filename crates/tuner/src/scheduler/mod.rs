@@ -5,10 +5,12 @@
 //! "Time" is the trial's iteration count (epochs), Ray Tune's `training_iteration`.
 
 mod asha;
+mod hyperband;
 mod median;
 mod pbt;
 
 pub use asha::Asha;
+pub use hyperband::HyperBand;
 pub use median::MedianStopping;
 pub use pbt::Pbt;
 
@@ -30,6 +32,10 @@ pub enum Action {
         /// The new hyperparameters.
         params: Params,
     },
+    /// Pause the trial (keeping its checkpoint) until the scheduler hands it back
+    /// through [`Scheduler::choose_paused`] or stops it through
+    /// [`Scheduler::take_stopped`] (synchronous HyperBand).
+    Pause,
 }
 
 /// Decides the fate of running trials from their results.
@@ -40,6 +46,16 @@ pub trait Scheduler: Send {
     fn on_result(&mut self, trial: usize, iteration: usize, loss: f64) -> Action;
     /// A trial ended (completed, stopped or failed) and reports no more.
     fn on_trial_complete(&mut self, _trial: usize) {}
+    /// The runner will create no more trials (search exhausted or trial budget reached).
+    fn on_no_more_trials(&mut self) {}
+    /// A paused trial to resume now, if any (asked before new trials are created).
+    fn choose_paused(&mut self) -> Option<usize> {
+        None
+    }
+    /// Paused trials the scheduler has stopped since the last call; they report no more.
+    fn take_stopped(&mut self) -> Vec<usize> {
+        Vec::new()
+    }
 }
 
 /// First in, first out: every trial runs to its end.
@@ -63,6 +79,9 @@ fn hundred() -> usize {
 }
 fn three() -> usize {
     3
+}
+fn three_f() -> f64 {
+    3.0
 }
 fn quarter() -> f64 {
     0.25
@@ -90,9 +109,18 @@ pub enum SchedulerSpec {
         #[serde(default = "one")]
         brackets: usize,
     },
+    /// Synchronous HyperBand: [`HyperBand`] (Ray Tune's `HyperBandScheduler`).
+    Hyperband {
+        /// Keep the best 1 / `reduction_factor` at each cut (Ray's `eta`).
+        #[serde(default = "three_f")]
+        reduction_factor: f64,
+        /// Iterations after which every trial stops; sets the brackets' sizes.
+        #[serde(default = "hundred")]
+        max_t: usize,
+    },
     /// Asynchronous HyperBand: [`Asha`] with one bracket per aggressiveness level
     /// (`floor(log_rf(max_t / grace_period)) + 1` brackets).
-    Hyperband {
+    AsyncHyperband {
         /// Iterations before the first stopping decision in the most aggressive bracket.
         #[serde(default = "one")]
         grace_period: usize,
@@ -147,6 +175,10 @@ impl SchedulerSpec {
                 seed,
             )?),
             SchedulerSpec::Hyperband {
+                reduction_factor,
+                max_t,
+            } => Box::new(HyperBand::new(*max_t, *reduction_factor)?),
+            SchedulerSpec::AsyncHyperband {
                 grace_period,
                 reduction_factor,
                 max_t,
@@ -154,7 +186,7 @@ impl SchedulerSpec {
                 if *grace_period == 0 || *reduction_factor <= 1.0 || max_t < grace_period {
                     return Err(Error::config(
                         key("kind"),
-                        "hyperband needs grace_period >= 1, reduction_factor > 1, max_t >= grace_period",
+                        "async-hyperband needs grace_period >= 1, reduction_factor > 1, max_t >= grace_period",
                     ));
                 }
                 let s_max = ((*max_t as f64 / *grace_period as f64).ln() / reduction_factor.ln())
@@ -292,5 +324,19 @@ mod tests {
             }
         );
         assert!(toml::from_str::<W>("scheduler = { kind = \"asha\", bogus = 1 }").is_err());
+        let w: W = toml::from_str("scheduler = { kind = \"hyperband\", max_t = 27 }").unwrap();
+        assert_eq!(
+            w.scheduler,
+            SchedulerSpec::Hyperband {
+                reduction_factor: 3.0,
+                max_t: 27
+            }
+        );
+        let w: W =
+            toml::from_str("scheduler = { kind = \"async-hyperband\", max_t = 27 }").unwrap();
+        assert!(matches!(
+            w.scheduler,
+            SchedulerSpec::AsyncHyperband { max_t: 27, .. }
+        ));
     }
 }

@@ -22,11 +22,15 @@
 // // Numerical kernels index several arrays in lockstep; index loops read like the maths.
 #![allow(clippy::needless_range_loop)]
 
+pub mod auto;
 pub mod kalman;
 pub mod likelihood;
 pub mod optimize;
 pub mod params;
 pub mod roots;
+pub mod unit_root;
+
+pub use auto::{AutoArima, AutoArimaFitted};
 
 use super::{Fit, Predict, TrainingData};
 use crate::data::Column;
@@ -348,6 +352,19 @@ impl Fit for Arima {
     type Fitted = ArimaFitted;
 
     fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<ArimaFitted> {
+        self.fit_with(data, reporter, true)
+    }
+}
+
+impl Arima {
+    /// [`Fit::fit`], optionally without the standard errors (a model search compares
+    /// criteria only; the Hessian costs a few dozen likelihood passes per fit).
+    pub(crate) fn fit_with(
+        &self,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+        with_standard_errors: bool,
+    ) -> Result<ArimaFitted> {
         let (problem, orders, trend, x) = self.problem(data)?;
         let y = data.target;
         let delta = orders.delta();
@@ -368,7 +385,11 @@ impl Fit for Arima {
                 what: format!("fitting {}", describe(&orders, trend)),
                 message: "the likelihood at the optimum is not finite".into(),
             })?;
-        let se = optimize::standard_errors(&problem, &est.coefs, &eval.beta, eval.sigma2);
+        let se = if with_standard_errors {
+            optimize::standard_errors(&problem, &est.coefs, &eval.beta, eval.sigma2)
+        } else {
+            vec![None; est.coefs.len() + eval.beta.len()]
+        };
         let _ = reporter.report(&EpochReport {
             epoch: 1,
             max_epochs: Some(1),

@@ -104,6 +104,21 @@ pub fn invert_ma_block(theta: &[f64]) -> Vec<f64> {
     out
 }
 
+/// The smallest modulus among the roots of `c[0] + c[1] z + ... + c[m] z^m`, after
+/// dropping trailing zero coefficients; `None` for a constant polynomial.
+pub fn min_root_modulus(c: &[f64]) -> Option<f64> {
+    let m = c.iter().rposition(|v| *v != 0.0)?;
+    if m == 0 {
+        return None;
+    }
+    Some(
+        roots(&c[..=m])
+            .into_iter()
+            .map(abs)
+            .fold(f64::INFINITY, f64::min),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +135,19 @@ mod tests {
         );
         // invertible stays
         assert_eq!(invert_ma_block(&[0.3, -0.2]), vec![0.3, -0.2]);
+    }
+
+    #[test]
+    fn smallest_root_modulus() {
+        // (1 - 0.5z)(1 + 0.25z) = 1 - 0.25z - 0.125z²: roots 2 and -4.
+        let m = min_root_modulus(&[1.0, -0.25, -0.125, 0.0]).unwrap();
+        assert!((m - 2.0).abs() < 1e-10, "{m}");
+        // 1 - 0.9 z^12: twelve roots of modulus 0.9^(-1/12).
+        let mut c = vec![0.0; 13];
+        c[0] = 1.0;
+        c[12] = -0.9;
+        let m = min_root_modulus(&c).unwrap();
+        assert!((m - 0.9f64.powf(-1.0 / 12.0)).abs() < 1e-9, "{m}");
+        assert_eq!(min_root_modulus(&[1.0, 0.0]), None);
     }
 }
