@@ -7,7 +7,7 @@ use super::ship::{sync_run, MODEL_ARTIFACT_PATH};
 use super::spool::{now_ms, Metric, RunId, RunRecord, RunStatus, Spool, SPOOL_FORMAT};
 #[cfg(feature = "forecast")]
 use forecast_core::reporter::{Decision, EpochReport, Reporter};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -195,6 +195,24 @@ impl Tracker {
     /// Starts a run named `name`; with `parent`, a child run of it (a trial of a tuning
     /// experiment). The run is on disk when this returns.
     pub fn start_run(&self, name: &str, parent: Option<&RunId>) -> Result<ActiveRun> {
+        self.start_run_with(name, parent, Vec::new(), Vec::new())
+    }
+
+    /// As [`Tracker::start_run`], with the run's first params and tags written with it
+    /// (one `run.json` write instead of one per call; a tuning trial starts this way).
+    pub fn start_run_with(
+        &self,
+        name: &str,
+        parent: Option<&RunId>,
+        params: Vec<(String, String)>,
+        tags: Vec<(String, String)>,
+    ) -> Result<ActiveRun> {
+        for (k, _) in &params {
+            check_key("param", k)?;
+        }
+        for (k, _) in &tags {
+            check_key("tag", k)?;
+        }
         if let Some(p) = parent {
             // Fails early, naming the run, rather than at shipping time.
             self.inner.spool.load_record(p)?;
@@ -209,8 +227,8 @@ impl Tracker {
             status: RunStatus::Running,
             start_time: now_ms(),
             end_time: None,
-            params: BTreeMap::new(),
-            tags: BTreeMap::new(),
+            params: params.into_iter().collect(),
+            tags: tags.into_iter().collect(),
             artifacts: Vec::new(),
             register_model: None,
             revision: 0,
@@ -587,6 +605,28 @@ impl ActiveRun {
         Ok(self.record.id.clone())
     }
 
+    /// Sets `tags` and ends the run with `status` in one `run.json` write. Returns its id.
+    pub fn finish_with_tags(
+        mut self,
+        tags: Vec<(String, String)>,
+        status: RunStatus,
+    ) -> Result<RunId> {
+        for (k, _) in &tags {
+            check_key("tag", k)?;
+        }
+        let mut changed = false;
+        for (k, v) in tags {
+            if self.record.tags.get(&k) != Some(&v) {
+                self.record.tags.insert(k, v);
+                changed = true;
+            }
+        }
+        if changed {
+            self.record.revision += 1;
+        }
+        self.finish(status)
+    }
+
     fn end(&mut self, status: RunStatus) -> Result<()> {
         self.ended = true;
         self.record.status = status;
@@ -607,6 +647,7 @@ impl Drop for ActiveRun {
 
 /// A [`Reporter`] that logs every epoch's metrics (step = epoch) to a run, then passes the
 /// report on. A tracking failure is a warning: it never stops training.
+#[cfg_attr(not(feature = "forecast"), allow(dead_code))]
 pub struct TrackingReporter<'a, R> {
     run: &'a mut ActiveRun,
     inner: R,

@@ -456,24 +456,36 @@ impl TrialObserver for TuneTracker {
                 .and_then(|()| run.set_tags(tags))
         } else {
             let known = s.map.trials.get(&t.id).cloned();
-            let mut run = match known.clone().and_then(|id| s.reopen(&id)) {
-                Some(run) => {
+            tags.push(("tune.trial_id".into(), t.id.to_string()));
+            tags.push(("tune.status".into(), "running".into()));
+            let (run, r) = match known.clone().and_then(|id| s.reopen(&id)) {
+                Some(mut run) => {
                     // Restarted after a crash: the same run goes on from the checkpoint.
                     tags.push((
                         "tune.restarted_from_step".into(),
                         t.iterations().to_string(),
                     ));
-                    run
+                    let r = log_params_keeping_first(&mut run, trial_params(t), "tune.current")
+                        .and_then(|()| run.set_tags(tags));
+                    (run, r)
                 }
                 None => {
                     let Some(parent) = s.map.parent.clone().filter(|_| s.parent.is_some()) else {
                         return;
                     };
-                    match s
+                    let name = format!("trial-{}", t.id);
+                    let started = s
                         .tracker
-                        .start_run(&format!("trial-{}", t.id), Some(&parent))
-                    {
-                        Ok(r) => r,
+                        .start_run_with(&name, Some(&parent), trial_params(t), tags)
+                        .map(|run| (run, Ok(())))
+                        .or_else(|e| {
+                            // A param or tag MLflow would refuse: the run without them.
+                            s.tracker
+                                .start_run(&name, Some(&parent))
+                                .map(|run| (run, Err(e)))
+                        });
+                    match started {
+                        Ok(started) => started,
                         Err(e) => {
                             s.warn(&format!("starting the run of trial {}", t.id), &e);
                             return;
@@ -490,10 +502,6 @@ impl TrialObserver for TuneTracker {
                 };
                 s.append_map(&line);
             }
-            tags.push(("tune.trial_id".into(), t.id.to_string()));
-            tags.push(("tune.status".into(), "running".into()));
-            let r = log_params_keeping_first(&mut run, trial_params(t), "tune.current")
-                .and_then(|()| run.set_tags(tags));
             s.trials.insert(t.id, run);
             r
         };
@@ -575,7 +583,7 @@ impl TuneTracker {
     fn end_trial(&self, t: &TrialRecord, error: Option<&str>) {
         let mut g = self.lock();
         let s = &mut *g;
-        let Some(mut run) = s.trials.remove(&t.id) else {
+        let Some(run) = s.trials.remove(&t.id) else {
             return;
         };
         let mut tags: Vec<(String, String)> = vec![
@@ -596,7 +604,7 @@ impl TuneTracker {
         } else {
             run_status(t)
         };
-        let result = run.set_tags(tags).and_then(|()| run.finish(status));
+        let result = run.finish_with_tags(tags, status);
         if let Err(e) = result {
             s.warn(&format!("ending the run of trial {}", t.id), &e);
         }
