@@ -88,7 +88,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     let fit = fitted.fit_stats();
     tracking.with(|run| {
-        let mut finals = numeric_leaves(&fit, "");
+        // Under `fit.`: the per-epoch curves (`train_loss` at steps 1..n) keep their own
+        // keys; the fit's final values (the best epoch's loss, AIC, ...) are not a point
+        // of those curves.
+        let mut fit_only = fit.clone();
+        if let Some(o) = fit_only.as_object_mut() {
+            o.remove("test"); // logged below as `test.*`
+        }
+        let mut finals = numeric_leaves(&fit_only, "fit");
         if let Some(test) = &fitted.test {
             finals.extend(numeric_leaves(
                 &serde_json::to_value(test).unwrap_or_default(),

@@ -7,8 +7,10 @@ use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::time::Duration;
 use tuner::forecast::{ExperimentSpec, ForecastObjective};
 use tuner::store::atomic_write;
+use tuner::tracking::{default_runs_dir, Destination, RunStatus, Tracker, TuneTracker};
 use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecord, TrialStatus};
 
 /// Hyperparameter search over a model's config keys.
@@ -16,7 +18,10 @@ use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecor
 #[command(after_help = "Examples:\n  \
     forecast tune --spec experiments/airpassengers-baselines-grid.toml --json\n  \
     forecast tune --spec experiments/msft-lstm-asha.toml --samples 40 --max-concurrent 2\n  \
-    forecast tune --spec experiments/msft-lstm-asha.toml --resume")]
+    forecast tune --spec experiments/msft-lstm-asha.toml --resume\n  \
+    forecast tune --spec experiments/wineind-snaive-tpe.toml --tracking-uri http://127.0.0.1:5000\n\n\
+    Every run is recorded in the local spool (`forecast runs list`): a parent run for the\n\
+    experiment and a child run per trial, shipped to MLflow when a tracking URI is given.")]
 pub struct TuneArgs {
     /// Experiment spec (TOML): data, model, search space, metric, search, scheduler.
     #[arg(long)]
@@ -36,7 +41,21 @@ pub struct TuneArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// MLflow tracking URI [default: the spec's tracking.uri, else MLFLOW_TRACKING_URI].
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment name [default: the spec's tracking.experiment, else
+    /// MLFLOW_EXPERIMENT_NAME, else the spec's name].
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Register the best trial's model in the MLflow Model Registry under this name.
+    #[arg(long, value_name = "NAME")]
+    pub register_model: Option<String>,
 }
+
+/// How long `tune` waits at the end for its runs to ship before leaving them to
+/// `forecast runs sync`.
+const FINAL_FLUSH: Duration = Duration::from_secs(20);
 
 // Parts of the spec that must not change between a run and its resume.
 fn identity(spec: &Value) -> Value {
@@ -88,11 +107,21 @@ pub fn run(a: TuneArgs) -> Result<()> {
         Store::create(&out, &spec.name, spec_json.clone())?
     };
     let total = expected_trials(&spec, &space);
-    let experiment = Experiment::new(&spec.name, space, spec.tune.clone())
+    let tracking = start_tracking(&a, &spec, &out)?;
+    let mut experiment = Experiment::new(&spec.name, space, spec.tune.clone())
         .with_spec(spec_json)
         .observe(Box::new(JsonlObserver::new(&out.join("runs.jsonl"))))
         .observe(Box::new(TrialsBar::new(total, &spec.tune.metric)));
-    let (summary, store) = experiment.run(store, |ctx| objective.run(ctx))?;
+    if let Some(t) = &tracking {
+        experiment = experiment.observe(Box::new(t.clone()));
+    }
+    let (summary, store) = match experiment.run(store, |ctx| objective.run(ctx)) {
+        Ok(r) => r,
+        Err(e) => {
+            finish_tracking(tracking.as_ref(), RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
 
     if let Some(best) = &summary.best {
         let rec = store
@@ -103,7 +132,11 @@ pub fn run(a: TuneArgs) -> Result<()> {
             .fit_best(&best.params, iterations)
             .map_err(|e| anyhow::anyhow!("refitting the best trial {}: {e}", best.trial))?;
         artifact::save(&fitted, &out.join("best_model"))?;
+        if let Some(t) = &tracking {
+            t.log_best_model(&out.join("best_model"), a.register_model.as_deref());
+        }
     }
+    finish_tracking(tracking.as_ref(), RunStatus::Finished);
     let result = json!({
         "best": summary.best.as_ref().map(|b| json!({"trial": b.trial, "params": b.params, "metric": b.metric})),
         "trials": summary.trials,
@@ -126,6 +159,63 @@ pub fn run(a: TuneArgs) -> Result<()> {
         print_human(&summary, &spec.tune.metric, &out);
     }
     Ok(())
+}
+
+/// The experiment's runs (always in the local spool; shipped when a tracking URI is
+/// given). A spool that cannot be opened is a warning: tuning goes on untracked.
+fn start_tracking(
+    a: &TuneArgs,
+    spec: &ExperimentSpec,
+    out: &std::path::Path,
+) -> Result<Option<TuneTracker>> {
+    let setting = |key: &str| {
+        spec.tracking
+            .as_ref()
+            .and_then(|t| t.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let uri = a.tracking_uri.clone().or_else(|| setting("uri"));
+    let destination = Destination::from_env(uri.as_deref())?;
+    let experiment = a
+        .experiment
+        .clone()
+        .or_else(|| setting("experiment"))
+        .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| spec.name.clone());
+    match default_runs_dir().and_then(|dir| Tracker::new(&dir, destination, &experiment)) {
+        Ok(tracker) => Ok(Some(
+            TuneTracker::new(tracker, Some(out))
+                .hold_parent()
+                .with_parent_tags([("forecast.experiment_dir", out.display().to_string())]),
+        )),
+        Err(e) => {
+            eprintln!("warning: tracking: runs not recorded: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Ends the experiment's run, waits a little for the runs to ship, and says where they are.
+fn finish_tracking(tracking: Option<&TuneTracker>, status: RunStatus) {
+    let Some(t) = tracking else { return };
+    let Some(id) = t.finish_parent(status) else {
+        return;
+    };
+    let tracker = t.tracker();
+    let shipped = tracker.flush(FINAL_FLUSH);
+    if status != RunStatus::Finished {
+        return;
+    }
+    match tracker.destination() {
+        None => eprintln!("experiment run {id} and its trials recorded locally (no tracking URI)"),
+        Some(d) if shipped => eprintln!("experiment run {id} and its trials logged to {}", d.uri),
+        Some(d) => eprintln!(
+            "experiment run {id} recorded locally; not all of it reached {} yet: `forecast runs sync` ships the rest",
+            d.uri
+        ),
+    }
 }
 
 fn expected_trials(spec: &ExperimentSpec, space: &tuner::SearchSpace) -> Option<u64> {

@@ -13,7 +13,14 @@ fn repo() -> PathBuf {
 
 fn forecast() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_forecast"));
-    c.current_dir(repo());
+    c.current_dir(repo()).env_remove("MLFLOW_TRACKING_URI");
+    // The experiments' runs go to a scratch spool, not the user's.
+    if std::env::var_os("FORECAST_RUNS_DIR").is_none() {
+        c.env(
+            "FORECAST_RUNS_DIR",
+            std::env::temp_dir().join("forecast-tune-tests-runs"),
+        );
+    }
     c
 }
 

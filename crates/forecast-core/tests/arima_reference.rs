@@ -60,13 +60,35 @@ fn series(reference: &Value, name: &str) -> (Vec<f64>, usize, bool) {
 }
 
 /// Cases where the fit is known to stop short of the best-known optimum, with the
-/// largest shortfall tolerated (log-likelihood units). Each is an open defect: the
-/// test still fails if the shortfall grows, and reports it every run.
-const KNOWN_GAPS: &[(&str, f64)] = &[
-    // Best optimum has complex AR roots of modulus 0.996 nearly cancelled by the MA
-    // roots; none of our starts reaches its basin yet (we stop at -4594.99, 8.1 short,
-    // still 11.5 above statsmodels' and statsforecast's own fits).
-    ("msft_close ARIMA(2,1,2)", 8.2),
+/// largest shortfall tolerated (log-likelihood units). Each entry is an open defect: the
+/// test still fails if the shortfall grows, and reports it every run. Empty: every case
+/// reaches the best-known optimum (msft_close ARIMA(2,1,2), 8.1 short until the
+/// root-pair starts of `optimize.rs`, was the last entry).
+const KNOWN_GAPS: &[(&str, f64)] = &[];
+
+/// Cases where our fit is ABOVE the best-known optimum (the reference search missed a
+/// higher optimum), with the log-likelihood of our coefficients evaluated independently
+/// by statsmodels (`SARIMAX(.., concentrate_scale=True, use_exact_diffuse=True)
+/// .loglike(coefs) + ½ d log 2π`, the reference's R convention) and by statsforecast
+/// (`arima(.., fixed=coefs, method="ML")`): `benches/peers/arima_check_optima.py`.
+/// Our fit must reach that value to 1e-3 (the two libraries agree with each other and
+/// with ours to 2e-5 on all three). A fit above the best-known value that is not listed
+/// is reported, not failed: our likelihood is checked against the reference at the
+/// best-known coefficients of every case, so a higher value is a better optimum, but it
+/// should be verified and listed here.
+///
+/// All three are ARMA(2,2) optima with a complex AR root pair near the unit circle and
+/// an MA pair nearly cancelling it, found by the root-pair starts of `optimize.rs`;
+/// statsmodels' BFGS polished from our point stays there (same log-likelihood to 1e-6):
+/// - airpassengers_log: AR roots of modulus 0.97 at a 12-month cycle (ω = 0.527), MA
+///   roots of modulus 0.99 at ω = 0.397 — the seasonal cycle a non-seasonal model
+///   otherwise misses (the best-known optimum of raw airpassengers is of this kind);
+///   +16.09 over the best known.
+/// - msft_logclose: +0.544; wineind: +6.99.
+const VERIFIED_ABOVE_BEST: &[(&str, f64)] = &[
+    ("airpassengers_log ARIMA(2,1,2)", 144.984756),
+    ("msft_logclose ARIMA(2,1,2)", 18816.531996),
+    ("wineind ARIMA(2,1,2)", -1733.105345),
 ];
 
 fn usizes(v: &Value) -> Vec<usize> {
@@ -171,11 +193,25 @@ fn check_case(reference: &Value, case: &Value) -> (Vec<String>, String) {
     // (higher) optimum, typically on the MA invertibility boundary where the surface is
     // flat; its forecasts legitimately differ, so only the likelihood checks apply.
     let improved = fit.loglik > best_ll + 1e-2 || known_gap;
+    let verified = VERIFIED_ABOVE_BEST.iter().find(|(l, _)| *l == label);
+    if let Some((_, v)) = verified {
+        if (fit.loglik - v).abs() > 1e-3 {
+            fails.push(format!(
+                "{label}: loglik {:.6} vs the independently verified {v:.6}",
+                fit.loglik
+            ));
+        }
+    }
     if improved && !known_gap {
         println!(
-            "{label}: improves on the best-known loglik by {:.4} at {:?}",
+            "{label}: improves on the best-known loglik by {:.4} at {:?}{}",
             fit.loglik - best_ll,
-            fit.coefs
+            fit.coefs,
+            if verified.is_some() {
+                " (verified)"
+            } else {
+                " (NOT YET VERIFIED independently)"
+            }
         );
     }
     if improved {

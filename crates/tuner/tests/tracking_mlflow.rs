@@ -597,3 +597,153 @@ fn basic_auth_right_credentials_ship_wrong_ones_fail_clearly_and_no_secret_on_di
         }
     }
 }
+
+/// A pass-through HTTP/1.1 proxy in front of a real server that answers the Model
+/// Registry's endpoints with the plain 404 page a server without those routes gives
+/// (DagsHub's hosted MLflow 2.x answers 404 to them). Every other request reaches the
+/// real server unchanged. Returns the proxy's URI.
+fn registry_less_proxy(upstream: &str) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = upstream.trim_end_matches('/').to_string();
+    std::thread::spawn(move || {
+        let http = reqwest::blocking::Client::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, target) = (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or("").to_string(),
+            );
+            let mut headers = Vec::new();
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.trim_end().split_once(':') {
+                    let (k, v) = (k.trim().to_string(), v.trim().to_string());
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.parse().unwrap_or(0);
+                    }
+                    headers.push((k, v));
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let registry =
+                target.contains("/registered-models/") || target.contains("/model-versions/");
+            let (status, ctype, bytes) = if registry {
+                (
+                    404,
+                    "text/html".to_string(),
+                    b"<!doctype html><title>404 Not Found</title><h1>Not Found</h1>".to_vec(),
+                )
+            } else {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let mut req = http.request(method, format!("{upstream}{target}"));
+                for (k, v) in &headers {
+                    let skip = ["host", "content-length", "connection", "transfer-encoding"];
+                    if !skip.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                        req = req.header(k, v);
+                    }
+                }
+                match req.body(body).send() {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let ctype = resp
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("application/json")
+                            .to_string();
+                        (
+                            status,
+                            ctype,
+                            resp.bytes().map(|b| b.to_vec()).unwrap_or_default(),
+                        )
+                    }
+                    Err(_) => (502, "text/plain".to_string(), b"bad gateway".to_vec()),
+                }
+            };
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&bytes);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn mlflow2_without_a_model_registry_warns_and_the_run_still_ships() {
+    let Some(real) = env_or_skip("FORECAST_MLFLOW2_URI", "mlflow2_registry_404") else {
+        return;
+    };
+    let uri = registry_less_proxy(&real);
+    let dir = tempfile::tempdir().unwrap();
+    let model = tempfile::tempdir().unwrap();
+    std::fs::write(model.path().join("model.json"), r#"{"kind":"naive"}"#).unwrap();
+    std::fs::write(model.path().join("MLmodel"), "flavors: {}\n").unwrap();
+    let exp = unique("noreg");
+    let (tracker, notes) = quiet_tracker(dir.path(), Some(&uri), &exp, Credentials::None);
+    let mut run = tracker.start_run("noreg", None).unwrap();
+    run.log_params([("order", "[0,1,1]")]).unwrap();
+    run.log_metrics(&[("mae".into(), 2.5)], 1).unwrap();
+    let reg = unique("reg");
+    run.log_model(model.path(), Some(&reg)).unwrap();
+    let id = run.finish(RunStatus::Finished).unwrap();
+    assert!(
+        tracker.flush(Duration::from_secs(60)),
+        "{:?}",
+        notes.lock().unwrap()
+    );
+    // The run is complete on the (real) server behind the proxy, registration recorded as
+    // unsupported, and the user was told why.
+    let ledger = tracker.spool().load_ledger(&id).unwrap();
+    let shipment = &ledger.destinations[&uri];
+    assert!(
+        matches!(
+            shipment.registration,
+            Some(Registration::Unsupported { .. })
+        ),
+        "{:?}",
+        shipment.registration
+    );
+    let rec = tracker.spool().load_record(&id).unwrap();
+    assert!(is_complete(tracker.spool(), &rec, &uri).unwrap());
+    let warned = notes.lock().unwrap().clone();
+    assert!(
+        warned
+            .iter()
+            .any(|n| n.contains(&reg) && n.contains("no Model Registry")),
+        "{warned:?}"
+    );
+    let rest = Rest::new(&real);
+    let rid = shipment.remote_run_id.clone().unwrap();
+    let r = rest.run(&rid);
+    assert_eq!(r["info"]["status"], "FINISHED");
+    assert_eq!(rest.history(&rid, "mae"), vec![(1, 2.5)]);
+    let files = rest.get("artifacts/list", &[("run_id", &rid), ("path", "model")]);
+    assert_eq!(files["files"].as_array().unwrap().len(), 2);
+    // Nothing was registered on the real server.
+    let found = rest.get(
+        "registered-models/search",
+        &[("filter", &format!("name='{reg}'"))],
+    );
+    assert!(found["registered_models"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+}

@@ -15,7 +15,8 @@
 //!
 //! Tuning: a parent run per experiment and a child run per trial
 //! (`tracker.start_run("trial-3", Some(parent.id()))`), linked on the server by the
-//! `mlflow.parentRunId` tag.
+//! `mlflow.parentRunId` tag. [`TuneTracker`] is the [`crate::TrialObserver`] that records
+//! an experiment that way (and continues the same runs when it is resumed).
 
 mod client;
 mod config;
@@ -24,6 +25,7 @@ mod flatten;
 mod ship;
 mod spool;
 mod tracker;
+mod tune;
 
 pub use client::{limits, KeyValue, MlflowClient, RemoteRun, RetryPolicy};
 pub use config::{
@@ -38,3 +40,4 @@ pub use spool::{
     ArtifactRecord, Ledger, Metric, Registration, RunId, RunRecord, RunStatus, Shipment, Spool,
 };
 pub use tracker::{check_key, ActiveRun, Notifier, ShipperOptions, Tracker, TrackingReporter};
+pub use tune::{TuneTracker, RUNS_FILE};

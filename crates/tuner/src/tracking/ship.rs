@@ -233,7 +233,12 @@ fn sync_locked(
         save_entry(spool, id, ledger, &uri, &entry)?;
     }
 
-    if record.status != RunStatus::Running && entry.status_shipped != Some(record.status) {
+    // A run reopened after it ended (a resumed tuning experiment) goes back to RUNNING on
+    // the server too; a run never ended has nothing to send.
+    let reopened = record.status == RunStatus::Running && entry.status_shipped.is_some();
+    if entry.status_shipped != Some(record.status)
+        && (record.status != RunStatus::Running || reopened)
+    {
         client.update_run(&run_id, record.status.as_str(), record.end_time)?;
         entry.status_shipped = Some(record.status);
         save_entry(spool, id, ledger, &uri, &entry)?;

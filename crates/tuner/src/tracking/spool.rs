@@ -68,7 +68,8 @@ pub enum RunStatus {
     Finished,
     /// Ended with an error.
     Failed,
-    /// Stopped from outside (early stopping by a scheduler counts as finished, not killed).
+    /// Stopped from outside (a trial cut by the experiment's time budget; early stopping
+    /// by a scheduler counts as finished, not killed).
     Killed,
 }
 

@@ -228,6 +228,36 @@ impl Tracker {
         })
     }
 
+    /// Reopens run `id` of the spool (a tuning experiment or a trial continued after a
+    /// crash or a `--resume`): its status goes back to `RUNNING`, its end time is cleared,
+    /// and what it had recorded stays. Params already logged keep their values.
+    pub fn resume_run(&self, id: &RunId) -> Result<ActiveRun> {
+        let mut record = self.inner.spool.load_record(id)?;
+        record.status = RunStatus::Running;
+        record.end_time = None;
+        self.inner.spool.save_record(&record)?;
+        let metrics = self.inner.spool.metrics_writer(&record.id)?;
+        if let Some(s) = &self.inner.shipper {
+            s.touch(&record.id, 0, true);
+        }
+        Ok(ActiveRun {
+            tracker: self.clone(),
+            record,
+            metrics,
+            ended: false,
+        })
+    }
+
+    /// Passes a warning to this tracker's receiver of warnings (stderr by default).
+    pub fn notify(&self, message: &str) {
+        (self.inner.notifier)(message);
+    }
+
+    /// The experiment new runs are recorded in.
+    pub fn experiment(&self) -> &str {
+        &self.inner.experiment
+    }
+
     /// Asks the shipper to ship now and waits until it has tried everything recorded so
     /// far, or `timeout` passed. Returns true when no run is left unshipped. Without a
     /// tracking server, returns true at once.

@@ -1,0 +1,447 @@
+//! `forecast tune` tracking: a parent run per experiment and a child run per trial, in the
+//! local spool (`forecast runs list`) and on a REAL MLflow server (`FORECAST_MLFLOW_URI`,
+//! see scripts/mlflow-test-server.sh), checked through the REST API directly.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+fn forecast(runs_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_forecast"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("FORECAST_RUNS_DIR", runs_dir)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env_remove("MLFLOW_EXPERIMENT_NAME");
+    c
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn curl(args: &[&str]) -> Value {
+    // curl is present wherever the MLflow test servers are.
+    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
+    assert!(out.status.success(), "curl {args:?} failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
+    let mut url = format!("{uri}/api/2.0/mlflow/{path}?");
+    for (k, v) in q {
+        url.push_str(&format!(
+            "{k}={}&",
+            v.replace(' ', "%20")
+                .replace('\'', "%27")
+                .replace('=', "%3D")
+        ));
+    }
+    curl(&[&url])
+}
+
+fn search_runs(uri: &str, experiment_id: &str) -> Vec<Value> {
+    let v = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        &format!("{uri}/api/2.0/mlflow/runs/search"),
+        "-d",
+        &json!({"experiment_ids": [experiment_id], "max_results": 1000}).to_string(),
+    ]);
+    v["runs"].as_array().cloned().unwrap_or_default()
+}
+
+fn pairs(run: &Value, what: &str) -> BTreeMap<String, String> {
+    run["data"][what]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap().to_string(),
+                p["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A trial's sampled config as params, flattened independently of the tracking code.
+fn flat_params(params: &Value) -> BTreeMap<String, String> {
+    fn walk(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(x, &key, out);
+                }
+            }
+            Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(params, "", &mut out);
+    out
+}
+
+#[test]
+fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_none() {
+    let runs = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exp");
+    let tune = |resume: bool| {
+        let mut c = forecast(runs.path());
+        c.args([
+            "tune",
+            "--spec",
+            "experiments/airpassengers-baselines-grid.toml",
+            "--json",
+            "--out",
+        ])
+        .arg(&out);
+        if resume {
+            c.arg("--resume");
+        }
+        let summary: Value = serde_json::from_str(&ok(&mut c)).unwrap();
+        summary
+    };
+    let summary = tune(false);
+    let trials = summary["trials"].as_u64().unwrap() as usize;
+    assert_eq!(trials, 16);
+    let list = || -> Vec<Value> {
+        serde_json::from_str::<Value>(&ok(forecast(runs.path()).args(["runs", "list", "--json"])))
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap()
+    };
+    let rows = list();
+    assert_eq!(rows.len(), 1 + trials, "a parent run and one run per trial");
+    let parents: Vec<&Value> = rows.iter().filter(|r| r["parent"].is_null()).collect();
+    assert_eq!(parents.len(), 1);
+    let parent = parents[0];
+    assert_eq!(parent["name"], "airpassengers-baselines-grid");
+    // The MLflow experiment defaults to the spec's name.
+    assert_eq!(parent["experiment"], "airpassengers-baselines-grid");
+    let mut names = Vec::new();
+    for r in &rows {
+        assert_eq!(r["status"], "FINISHED", "{r}");
+        assert_eq!(r["shipping"], "local");
+        if !r["parent"].is_null() {
+            assert_eq!(r["parent"], parent["id"]);
+            // Backtest scoring reports once per trial.
+            assert!(r["metric_points"].as_u64().unwrap() >= 3, "{r}");
+            names.push(r["name"].as_str().unwrap().to_string());
+        }
+    }
+    names.sort();
+    let mut expected: Vec<String> = (0..trials).map(|i| format!("trial-{i}")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    // The parent holds the best model and the summary.
+    let show: Value = serde_json::from_str(&ok(forecast(runs.path()).args([
+        "runs",
+        "show",
+        parent["id"].as_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(show["run"]["params"]["tune.search"], "grid");
+    assert_eq!(show["run"]["tags"]["best.season_length"], "12");
+    assert!(show["run"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == "model/model.json"));
+    assert_eq!(
+        show["latest_metrics"]["best.backtest_mase"]["value"],
+        summary["best"]["metric"]
+    );
+    // The experiment directory maps the runs (one line for the parent, one per trial).
+    let map = std::fs::read_to_string(out.join("tracking.jsonl")).unwrap();
+    let lines: Vec<Value> = map
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1 + trials);
+    assert_eq!(lines[0]["parent"], parent["id"]);
+
+    // Resuming the finished experiment runs no trial and creates no run.
+    tune(true);
+    let again = list();
+    assert_eq!(again.len(), 1 + trials);
+    assert!(again.iter().all(|r| r["status"] == "FINISHED"));
+    let show: Value = serde_json::from_str(&ok(forecast(runs.path()).args([
+        "runs",
+        "show",
+        parent["id"].as_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(show["run"]["tags"]["tune.resumes"], "1");
+    let map = std::fs::read_to_string(out.join("tracking.jsonl")).unwrap();
+    assert_eq!(map.lines().count(), 1 + trials, "no run started on resume");
+}
+
+#[test]
+fn tune_with_an_unreachable_server_succeeds_and_keeps_every_run_in_the_spool() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let runs = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = forecast(runs.path())
+        .args([
+            "tune",
+            "--spec",
+            "experiments/airpassengers-baselines-grid.toml",
+            "--json",
+            "--tracking-uri",
+            &uri,
+            "--out",
+        ])
+        .arg(dir.path().join("exp"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["trials"], 16);
+    assert!(stderr.contains("forecast runs sync"), "{stderr}");
+    let list: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 17);
+    for r in rows {
+        assert_eq!(r["status"], "FINISHED");
+        assert_eq!(r["tracking_uri"], uri.as_str());
+        assert_ne!(r["shipping"], "shipped", "{r}");
+    }
+}
+
+const TINY_LSTM_ASHA: &str = r#"
+name = "air-lstm-asha-tiny"
+[data]
+path = "datasets/airpassengers.csv"
+target = "passengers"
+[model]
+kind = "lstm"
+horizon = 2
+transform = "log"
+seed = 1
+[model.config]
+epochs = 4
+lookback = 8
+batch_size = 32
+patience = 0
+[space]
+hidden_size = { choice = [4, 8] }
+learning_rate = { loguniform = [1e-3, 3e-2] }
+[evaluation]
+kind = "valid"
+fraction = 0.2
+[tune]
+metric = "valid_loss"
+mode = "min"
+samples = 4
+max_concurrent = 1
+search = "random"
+scheduler = { kind = "asha", grace_period = 1, reduction_factor = 2, max_t = 4 }
+seed = 3
+"#;
+
+#[test]
+fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
+    let Some(uri) = std::env::var("FORECAST_MLFLOW_URI")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
+            panic!("FORECAST_MLFLOW_URI is not set but FORECAST_REQUIRE_MLFLOW=1");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED tune_logs_to_mlflow: FORECAST_MLFLOW_URI is not set ***\n"
+        );
+        return;
+    };
+    let runs = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("tiny.toml");
+    std::fs::write(&spec, TINY_LSTM_ASHA).unwrap();
+    let out = dir.path().join("exp");
+    let exp = format!("tune-cli-{}-{}", std::process::id(), dir.path().display())
+        .replace(['/', '.'], "-");
+    let tune = |resume: bool| -> Value {
+        let mut c = forecast(runs.path());
+        c.args([
+            "tune",
+            "--json",
+            "--tracking-uri",
+            &uri,
+            "--experiment",
+            &exp,
+        ])
+        .arg("--spec")
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out);
+        if resume {
+            c.arg("--resume");
+        }
+        serde_json::from_str(&ok(&mut c)).unwrap()
+    };
+    let summary = tune(false);
+    let trials = summary["trials"].as_u64().unwrap() as usize;
+    assert_eq!(trials, 4);
+
+    let exp_id = get(
+        &uri,
+        "experiments/get-by-name",
+        &[("experiment_name", &exp)],
+    )["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let found = search_runs(&uri, &exp_id);
+    assert_eq!(
+        found.len(),
+        1 + trials,
+        "one parent and one child per trial"
+    );
+    let tag = |r: &Value, k: &str| pairs(r, "tags").get(k).cloned();
+    let parents: Vec<&Value> = found
+        .iter()
+        .filter(|r| tag(r, "mlflow.parentRunId").is_none())
+        .collect();
+    assert_eq!(parents.len(), 1);
+    let parent = parents[0];
+    let parent_id = parent["info"]["run_id"].as_str().unwrap();
+    assert_eq!(parent["info"]["status"], "FINISHED");
+    assert_eq!(parent["info"]["run_name"], "air-lstm-asha-tiny");
+    let pp = pairs(parent, "params");
+    assert_eq!(pp["tune.metric"], "valid_loss");
+    assert_eq!(pp["tune.search"], "random");
+    assert_eq!(pp["tune.samples"], "4");
+    assert_eq!(pp["tune.scheduler.kind"], "asha");
+    assert_eq!(
+        pp["tune.scheduler.reduction_factor"]
+            .parse::<f64>()
+            .unwrap(),
+        2.0
+    );
+    assert_eq!(pp["space.hidden_size.choice"], "[4,8]");
+    let best = parent["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "best.valid_loss")
+        .expect("best metric on the parent");
+    assert_eq!(best["value"], summary["best"]["metric"]);
+    let files = get(
+        &uri,
+        "artifacts/list",
+        &[("run_id", parent_id), ("path", "model")],
+    );
+    let names: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"model/model.json") && names.contains(&"model/MLmodel"),
+        "{names:?}"
+    );
+
+    // Each child: linked to the parent, params = the trial's sampled config, one
+    // valid_loss point per epoch it ran (steps 1..=epochs), FINISHED (stopped early by
+    // ASHA included, tagged as such).
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("state.json")).unwrap()).unwrap();
+    let mut seen = BTreeMap::new();
+    let mut stopped = 0;
+    for r in found
+        .iter()
+        .filter(|r| tag(r, "mlflow.parentRunId").is_some())
+    {
+        assert_eq!(tag(r, "mlflow.parentRunId").as_deref(), Some(parent_id));
+        let rid = r["info"]["run_id"].as_str().unwrap();
+        let name = r["info"]["run_name"].as_str().unwrap();
+        let trial: usize = name.strip_prefix("trial-").unwrap().parse().unwrap();
+        assert!(
+            seen.insert(trial, rid.to_string()).is_none(),
+            "{name} twice"
+        );
+        let t = &state["trials"][trial];
+        assert_eq!(pairs(r, "params"), flat_params(&t["params"]), "{name}");
+        assert_eq!(r["info"]["status"], "FINISHED", "{name}");
+        let epochs = t["history"].as_array().unwrap().len() as i64;
+        assert!(epochs >= 1);
+        let hist = get(
+            &uri,
+            "metrics/get-history",
+            &[("run_id", rid), ("metric_key", "valid_loss")],
+        );
+        let mut steps: Vec<i64> = hist["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["step"].as_i64().unwrap_or(0))
+            .collect();
+        steps.sort();
+        assert_eq!(steps, (1..=epochs).collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            tag(r, "tune.status").as_deref(),
+            t["status"].as_str(),
+            "{name}"
+        );
+        if t["status"] == "stopped" {
+            stopped += 1;
+            assert_eq!(tag(r, "tune.stop_reason").as_deref(), Some("scheduler"));
+            // ASHA also answers "stop" at max_t (the trial's last epoch).
+            assert!(epochs <= 4);
+        } else {
+            assert_eq!(epochs, 4, "{name}");
+        }
+    }
+    assert_eq!(seen.len(), trials);
+    assert_eq!(summary["stopped_early"], stopped);
+
+    // Resuming the finished experiment continues the same parent run: nothing new.
+    tune(true);
+    let again = search_runs(&uri, &exp_id);
+    assert_eq!(again.len(), 1 + trials);
+    let parent_again = get(&uri, "runs/get", &[("run_id", parent_id)]);
+    assert_eq!(parent_again["run"]["info"]["status"], "FINISHED");
+
+    // And locally, `forecast runs list` shows them all, shipped.
+    let list: Value =
+        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 1 + trials);
+    assert!(rows.iter().all(|r| r["shipping"] == "shipped"), "{list}");
+}
