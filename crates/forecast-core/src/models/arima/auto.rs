@@ -24,7 +24,7 @@
 //! CSS start, as R's default `CSS-ML`; the chosen model is then refitted from several
 //! starting points ([`Arima::multi_start`]) and the refit kept when its criterion is no
 //! worse, so the reported fit reaches the better optimum where the surface has several
-//! (`multi_start = true` does that for every candidate, at about 4× the cost). R and
+//! (`multi_start = true` does that for every candidate, at 2.5–5× the cost). R and
 //! statsforecast use the CSS approximation during the search when the series has more
 //! than 150 points or a season over 12, then refit the winner; we never approximate, so
 //! the criterion values compared are the exact ones.
