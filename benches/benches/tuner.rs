@@ -45,7 +45,8 @@ fn scheduling(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(TRIALS as u64));
     let fifo = serde_json::json!({"kind": "fifo"});
-    let asha = serde_json::json!({"kind": "asha", "grace_period": 1, "reduction_factor": 2, "max_t": 4});
+    let asha =
+        serde_json::json!({"kind": "asha", "grace_period": 1, "reduction_factor": 2, "max_t": 4});
     for (name, sched) in [("fifo", &fifo), ("asha", &asha)] {
         for k in [1, 2] {
             g.bench_function(format!("{name}_{k}_concurrent"), |b| {

@@ -15,9 +15,11 @@ if ! "$VENV/bin/python" -c "import statsforecast, pandas" 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet "statsforecast>=2,<3" pandas
 fi
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/forecast-target}"
-cargo build --release -p forecast-cli --bin forecast
-BIN="$CARGO_TARGET_DIR/release/forecast"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+if [ -z "${FORECAST_BIN:-}" ]; then
+    cargo build --release -p forecast-cli --bin forecast
+fi
+BIN="${FORECAST_BIN:-$CARGO_TARGET_DIR/release/forecast}"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 "$BIN" experiment run "$SPEC" --threads 1 --out "$OUT" > /dev/null
