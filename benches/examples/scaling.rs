@@ -133,6 +133,7 @@ fn main() {
                 })
                 .expect("runs");
             assert_eq!(summary.trials, 16);
+            assert_eq!(summary.failed, 0, "every trial must fit");
         });
         println!("| {k} | {t:.3} | {:.1} |", 16.0 / t);
     }
