@@ -5,6 +5,7 @@
 
 mod args;
 mod backtest;
+mod experiment;
 mod features;
 mod output;
 mod predict;
@@ -43,6 +44,8 @@ enum Command {
     Tune(tune::TuneArgs),
     /// Runs recorded locally and their shipping state to MLflow; ship what is missing.
     Runs(runs::RunsArgs),
+    /// Accuracy studies from a spec: many models and horizons beside the naive forecast.
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Arguments of a command that is not available yet.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Features(a) => features::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Runs(a) => runs::run(a),
+        Command::Experiment(a) => experiment::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -251,6 +251,35 @@ impl ForecastObjective {
         Ok(objective)
     }
 
+    /// An objective over an already loaded series (accuracy studies tune on the rows
+    /// before their evaluation window). The fixed settings are checked as in [`Self::new`].
+    pub fn from_series(
+        series: Series,
+        model: ModelSpec,
+        evaluation: Evaluation,
+        metric: &str,
+    ) -> Result<ForecastObjective, forecast_core::Error> {
+        if let Evaluation::Valid { fraction } = evaluation {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(forecast_core::Error::config(
+                    "evaluation.fraction",
+                    "must be in (0, 1)",
+                ));
+            }
+        }
+        let objective = ForecastObjective {
+            series,
+            model,
+            evaluation,
+            metric: metric.to_string(),
+        };
+        objective.configure(&Params::new()).map_err(|e| match e {
+            Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
+            other => forecast_core::Error::config("model", other.to_string()),
+        })?;
+        Ok(objective)
+    }
+
     /// The series the trials are fitted on.
     pub fn series(&self) -> &Series {
         &self.series

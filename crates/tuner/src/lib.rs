@@ -42,6 +42,8 @@ pub mod scheduler;
 pub mod search;
 pub mod space;
 pub mod store;
+#[cfg(feature = "forecast")]
+pub mod study;
 pub mod tracking;
 
 pub use error::{Error, Result};

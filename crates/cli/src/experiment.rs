@@ -1,0 +1,236 @@
+//! `forecast experiment run`: accuracy studies (see `forecast_core::experiment`).
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use forecast_core::experiment::{write_atomic, Study, StudyReport, StudySpec, StudyTuner};
+use serde_json::json;
+use std::path::PathBuf;
+use tuner::study::SweepTuner;
+
+/// Accuracy studies: many models, horizons and folds, beside the naive forecast.
+#[derive(Args, Debug)]
+pub struct ExperimentArgs {
+    #[command(subcommand)]
+    pub command: ExperimentCommand,
+}
+
+/// `forecast experiment` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ExperimentCommand {
+    /// Run a study spec and write `<out>/<name>.json` and `<out>/<name>.md`.
+    #[command(after_help = "Examples:\n  \
+        forecast experiment run experiments/quick-airpassengers.toml\n  \
+        forecast experiment run experiments/quick-msft.toml --threads 2 --json\n  \
+        forecast experiment run experiments/full-msft-neural.toml --out /tmp/results\n\n\
+        A spec lists [data], [evaluation] (horizons, folds, step, refit) and [[model]] entries\n\
+        (kind, name, transform, refit, set = { KEY = VALUE }, tune = { ... }); see experiments/README.md.")]
+    Run(RunArgs),
+}
+
+/// Arguments of `forecast experiment run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Study spec (TOML).
+    pub spec: PathBuf,
+    /// Directory for the results [default: experiments/results].
+    #[arg(long, default_value = "experiments/results")]
+    pub out: PathBuf,
+    /// Print the report as JSON instead of the Markdown tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
+    #[arg(long)]
+    pub experiment: Option<String>,
+}
+
+pub fn run(a: ExperimentArgs) -> Result<()> {
+    match a.command {
+        ExperimentCommand::Run(r) => run_study(r),
+    }
+}
+
+/// `git describe` of the working directory, when it is a git checkout.
+fn git_describe() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--tags"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Metric keys MLflow accepts: letters, digits, `_ - . /` and spaces.
+fn metric_key(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-./ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn run_study(a: RunArgs) -> Result<()> {
+    if let Some(n) = a.threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot size the thread pool: {e}"))?;
+    }
+    let spec = StudySpec::from_file(&a.spec)?;
+    let tuner = SweepTuner;
+    let tuner: &dyn StudyTuner = &tuner;
+    let study = Study::prepare(spec, Some(tuner))?;
+    let mut tracking = crate::runs::CommandRun::start(
+        a.tracking_uri.as_deref(),
+        a.experiment.as_deref(),
+        &format!("experiment-{}", study.spec.name),
+    )?;
+    let spec_path = a.spec.display().to_string();
+    tracking.with(|run| {
+        let ev = &study.spec.evaluation;
+        run.log_params([
+            ("study.name", study.spec.name.clone()),
+            ("study.data", study.spec.data.path.display().to_string()),
+            ("study.target", study.spec.data.target.clone()),
+            (
+                "study.horizons",
+                ev.horizons
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("study.folds", ev.folds.to_string()),
+            (
+                "study.models",
+                study
+                    .models
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ])?;
+        run.set_tags([
+            ("forecast.command", "experiment run"),
+            ("forecast.spec", spec_path.as_str()),
+        ])
+    });
+    let pb = crate::progress::bar(study.total_folds() as u64, "folds");
+    let report = study.run(Some(tuner), &|| pb.inc(1), &|stage| {
+        pb.set_message(stage.to_string())
+    });
+    pb.finish_and_clear();
+    let mut report: StudyReport = match report {
+        Ok(r) => r,
+        Err(e) => {
+            tracking.finish(tuner::tracking::RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut command = vec!["forecast".to_string()];
+    command.extend(argv.iter().skip(1).cloned());
+    report
+        .provenance
+        .insert("command".into(), format!("`{}`", command.join(" ")));
+    report.provenance.insert(
+        "version".into(),
+        match git_describe() {
+            Some(g) => format!("forecast {} ({g})", env!("CARGO_PKG_VERSION")),
+            None => format!("forecast {}", env!("CARGO_PKG_VERSION")),
+        },
+    );
+    report.provenance.insert("date".into(), chrono_now());
+    report.provenance.insert(
+        "machine".into(),
+        format!(
+            "{} threads, {} {}",
+            rayon::current_num_threads(),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ),
+    );
+    report
+        .provenance
+        .insert("wall time".into(), format!("{:.1} s", report.seconds));
+    let json_path = a.out.join(format!("{}.json", report.name));
+    let md_path = a.out.join(format!("{}.md", report.name));
+    let markdown = report.to_markdown();
+    write_atomic(
+        &json_path,
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    write_atomic(&md_path, markdown.as_bytes())?;
+    tracking.with(|run| {
+        let mut m = Vec::new();
+        for h in &report.results {
+            for row in &h.models {
+                let Some(x) = &row.metrics else { continue };
+                let base = metric_key(&format!("h{}.{}", h.horizon, row.name));
+                m.push((format!("{base}.mae"), x.mae));
+                m.push((format!("{base}.rmse"), x.rmse));
+                m.push((format!("{base}.smape"), x.smape));
+                m.push((
+                    format!("{base}.directional_accuracy"),
+                    x.directional_accuracy,
+                ));
+                if let Some(v) = x.mase {
+                    m.push((format!("{base}.mase"), v));
+                }
+                if let Some(v) = x.mape {
+                    m.push((format!("{base}.mape"), v));
+                }
+                if let Some(v) = row.relative_mae {
+                    m.push((format!("{base}.relative_mae"), v));
+                }
+            }
+        }
+        run.log_metrics(&m, 0)?;
+        run.log_artifacts(&json_path, &format!("study/{}.json", report.name))?;
+        run.log_artifacts(&md_path, &format!("study/{}.md", report.name))
+    });
+    let failures = report.failures();
+    tracking.finish(if failures.is_empty() {
+        tuner::tracking::RunStatus::Finished
+    } else {
+        tuner::tracking::RunStatus::Failed
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!(report))?);
+    } else {
+        print!("{markdown}");
+        eprintln!("results: {} and {}", json_path.display(), md_path.display());
+    }
+    if !failures.is_empty() {
+        let list: Vec<String> = failures
+            .iter()
+            .map(|(h, n, e)| format!("{n} at horizon {h}: {e}"))
+            .collect();
+        bail!(
+            "{} model run(s) failed (recorded in {}): {}",
+            failures.len(),
+            json_path.display(),
+            list.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Now, UTC, to the minute.
+fn chrono_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,128 @@
+//! `forecast experiment run` end to end on tiny specs (baselines only, fast in debug).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn forecast(args: &[&str], runs: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(args)
+        .current_dir(root())
+        .env("FORECAST_RUNS_DIR", runs)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .expect("run forecast")
+}
+
+const TINY: &str = r#"
+name = "tiny-airpassengers"
+[data]
+path = "datasets/airpassengers.csv"
+target = "passengers"
+[evaluation]
+horizons = [6, 12]
+folds = 3
+[[model]]
+kind = "seasonal-naive"
+[[model]]
+kind = "drift"
+transform = "log"
+"#;
+
+#[test]
+fn runs_a_spec_and_writes_json_and_markdown_beside_naive() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("tiny.toml");
+    std::fs::write(&spec, TINY).unwrap();
+    let out_dir = dir.path().join("results");
+    let runs = dir.path().join("runs");
+    let out = forecast(
+        &[
+            "experiment",
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &runs,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("### horizon 12"), "{stdout}");
+    let md = std::fs::read_to_string(out_dir.join("tiny-airpassengers.md")).unwrap();
+    assert_eq!(md, stdout, "the printed tables are the written ones");
+    assert!(md.contains("| naive |") && md.contains("| seasonal-naive |"));
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("tiny-airpassengers.json")).unwrap(),
+    )
+    .unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for h in results {
+        let models = h["models"].as_array().unwrap();
+        let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["naive", "seasonal-naive", "drift"]);
+        assert_eq!(h["folds"], 3);
+        // The naive row is the baseline of every row.
+        for m in models {
+            assert_eq!(m["naive"], models[0]["metrics"]);
+            assert!(m["metrics"]["mase"].as_f64().unwrap() > 0.0);
+        }
+    }
+    // AirPassengers is strongly seasonal: the seasonal naive forecast beats naive a year out.
+    assert_eq!(results[1]["models"][1]["beats_naive"], true);
+    assert!(doc["provenance"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("experiment run"));
+    // No temporary files left behind.
+    let names: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn bad_specs_give_one_error_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("results");
+    let runs = dir.path().join("runs");
+    let cases = [
+        (TINY.replace("\"drift\"", "\"prophet\""), "prophet"),
+        (
+            TINY.replace("transform = \"log\"", "set = { horizon_x = 1 }"),
+            "horizon_x",
+        ),
+        (TINY.replace("folds = 3", "folds = 30"), "folds"),
+        (TINY.replace("[[model]]", "[[models]]"), "models"),
+        (TINY.replace("airpassengers.csv", "nope.csv"), "nope.csv"),
+    ];
+    for (text, needle) in cases {
+        let spec = dir.path().join("bad.toml");
+        std::fs::write(&spec, &text).unwrap();
+        let out = forecast(
+            &[
+                "experiment",
+                "run",
+                spec.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &runs,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{needle}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].starts_with("error: "), "{stderr}");
+        assert!(lines[0].contains(needle), "{needle}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+        assert!(!out_dir.exists(), "no output for a bad spec");
+    }
+}
