@@ -1,11 +1,12 @@
-//! One training step (forward, backward, Adam update) and one single-window forward pass
-//! of the LSTM and the Transformer at the standard config: batch 64, lookback 64,
-//! 5 features, horizon 1; LSTM 2x64; Transformer d_model 64, 4 heads, 2 layers, ff 128.
+//! The training loop's step (loss and gradients, Adam update), a batched forward pass and a
+//! single-window forward pass (one forecast) of the LSTM and the Transformer at the
+//! standard config: batch 64, lookback 64, 5 features, horizon 1; LSTM 2x64; Transformer
+//! d_model 64, 4 heads, 2 layers, ff 128.
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
-use forecast_core::models::neural::layers::{tensor2, tensor3, Dropper};
+use forecast_core::models::neural::device;
+use forecast_core::models::neural::layers::{tensor3, Dropper};
 use forecast_core::models::neural::lstm::LstmNet;
 use forecast_core::models::neural::training::{init_rng, optimizer};
 use forecast_core::models::neural::transformer::{TransformerNet, TransformerShape};
@@ -21,8 +22,10 @@ fn data(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The training loop's own step (`Net::loss_and_grads`, then the optimiser): for the
+/// LSTM on the CPU that is the hand-written back-propagation through time.
 fn step<M: Net>(c: &mut Criterion, name: &str, model: M) {
-    let dev = Device::flex().autodiff();
+    let devices = device::resolve("cpu").expect("cpu device");
     let cfg = TrainConfig {
         dropout: 0.0,
         ..TrainConfig::default()
@@ -33,18 +36,25 @@ fn step<M: Net>(c: &mut Criterion, name: &str, model: M) {
     c.bench_function(&format!("{name}_train_step_b64_t64"), |b| {
         b.iter(|| {
             let m = model.take().expect("model");
-            let x = tensor3(xv.clone(), [B, T, F], &dev);
-            let y = tensor2(yv.clone(), [B, 1], &dev);
-            let loss = (m.forward(x, &mut Dropper::off()) - y)
-                .powi_scalar(2)
-                .mean();
-            let _: f32 = loss.clone().into_scalar();
-            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            let (_loss, grads) = m.loss_and_grads(
+                xv.clone(),
+                yv.clone(),
+                [B, T, F],
+                &mut Dropper::off(),
+                &devices,
+            );
             model = Some(optim.step(1e-3, m, grads));
         })
     });
     let inf = model.take().expect("model").valid();
-    let plain = Device::flex();
+    let plain = devices.infer.clone();
+    let xb = data(B * T * F);
+    c.bench_function(&format!("{name}_forward_b64_t64"), |b| {
+        b.iter(|| {
+            let out = inf.forward(tensor3(xb.clone(), [B, T, F], &plain), &mut Dropper::off());
+            out.into_data()
+        })
+    });
     let x1 = data(T * F);
     c.bench_function(&format!("{name}_forecast_one_window"), |b| {
         b.iter(|| {

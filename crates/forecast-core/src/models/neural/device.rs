@@ -53,7 +53,34 @@ pub fn resolve(name: &str) -> Result<Devices> {
 
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {
-    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+    static PROBE: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    PROBE.get_or_init(|| probe(&device)).clone().map_err(|m| {
+        Error::config(
+            "device",
+            format!("wgpu: no usable GPU adapter ({m}); use --device cpu"),
+        )
+    })?;
+    Ok(device)
+}
+
+/// Run one tiny operation on `device`. GPU runtimes panic when they find no adapter or
+/// driver; the panic (its message kept, the default report silenced) becomes an error.
+#[cfg(feature = "wgpu")]
+fn probe(device: &Device) -> std::result::Result<(), String> {
+    use burn::prelude::Tensor;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Tensor::<1>::zeros([1], device).into_data()
+    }));
+    std::panic::set_hook(hook);
+    r.map(|_| ()).map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the runtime failed to start".into())
+    })
 }
 
 #[cfg(not(feature = "wgpu"))]

@@ -120,6 +120,11 @@ impl Dropper {
         Dropper { rng: Some(rng), p }
     }
 
+    /// Whether this dropper drops anything (training with `p > 0`).
+    pub fn active(&self) -> bool {
+        self.rng.is_some() && self.p > 0.0
+    }
+
     /// Zero each element with probability `p`, scale the rest by `1/(1-p)`.
     pub fn apply<const D: usize>(&mut self, x: Tensor<D>) -> Tensor<D> {
         let Some(rng) = self.rng.as_mut() else {
@@ -130,20 +135,33 @@ impl Dropper {
         }
         let dims = x.dims();
         let n: usize = dims.iter().product();
-        let keep = 1.0 - self.p;
-        let scale = (1.0 / keep) as f32;
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                if rng.random::<f64>() < keep {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let v = mask_values(rng, self.p, n);
         let mask = Tensor::<D>::from_data(TensorData::new(v, dims), &x.device());
         x * mask
     }
+
+    /// A mask of `n` factors (0 or `1/(1-p)`) drawn like [`Dropper::apply`]'s; `None`
+    /// outside training or when `p` is 0.
+    pub fn mask(&mut self, n: usize) -> Option<Vec<f32>> {
+        let rng = self.rng.as_mut()?;
+        (self.p > 0.0).then(|| mask_values(rng, self.p, n))
+    }
+}
+
+fn mask_values(rng: &mut StdRng, p: f64, n: usize) -> Vec<f32> {
+    let keep = 1.0 - p;
+    let scale = (1.0 / keep) as f32;
+    // Keep when a uniform 32-bit draw falls below `keep * 2^32` (one draw per element).
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    (0..n)
+        .map(|_| {
+            if u64::from(rng.random::<u32>()) < threshold {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// A tensor `[b, t, f]` from flat values.

@@ -114,7 +114,36 @@ impl LstmNet {
 }
 
 impl Net for LstmNet {
+    /// On the CPU: the recurrence forward and back through time without a per-step
+    /// autodiff graph ([`super::bptt`]); elsewhere burn's autodiff.
+    fn loss_and_grads(
+        &self,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        shape: [usize; 3],
+        drop: &mut Dropper,
+        devices: &super::device::Devices,
+    ) -> (f32, burn::optim::GradientsParams) {
+        if devices.name == "cpu" {
+            super::bptt::loss_and_grads(self, &x, y, shape, drop, &devices.train, &devices.infer)
+        } else {
+            super::training::autodiff_step(self, x, y, shape, drop, &devices.train)
+        }
+    }
+
+    /// Without autodiff and dropout on the CPU (validation, forecasts), the recurrence
+    /// runs in [`super::bptt::last_hidden`]; otherwise as burn tensor operations.
     fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2> {
+        let device = x.device();
+        if !drop.active() && !device.is_autodiff() && device == Device::flex() {
+            let shape = x.dims();
+            if let Ok(v) = x.clone().into_data().try_to_vec::<f32>() {
+                let h = self.layers.last().map_or(0, |l| l.hidden);
+                let last = super::bptt::last_hidden(self, &v, shape);
+                let last = Tensor::<2>::from_data(TensorData::new(last, [shape[0], h]), &device);
+                return self.head.forward2(last);
+            }
+        }
         let n = self.layers.len();
         let mut x = x;
         for (l, layer) in self.layers.iter().enumerate() {

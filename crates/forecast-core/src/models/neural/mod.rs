@@ -11,6 +11,7 @@
 //!
 //! Weights are saved next to `model.json` as `weights.bpk` (burn's burnpack record).
 
+pub mod bptt;
 pub mod dataset;
 pub mod device;
 pub mod inference;
@@ -38,6 +39,20 @@ use training::FitStats;
 pub trait Net: Module {
     /// `[b, lookback, features] -> [b, horizon]` (standardised label units).
     fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2>;
+
+    /// Mean squared error on one mini-batch (`x` flat `[b, lookback, features]`, `y` flat
+    /// `[b, horizon]`) and the gradients of every parameter. The default runs
+    /// [`Net::forward`] on the autodiff device and back-propagates through burn's graph.
+    fn loss_and_grads(
+        &self,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        shape: [usize; 3],
+        drop: &mut Dropper,
+        devices: &device::Devices,
+    ) -> (f32, burn::optim::GradientsParams) {
+        training::autodiff_step(self, x, y, shape, drop, &devices.train)
+    }
 }
 
 /// The file the weights are saved to inside a model directory.

@@ -112,6 +112,25 @@ pub fn learning_rate(cfg: &TrainConfig, epoch: usize) -> f64 {
     }
 }
 
+/// One mini-batch's mean squared error and gradients through burn's autodiff graph
+/// (`x` flat `[b, lookback, features]`, `y` flat `[b, horizon]`, on the autodiff `device`).
+pub fn autodiff_step<M: Net>(
+    model: &M,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    shape: [usize; 3],
+    drop: &mut Dropper,
+    device: &Device,
+) -> (f32, GradientsParams) {
+    let b = shape[0];
+    let horizon = y.len() / b.max(1);
+    let x = tensor3(x, shape, device);
+    let y = tensor2(y, [b, horizon], device);
+    let loss = (model.forward(x, drop) - y).powi_scalar(2).mean();
+    let l: f32 = loss.clone().into_scalar();
+    (l, GradientsParams::from_grads(loss.backward(), model))
+}
+
 /// Mean squared error of `model` (in validation mode) on `w`, in batches.
 pub fn evaluate<M: Net>(model: &M, w: &Windows, device: &Device, batch: usize) -> f64 {
     if w.n == 0 {
@@ -284,14 +303,13 @@ pub fn train<M: Net>(
         let mut drop = Dropper::train(stream(s.seed, 3, epoch), cfg.dropout);
         let mut sum = 0.0;
         for batch in order.chunks(cfg.batch_size) {
-            let x = tensor3(w.gather_x(batch), shape(batch.len()), &s.devices.train);
-            let y = tensor2(
+            let (l, grads) = model.loss_and_grads(
+                w.gather_x(batch),
                 w.gather_y(batch),
-                [batch.len(), w.horizon],
-                &s.devices.train,
+                shape(batch.len()),
+                &mut drop,
+                s.devices,
             );
-            let loss = (model.forward(x, &mut drop) - y).powi_scalar(2).mean();
-            let l: f32 = loss.clone().into_scalar();
             if !l.is_finite() {
                 return Err(Error::Numerical {
                     what: "neural network training".into(),
@@ -300,7 +318,6 @@ pub fn train<M: Net>(
                     ),
                 });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             sum += l as f64 * batch.len() as f64;
         }
