@@ -678,6 +678,12 @@ impl Experiment {
                             let capped = config.max_trials.is_some_and(|m| id >= m);
                             match (!capped).then(|| inner.searcher.suggest(id)).flatten() {
                                 Some(params) => {
+                                    // The scheduler hears of the trial now, under the
+                                    // lock that created it, not when its thread starts:
+                                    // otherwise a cut decided before then (e.g. by
+                                    // `on_no_more_trials` for the next free slot) would
+                                    // leave it out of the bracket it was made for.
+                                    inner.scheduler.on_trial_add(id, &params);
                                     inner.put(TrialRecord::new(id, params));
                                     next = Some(id);
                                 }
