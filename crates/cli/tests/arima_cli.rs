@@ -2,44 +2,10 @@
 //! commands of the ARIMA issue and CLI.md's ARIMA fields.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn dataset(name: &str) -> String {
-    root().join("datasets").join(name).display().to_string()
-}
-
-fn forecast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(args)
-        .output()
-        .expect("run forecast")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = forecast(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A failing run: one `error:` line, exit code 1, no panic.
-fn fails(args: &[&str]) -> String {
-    let out = forecast(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    stderr
-}
+mod common;
+use common::{dataset, fails, ok};
 
 fn model_json(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()

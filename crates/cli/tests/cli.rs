@@ -1,46 +1,9 @@
 //! End-to-end runs of the `forecast` binary on the shipped datasets.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn dataset(name: &str) -> String {
-    root().join("datasets").join(name).display().to_string()
-}
-
-fn forecast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(args)
-        .output()
-        .expect("run forecast")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = forecast(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A failing run: exactly one `error:` line, a non-zero exit, no panic.
-fn fails(args: &[&str]) -> String {
-    let out = forecast(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    stderr
-}
+mod common;
+use common::{dataset, fails, ok, root};
 
 #[test]
 fn help_lists_commands_with_examples() {
