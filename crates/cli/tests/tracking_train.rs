@@ -7,27 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-fn forecast(runs_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_forecast"));
-    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("FORECAST_RUNS_DIR", runs_dir)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_USERNAME")
-        .env_remove("MLFLOW_TRACKING_PASSWORD")
-        .env_remove("MLFLOW_TRACKING_TOKEN")
-        .env_remove("MLFLOW_EXPERIMENT_NAME");
-    c
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{isolated as forecast, run_ok as ok};
 
 fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
     let r = reqwest_get(uri, path, q);

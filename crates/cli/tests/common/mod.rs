@@ -42,3 +42,28 @@ pub fn fails(args: &[&str]) -> String {
     assert!(lines[0].starts_with("error: "), "{stderr}");
     stderr
 }
+
+/// The binary with its own spool (`FORECAST_RUNS_DIR`) and no MLflow settings inherited
+/// from the environment, run from the repository root.
+pub fn isolated(runs_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_forecast"));
+    c.current_dir(root())
+        .env("FORECAST_RUNS_DIR", runs_dir)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env_remove("MLFLOW_EXPERIMENT_NAME");
+    c
+}
+
+/// Runs `c`, asserts success and returns its stdout.
+pub fn run_ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
