@@ -73,6 +73,41 @@ pub struct StudyData {
     pub missing: Option<String>,
 }
 
+impl StudyData {
+    /// Load and validate the file and build the series (target, features, indicators).
+    pub fn load_series(&self) -> Result<Series> {
+        let d = self;
+        let mut required = vec![d.target.clone()];
+        required.extend(d.features.iter().cloned());
+        let missing = match &d.missing {
+            Some(m) => MissingPolicy::from_str(m).map_err(|e| Error::config("data.missing", e))?,
+            None => MissingPolicy::default(),
+        };
+        let frame = load(
+            &d.path,
+            &LoadOptions {
+                time_col: d.time_col.clone(),
+                required,
+                missing,
+            },
+        )?;
+        let indicators = if d.indicators.is_empty() {
+            vec![]
+        } else {
+            Feature::parse_list(&d.indicators.join(","))?
+        };
+        Series::from_frame(
+            &frame,
+            &SeriesSpec {
+                target: d.target.clone(),
+                features: d.features.clone(),
+                indicators,
+                season_length: d.season_length,
+            },
+        )
+    }
+}
+
 /// The `[evaluation]` table: horizons and rolling-origin folds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -365,39 +400,6 @@ impl StudySpec {
         }
         Ok(out)
     }
-
-    /// Load the spec's series.
-    pub fn load_series(&self) -> Result<Series> {
-        let d = &self.data;
-        let mut required = vec![d.target.clone()];
-        required.extend(d.features.iter().cloned());
-        let missing = match &d.missing {
-            Some(m) => MissingPolicy::from_str(m).map_err(|e| Error::config("data.missing", e))?,
-            None => MissingPolicy::default(),
-        };
-        let frame = load(
-            &d.path,
-            &LoadOptions {
-                time_col: d.time_col.clone(),
-                required,
-                missing,
-            },
-        )?;
-        let indicators = if d.indicators.is_empty() {
-            vec![]
-        } else {
-            Feature::parse_list(&d.indicators.join(","))?
-        };
-        Series::from_frame(
-            &frame,
-            &SeriesSpec {
-                target: d.target.clone(),
-                features: d.features.clone(),
-                indicators,
-                season_length: d.season_length,
-            },
-        )
-    }
 }
 
 /// Pooled accuracy of one model at one horizon, beside the naive forecast's.
@@ -648,7 +650,7 @@ impl Study {
                 t.check(m, settings)?;
             }
         }
-        let series = spec.load_series()?;
+        let series = spec.data.load_series()?;
         let study = Study {
             spec,
             models,

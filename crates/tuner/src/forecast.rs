@@ -33,40 +33,19 @@ use crate::runner::{Control, TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::backtest::{BacktestSpec, Refit};
 use forecast_core::data::Column;
-use forecast_core::features::Feature;
 use forecast_core::metrics::{mase_scale, Metrics, Window};
 use forecast_core::split::{FoldPlan, Split};
 use forecast_core::transform::Transform;
-use forecast_core::{
-    Decision, EpochReport, Forecaster, ForecasterSpec, LoadOptions, ModelConfig, Series, SeriesSpec,
-};
+use forecast_core::{Decision, EpochReport, Forecaster, ForecasterSpec, ModelConfig, Series};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// The `[data]` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataSpec {
-    /// CSV or Parquet file (relative to the working directory).
-    pub path: PathBuf,
-    /// Target column.
-    pub target: String,
-    /// Time column (default: found by name, else row index).
-    #[serde(default)]
-    pub time_col: Option<String>,
-    /// Input columns.
-    #[serde(default)]
-    pub features: Vec<String>,
-    /// Indicators (`"rsi:14"`, `"macd"`).
-    #[serde(default)]
-    pub indicators: Vec<String>,
-    /// Season length (default: the frequency's usual one).
-    #[serde(default)]
-    pub season_length: Option<usize>,
-}
+/// The `[data]` table: the same as an accuracy study's (file, target, time column,
+/// features, indicators, season length, missing-value policy).
+pub use forecast_core::experiment::StudyData as DataSpec;
 
 fn one() -> usize {
     1
@@ -203,31 +182,7 @@ fn core(e: forecast_core::Error) -> String {
 impl ForecastObjective {
     /// Load the spec's data and check its fixed model settings.
     pub fn new(spec: &ExperimentSpec) -> Result<ForecastObjective, forecast_core::Error> {
-        let d = &spec.data;
-        let mut required = vec![d.target.clone()];
-        required.extend(d.features.iter().cloned());
-        let frame = forecast_core::load(
-            &d.path,
-            &LoadOptions {
-                time_col: d.time_col.clone(),
-                required,
-                ..Default::default()
-            },
-        )?;
-        let indicators = if d.indicators.is_empty() {
-            vec![]
-        } else {
-            Feature::parse_list(&d.indicators.join(","))?
-        };
-        let series = Series::from_frame(
-            &frame,
-            &SeriesSpec {
-                target: d.target.clone(),
-                features: d.features.clone(),
-                indicators,
-                season_length: d.season_length,
-            },
-        )?;
+        let series = spec.data.load_series()?;
         let objective = ForecastObjective {
             series,
             model: spec.model.clone(),
