@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{isolated as forecast, run_ok as ok};
+use common::{isolated as forecast, mlflow_uri_or_skip, run_ok as ok};
 
 fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
     let r = reqwest_get(uri, path, q);
@@ -85,17 +85,7 @@ fn runs_are_recorded_locally_without_a_tracking_uri() {
 
 #[test]
 fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_runs() {
-    let Some(uri) = std::env::var("FORECAST_MLFLOW_URI")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
-            panic!("FORECAST_MLFLOW_URI is not set but FORECAST_REQUIRE_MLFLOW=1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED train_logs_to_mlflow: FORECAST_MLFLOW_URI is not set ***\n"
-        );
+    let Some(uri) = mlflow_uri_or_skip("train_logs_to_mlflow") else {
         return;
     };
     let runs = tempfile::tempdir().unwrap();

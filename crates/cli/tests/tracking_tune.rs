@@ -4,11 +4,10 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::Command;
 
 mod common;
-use common::{isolated as forecast, run_ok as ok};
+use common::{isolated as forecast, mlflow_uri_or_skip, run_ok as ok};
 
 fn curl(args: &[&str]) -> Value {
     // curl is present wherever the MLflow test servers are.
@@ -255,17 +254,7 @@ seed = 3
 
 #[test]
 fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
-    let Some(uri) = std::env::var("FORECAST_MLFLOW_URI")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
-            panic!("FORECAST_MLFLOW_URI is not set but FORECAST_REQUIRE_MLFLOW=1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED tune_logs_to_mlflow: FORECAST_MLFLOW_URI is not set ***\n"
-        );
+    let Some(uri) = mlflow_uri_or_skip("tune_logs_to_mlflow") else {
         return;
     };
     let runs = tempfile::tempdir().unwrap();
