@@ -61,6 +61,63 @@ fn gemm(
     }
 }
 
+/// Rows up to which [`gemm_rows`] replaces the packed SGEMM in the recurrence.
+const SMALL_ROWS: usize = 4;
+
+/// `C += A B` for few rows (all row-major, `A` is `m x k`, `B` is `k x n`), without the
+/// packing and the `MR`-row register tile a general SGEMM pays for: a one-window forecast
+/// (`m = 1`) would otherwise spend most of its time packing `B` and multiplying padding.
+/// Each row of `C` is built as the sum over `k` of `a[r, k] * B[k, :]` in column blocks
+/// held in registers, then added to `C` (the same association as the SGEMM's
+/// `C + (A B)`; the order inside the sum differs, so results agree to float32 rounding).
+#[inline(always)]
+fn gemm_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // 64 columns: eight 8-wide accumulators, enough to hide the add latency.
+    const NB: usize = 64;
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    for r in 0..m {
+        let ar = &a[r * k..(r + 1) * k];
+        let cr = &mut c[r * n..(r + 1) * n];
+        let mut j0 = 0;
+        while j0 + NB <= n {
+            let mut acc = [0f32; NB];
+            for (kk, &av) in ar.iter().enumerate() {
+                let br: &[f32; NB] = b[kk * n + j0..kk * n + j0 + NB]
+                    .try_into()
+                    .expect("block of NB columns");
+                for j in 0..NB {
+                    acc[j] += av * br[j];
+                }
+            }
+            for (cv, v) in cr[j0..j0 + NB].iter_mut().zip(acc) {
+                *cv += v;
+            }
+            j0 += NB;
+        }
+        if j0 < n {
+            let w = n - j0;
+            let mut acc = [0f32; NB];
+            for (kk, &av) in ar.iter().enumerate() {
+                let br = &b[kk * n + j0..kk * n + n];
+                for j in 0..w {
+                    acc[j] += av * br[j];
+                }
+            }
+            for (cv, v) in cr[j0..].iter_mut().zip(acc) {
+                *cv += v;
+            }
+        }
+    }
+}
+
+/// Whether this CPU runs the AVX2 builds of the layer loops. They perform the same IEEE
+/// operations in the same order as the portable build (Rust never contracts `a * b + c`
+/// into a fused multiply-add), only in wider vectors, so results are bit-identical.
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
 /// `e^x` for `x` in about `[-87, 88]` (clamped outside), Cephes' `expf` polynomial
 /// (relative error about 2e-7): plain arithmetic that the compiler vectorises, where the
 /// libm call in a loop stays scalar.
@@ -133,6 +190,22 @@ struct Cache {
 }
 
 fn forward_layer(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU supports AVX2 (checked above).
+        return unsafe { forward_layer_avx2(w, x, t, bc) };
+    }
+    forward_layer_impl(w, x, t, bc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_layer_avx2(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
+    forward_layer_impl(w, x, t, bc)
+}
+
+#[inline(always)]
+fn forward_layer_impl(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
     let (h, g4) = (w.h, 4 * w.h);
     let rows = t * bc;
     let mut gates = vec![0f32; rows * g4];
@@ -145,17 +218,12 @@ fn forward_layer(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
     for s in 0..t {
         let gs = &mut gates[s * bc * g4..(s + 1) * bc * g4];
         if s > 0 {
-            gemm(
-                bc,
-                h,
-                g4,
-                &hs[(s - 1) * bc * h..s * bc * h],
-                false,
-                &w.w_hh,
-                false,
-                gs,
-                true,
-            );
+            let hp = &hs[(s - 1) * bc * h..s * bc * h];
+            if bc <= SMALL_ROWS {
+                gemm_rows(bc, h, g4, hp, &w.w_hh, gs);
+            } else {
+                gemm(bc, h, g4, hp, false, &w.w_hh, false, gs, true);
+            }
         }
         for r in 0..bc {
             let row = &mut gs[r * g4..(r + 1) * g4];
@@ -164,7 +232,11 @@ fn forward_layer(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
             }
             let (ifg, og) = row.split_at_mut(3 * h);
             let (i_f, g) = ifg.split_at_mut(2 * h);
-            for v in i_f.iter_mut().chain(og.iter_mut()) {
+            // Two plain loops (a chained iterator would not vectorise).
+            for v in i_f.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            for v in og.iter_mut() {
                 *v = sigmoid(*v);
             }
             for v in g.iter_mut() {
@@ -217,6 +289,36 @@ struct LayerGrads {
 
 /// Back through time; `dh` is the loss gradient of every hidden state `[t * bc, h]`.
 fn backward_layer(
+    w: &Weights,
+    cache: &Cache,
+    dh: &[f32],
+    t: usize,
+    bc: usize,
+    want_dx: bool,
+) -> LayerGrads {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU supports AVX2 (checked above).
+        return unsafe { backward_layer_avx2(w, cache, dh, t, bc, want_dx) };
+    }
+    backward_layer_impl(w, cache, dh, t, bc, want_dx)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backward_layer_avx2(
+    w: &Weights,
+    cache: &Cache,
+    dh: &[f32],
+    t: usize,
+    bc: usize,
+    want_dx: bool,
+) -> LayerGrads {
+    backward_layer_impl(w, cache, dh, t, bc, want_dx)
+}
+
+#[inline(always)]
+fn backward_layer_impl(
     w: &Weights,
     cache: &Cache,
     dh: &[f32],
@@ -387,13 +489,16 @@ pub fn last_hidden(net: &LstmNet, x: &[f32], shape: [usize; 3]) -> Vec<f32> {
     let n = ws.len();
     let h = ws[n - 1].h;
     let none = vec![None; n];
-    let parts: Vec<Vec<f32>> = chunks(b)
-        .par_iter()
-        .map(|&(r0, r1)| {
-            let caches = forward_chunk(&ws, time_major(x, r0, r1, t, f), &none, t, r1 - r0);
-            caches[n - 1].h[(t - 1) * (r1 - r0) * h..].to_vec()
-        })
-        .collect();
+    let run = |&(r0, r1): &(usize, usize)| {
+        let caches = forward_chunk(&ws, time_major(x, r0, r1, t, f), &none, t, r1 - r0);
+        caches[n - 1].h[(t - 1) * (r1 - r0) * h..].to_vec()
+    };
+    let bounds = chunks(b);
+    if bounds.len() == 1 {
+        // One chunk (a single forecast): no hand-over to the thread pool.
+        return run(&bounds[0]);
+    }
+    let parts: Vec<Vec<f32>> = bounds.par_iter().map(run).collect();
     parts.concat()
 }
 
