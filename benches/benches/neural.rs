@@ -113,6 +113,8 @@ fn standard_train() -> TrainConfig {
 }
 
 fn benches(c: &mut Criterion) {
+    // As the training loop does (the allocator keeps freed tensor buffers).
+    device::keep_freed_memory();
     let dev = Device::flex().autodiff();
     let mut rng = init_rng(1);
     let lstm = Arch::Lstm(LstmConfig {
