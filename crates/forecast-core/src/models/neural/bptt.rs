@@ -110,6 +110,92 @@ fn gemm_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) 
     }
 }
 
+/// `C = A B` (`+ C` when `accumulate`) for the recurrence's per-step products, all
+/// row-major and contiguous (`A` is `m x k`, `B` is `k x n`), without packing: the packed
+/// SGEMM copies all of `B` (the recurrent weights) at every timestep, which cost as much
+/// as a third of its time on these `[32, 64] x [64, 256]` products. Tiles of 4 rows by 16
+/// columns stay in registers; `B`'s rows are read in place. Every element is
+/// `sum_k a[r, k] b[k, j]` accumulated in `k` order with fused multiply-adds, then added
+/// to `C`, whatever tile it falls in. Uses AVX2 and FMA when the CPU has them (checked
+/// once per call), else the packed SGEMM.
+#[allow(clippy::too_many_arguments)]
+fn gemm_step(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if fma() {
+        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        // SAFETY: the CPU has AVX2 and FMA (checked above); the slices hold the elements
+        // the kernel addresses (checked by the assertion).
+        unsafe { gemm_step_fma(m, k, n, a, b, c, accumulate) };
+        return;
+    }
+    gemm(m, k, n, a, false, b, false, c, accumulate);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// The AVX2/FMA kernel of [`gemm_step`]; callers check the slice lengths.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemm_step_fma(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
+    const MR: usize = 4;
+    const NR: usize = 16;
+    let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let m4 = m - m % MR;
+    let n16 = n - n % NR;
+    // SAFETY (all pointer arithmetic below): rows < m, columns < n and kk < k, so every
+    // address lies inside the `m x k`, `k x n` and `m x n` slices.
+    for r in (0..m4).step_by(MR) {
+        for j in (0..n16).step_by(NR) {
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            for kk in 0..k {
+                let b0 = _mm256_loadu_ps(bp.add(kk * n + j));
+                let b1 = _mm256_loadu_ps(bp.add(kk * n + j + 8));
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*ap.add((r + i) * k + kk));
+                    row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                for (h, v) in row.iter().enumerate() {
+                    let dst = cp.add((r + i) * n + j + 8 * h);
+                    let v = if accumulate {
+                        _mm256_add_ps(_mm256_loadu_ps(dst), *v)
+                    } else {
+                        *v
+                    };
+                    _mm256_storeu_ps(dst, v);
+                }
+            }
+        }
+    }
+    // Tails (rows past the last full tile, columns past the last full block): the same
+    // per-element arithmetic, one element at a time.
+    for r in 0..m {
+        let j0 = if r < m4 { n16 } else { 0 };
+        for j in j0..n {
+            let mut acc = 0f32;
+            for kk in 0..k {
+                acc = (*ap.add(r * k + kk)).mul_add(*bp.add(kk * n + j), acc);
+            }
+            let dst = cp.add(r * n + j);
+            *dst = if accumulate { *dst + acc } else { acc };
+        }
+    }
+}
+
 /// Whether this CPU runs the AVX2 builds of the layer loops. They perform the same IEEE
 /// operations in the same order as the portable build (Rust never contracts `a * b + c`
 /// into a fused multiply-add), only in wider vectors, so results are bit-identical.
@@ -153,6 +239,8 @@ fn tanh(x: f32) -> f32 {
 struct Weights {
     w_ih: Vec<f32>,
     w_hh: Vec<f32>,
+    /// `w_hh` transposed (`[4h, h]`), for the backward pass's per-step product.
+    w_hh_t: Vec<f32>,
     bias: Vec<f32>,
     d_in: usize,
     h: usize,
@@ -165,9 +253,18 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 impl Weights {
     fn of(layer: &LstmLayer) -> Weights {
         let d_in = layer.w_ih.val().dims()[0];
+        let h = layer.hidden;
+        let w_hh = values(layer.w_hh.val());
+        let mut w_hh_t = vec![0f32; w_hh.len()];
+        for (i, row) in w_hh.chunks_exact(4 * h).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                w_hh_t[j * h + i] = v;
+            }
+        }
         Weights {
             w_ih: values(layer.w_ih.val()),
-            w_hh: values(layer.w_hh.val()),
+            w_hh,
+            w_hh_t,
             bias: values(layer.bias.val()),
             d_in,
             h: layer.hidden,
@@ -222,7 +319,7 @@ fn forward_layer_impl(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
             if bc <= SMALL_ROWS {
                 gemm_rows(bc, h, g4, hp, &w.w_hh, gs);
             } else {
-                gemm(bc, h, g4, hp, false, &w.w_hh, false, gs, true);
+                gemm_step(bc, h, g4, hp, &w.w_hh, gs, true);
             }
         }
         for r in 0..bc {
@@ -352,14 +449,12 @@ fn backward_layer_impl(
             }
         }
         if s > 0 {
-            gemm(
+            gemm_step(
                 bc,
                 g4,
                 h,
                 &dg[s * bc * g4..(s + 1) * bc * g4],
-                false,
-                &w.w_hh,
-                true,
+                &w.w_hh_t,
                 &mut dh_next,
                 false,
             );
