@@ -428,24 +428,37 @@ fn backward_layer_impl(
     let mut dg = vec![0f32; rows * g4];
     let mut dh_next = vec![0f32; bc * h];
     let mut dc_next = vec![0f32; bc * h];
+    let zeros = vec![0f32; h];
     for s in (0..t).rev() {
         for r in 0..bc {
             let idx = s * bc + r;
             let (o, go) = (idx * h, idx * g4);
+            // Slices of exactly `h` elements, so the loop below runs without bounds
+            // checks and vectorises (the same operations as element-wise indexing).
+            let gates = &cache.gates[go..go + g4];
+            let (gi, rest) = gates.split_at(h);
+            let (gf, rest) = rest.split_at(h);
+            let (gg, go_) = rest.split_at(h);
+            let tc = &cache.tc[o..o + h];
+            let cp = if s > 0 {
+                &cache.c[o - bc * h..o - bc * h + h]
+            } else {
+                &zeros[..]
+            };
+            let dhr = &dh[o..o + h];
+            let dhn = &dh_next[r * h..(r + 1) * h];
+            let dcn = &mut dc_next[r * h..(r + 1) * h];
+            let (dgi, rest) = dg[go..go + g4].split_at_mut(h);
+            let (dgf, rest) = rest.split_at_mut(h);
+            let (dgg, dgo) = rest.split_at_mut(h);
             for j in 0..h {
-                let d_h = dh[o + j] + dh_next[r * h + j];
-                let gi = cache.gates[go + j];
-                let gf = cache.gates[go + h + j];
-                let gg = cache.gates[go + 2 * h + j];
-                let go_ = cache.gates[go + 3 * h + j];
-                let tc = cache.tc[o + j];
-                let cp = if s > 0 { cache.c[o - bc * h + j] } else { 0.0 };
-                let dc = d_h * go_ * (1.0 - tc * tc) + dc_next[r * h + j];
-                dc_next[r * h + j] = dc * gf;
-                dg[go + j] = dc * gg * gi * (1.0 - gi);
-                dg[go + h + j] = dc * cp * gf * (1.0 - gf);
-                dg[go + 2 * h + j] = dc * gi * (1.0 - gg * gg);
-                dg[go + 3 * h + j] = d_h * tc * go_ * (1.0 - go_);
+                let d_h = dhr[j] + dhn[j];
+                let dc = d_h * go_[j] * (1.0 - tc[j] * tc[j]) + dcn[j];
+                dcn[j] = dc * gf[j];
+                dgi[j] = dc * gg[j] * gi[j] * (1.0 - gi[j]);
+                dgf[j] = dc * cp[j] * gf[j] * (1.0 - gf[j]);
+                dgg[j] = dc * gi[j] * (1.0 - gg[j] * gg[j]);
+                dgo[j] = d_h * tc[j] * go_[j] * (1.0 - go_[j]);
             }
         }
         if s > 0 {
