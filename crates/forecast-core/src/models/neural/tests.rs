@@ -337,6 +337,30 @@ fn lstm_bptt_matches_autodiff_gradients() {
     }
 }
 
+/// The few-row recurrence of a forecast (one window, and up to the small-row limit) gives
+/// the network's tensor forward on the autodiff device (burn's own ops, the reference).
+/// Hidden size 20 makes the gate width 80, so the product runs one full 64-column block
+/// and a 16-column tail. Tolerance: 1e-5 absolute on outputs of order 1, for float32 sums
+/// taken in another order.
+#[test]
+fn lstm_few_window_forward_matches_tensor_forward() {
+    use super::lstm::LstmNet;
+    let devices = device::resolve("cpu").unwrap();
+    let (t, f, h) = (9, 3, 20);
+    let net = LstmNet::new(f, h, 2, 2, &mut training::init_rng(4), &devices.train);
+    let plain = net.valid();
+    for b in [1, 3, 5] {
+        let x: Vec<f32> = (0..b * t * f)
+            .map(|i| ((i * 53 % 97) as f32 / 48.0) - 1.0)
+            .collect();
+        let x_ad = layers::tensor3(x.clone(), [b, t, f], &devices.train);
+        let x_cpu = layers::tensor3(x, [b, t, f], &devices.infer);
+        let p_ref = net.forward(x_ad, &mut Dropper::off()).into_data();
+        let p = plain.forward(x_cpu, &mut Dropper::off()).into_data();
+        p.assert_approx_eq::<f32>(&p_ref, burn::tensor::Tolerance::absolute(1e-5));
+    }
+}
+
 /// The monthly airline passengers (1949-1960), read from the shipped dataset.
 fn airpassengers() -> Series {
     let path = concat!(

@@ -263,6 +263,7 @@ pub fn train<M: Net>(
     checkpoint: Option<&PathBuf>,
     reporter: &mut dyn Reporter,
 ) -> Result<(M, FitStats)> {
+    super::device::keep_freed_memory();
     let cfg = s.cfg;
     let (w, v) = (s.train, s.valid);
     let params = model.num_params();
