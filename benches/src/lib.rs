@@ -38,3 +38,22 @@ pub fn window_start(i: usize, count: usize, n: usize, len: usize) -> usize {
         i * (n - len) / (count - 1)
     }
 }
+
+/// Training windows `[start, end)` of a rolling backtest with `folds` origins at the last
+/// `folds` points of a series of `n` points, each window the `len` points before its
+/// origin (origin `n - folds + i`, window `origin - len .. origin`), as the AutoARIMA
+/// case of `benches/peers/arima_vs_statsforecast.sh` uses on both sides.
+pub fn rolling_windows(n: usize, folds: usize, len: usize) -> Vec<(usize, usize)> {
+    (0..folds)
+        .map(|i| {
+            let origin = n - folds + i;
+            (origin - len, origin)
+        })
+        .collect()
+}
+
+/// Training windows `[0, first + i)` for `i < folds` (an expanding-window backtest whose
+/// first fold trains on `first` points).
+pub fn expanding_windows(first: usize, folds: usize) -> Vec<(usize, usize)> {
+    (0..folds).map(|i| (0, first + i)).collect()
+}
