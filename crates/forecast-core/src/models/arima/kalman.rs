@@ -316,7 +316,6 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     let ncol = cols.len();
     let n = cols.first().map_or(0, |c| c.len());
     let mut p = ss.stationary_cov()?;
-    let mut scratch = vec![0.0; r * r];
     let mut row0 = vec![0.0; r];
     let mut a = vec![0.0; r * ncol];
     let mut v = vec![0.0; ncol];
@@ -354,15 +353,32 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
             }
             ss.transition(ac);
         }
-        // P ← P - P[:,0] P[0,:] / F in place (row 0 saved first), then predict.
+        // Update and predict in one pass: the filtered covariance
+        // M = P - P[:,0] P[0,:] / F has a zero first row and column (the first state
+        // is observed without noise), and on such a matrix T acts as a shift (its AR
+        // column meets only zeros), so T M T' + RR' = M shifted up-left by one, plus
+        // RR': P'[i][j] = P[i+1][j+1] - P[i+1][0] P[0][j+1] / F + R_i R_j, zero-padded.
+        // In place, row by row (row i+1 is read before it is written); symmetric.
         row0.copy_from_slice(&p[..r]);
-        for i in 0..r {
-            let pi0 = row0[i] / f;
-            for j in 0..r {
-                p[i * r + j] -= pi0 * row0[j];
+        for i in 0..r - 1 {
+            let pi = row0[i + 1] / f;
+            let ri = ss.rvec[i];
+            for j in i..r - 1 {
+                let v = p[(i + 1) * r + j + 1] - pi * row0[j + 1] + ri * ss.rvec[j];
+                p[i * r + j] = v;
             }
         }
-        ss.predict_cov(&mut p, &mut scratch);
+        for i in 0..r - 1 {
+            for j in i + 1..r - 1 {
+                p[j * r + i] = p[i * r + j];
+            }
+        }
+        let last = r - 1;
+        for j in 0..r {
+            let v = ss.rvec[last] * ss.rvec[j];
+            p[last * r + j] = v;
+            p[j * r + last] = v;
+        }
         t += 1;
     }
     // Steady state: F = 1, gain = R.
