@@ -321,8 +321,13 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     let mut v = vec![0.0; ncol];
     let mut gram = vec![0.0; ncol * ncol];
     let mut sumlog = 0.0;
+    // Σ log F_t is accumulated as a running product, its log taken when the product
+    // grows large (one log per many steps instead of one per step; F_t ≥ 1).
+    let mut prod = 1.0f64;
     let mut t = 0;
-    // Full recursions until P_{t|t-1} reaches R R'.
+    // Full recursions until P_{t|t-1} reaches R R'. Only the upper triangle of P is
+    // kept up to date inside the loop (P is symmetric; the gain uses row 0, which equals
+    // column 0); the lower triangle is filled once at the end.
     while t < n {
         let f = p[0];
         // In σ² units F_t ≥ 1 (no predictor beats the innovation variance); less means
@@ -332,14 +337,22 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
         }
         let steady = (f - 1.0).abs() < 1e-11
             && (0..r)
-                .all(|i| (0..r).all(|j| (p[i * r + j] - ss.rvec[i] * ss.rvec[j]).abs() < 1e-11));
+                .all(|i| (i..r).all(|j| (p[i * r + j] - ss.rvec[i] * ss.rvec[j]).abs() < 1e-11));
         if steady {
             break;
         }
         for c in 0..ncol {
             v[c] = cols[c][t] - a[c * r];
         }
-        sumlog += f.ln();
+        if f > 1e100 {
+            sumlog += f.ln();
+        } else {
+            prod *= f;
+            if prod > 1e150 {
+                sumlog += prod.ln();
+                prod = 1.0;
+            }
+        }
         for i in 0..ncol {
             for j in 0..ncol {
                 gram[i * ncol + j] += v[i] * v[j] / f;
@@ -349,7 +362,7 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
             let ac = &mut a[c * r..(c + 1) * r];
             let k = v[c] / f;
             for i in 0..r {
-                ac[i] += p[i * r] * k;
+                ac[i] += p[i] * k;
             }
             ss.transition(ac);
         }
@@ -368,18 +381,17 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
                 p[i * r + j] = v;
             }
         }
-        for i in 0..r - 1 {
-            for j in i + 1..r - 1 {
-                p[j * r + i] = p[i * r + j];
-            }
-        }
         let last = r - 1;
         for j in 0..r {
-            let v = ss.rvec[last] * ss.rvec[j];
-            p[last * r + j] = v;
-            p[j * r + last] = v;
+            p[j * r + last] = ss.rvec[last] * ss.rvec[j];
         }
         t += 1;
+    }
+    sumlog += prod.ln();
+    for i in 0..r {
+        for j in 0..i {
+            p[i * r + j] = p[j * r + i];
+        }
     }
     // Steady state: F = 1, gain = R.
     while t < n {
