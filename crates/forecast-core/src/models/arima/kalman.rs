@@ -393,8 +393,24 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
             p[i * r + j] = p[j * r + i];
         }
     }
-    // Steady state: F = 1, gain = R.
-    while t < n {
+    steady_state(ss, cols, t, &mut a, &mut gram);
+    Some(FilterOutput {
+        n,
+        sumlog,
+        gram,
+        state: a,
+        cov: p,
+    })
+}
+
+/// The filter's steady state from step `t` on: `F = 1`, gain `R`, O(r) per step per
+/// column; updates the states `a` and the cross-products `gram`.
+fn steady_state(ss: &StateSpace, cols: &[&[f64]], t: usize, a: &mut [f64], gram: &mut [f64]) {
+    let r = ss.r;
+    let ncol = cols.len();
+    let n = cols.first().map_or(0, |c| c.len());
+    let mut v = vec![0.0; ncol];
+    for t in t..n {
         for c in 0..ncol {
             let ac = &mut a[c * r..(c + 1) * r];
             let vc = cols[c][t] - ac[0];
@@ -413,14 +429,93 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
                 }
             }
         }
+    }
+}
+
+/// [`filter`] for the likelihood only: the same innovations, `Σ log F_t` and
+/// cross-products (and the end state), in O(r) per step per column instead of O(r²),
+/// by the Chandrasekhar recursions (Morf, Sidhu & Kailath 1974) for a time-invariant
+/// model. From the stationary start the covariance changes by a rank-one matrix each
+/// step, `P_{t+1} − P_t = m_t u_t u_tᵀ`, with `u_1 = T P_1 e_1`, `m_1 = −1/F_1` and
+/// `u_{t+1} = T (u_t − u_{t,0} P_t e_1 / F_t)`, `m_{t+1} = m_t F_t / F_{t+1}`,
+/// `P_{t+1} e_1 = P_t e_1 + m_t u_{t,0} u_t`; only the first column of `P_t` (the gain
+/// and `F_t`) is carried. Once `P_t e_1` is `R` and the change is negligible (the
+/// same 1e-11 as [`filter`]'s switch), the steady-state recursions take over. The
+/// covariance itself is not carried: the returned [`FilterOutput::cov`] is empty (use
+/// [`filter`] where it is needed).
+pub fn filter_likelihood(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
+    let r = ss.r;
+    let ncol = cols.len();
+    let n = cols.first().map_or(0, |c| c.len());
+    let sigma = ss.stationary_cov()?;
+    let mut p: Vec<f64> = sigma[..r].to_vec();
+    let mut u = p.clone();
+    ss.transition(&mut u);
+    let mut m = -1.0 / p[0];
+    let mut a = vec![0.0; r * ncol];
+    let mut v = vec![0.0; ncol];
+    let mut gram = vec![0.0; ncol * ncol];
+    let mut sumlog = 0.0;
+    let mut prod = 1.0f64;
+    let mut t = 0;
+    while t < n {
+        let f = p[0];
+        // As in `filter`: F_t < 1 (σ² units) means lost precision, not a better fit.
+        if f.is_nan() || f <= 1.0 - 1e-7 || !f.is_finite() {
+            return None;
+        }
+        if (f - 1.0).abs() < 1e-11
+            && (0..r).all(|i| (p[i] - ss.rvec[i]).abs() < 1e-11 && (m * u[i] * u[i]).abs() < 1e-11)
+        {
+            break;
+        }
+        for c in 0..ncol {
+            v[c] = cols[c][t] - a[c * r];
+        }
+        if f > 1e100 {
+            sumlog += f.ln();
+        } else {
+            prod *= f;
+            if prod > 1e150 {
+                sumlog += prod.ln();
+                prod = 1.0;
+            }
+        }
+        for i in 0..ncol {
+            for j in 0..ncol {
+                gram[i * ncol + j] += v[i] * v[j] / f;
+            }
+        }
+        for c in 0..ncol {
+            let ac = &mut a[c * r..(c + 1) * r];
+            let k = v[c] / f;
+            for i in 0..r {
+                ac[i] += p[i] * k;
+            }
+            ss.transition(ac);
+        }
+        let u0 = u[0];
+        let f_next = f + m * u0 * u0;
+        let s = u0 / f;
+        let mu0 = m * u0;
+        for i in 0..r {
+            let ui = u[i];
+            u[i] = ui - s * p[i];
+            p[i] += mu0 * ui;
+        }
+        ss.transition(&mut u);
+        // A non-positive F_{t+1} is caught at the top of the next step.
+        m = if f_next > 0.0 { m * f / f_next } else { 0.0 };
         t += 1;
     }
+    steady_state(ss, cols, t, &mut a, &mut gram);
+    sumlog += prod.ln();
     Some(FilterOutput {
         n,
         sumlog,
         gram,
         state: a,
-        cov: p,
+        cov: Vec::new(),
     })
 }
 
@@ -518,6 +613,58 @@ mod tests {
                 StateSpace::new(&phi, &[0.3]).stationary_cov().is_none(),
                 "{phi:?}"
             );
+        }
+    }
+
+    /// The Chandrasekhar filter against the full-covariance filter (an independent
+    /// recursion for the same quantities) on non-seasonal and seasonal models, one and
+    /// two columns, 300 observations of a deterministic pseudo-random series: `Σ log F`,
+    /// the cross-products and the end state to 1e-9 relative (rounding only).
+    #[test]
+    fn chandrasekhar_filter_matches_full_filter() {
+        let mut x = 0.3f64;
+        let w: Vec<f64> = (0..300)
+            .map(|t| {
+                x = (x * 3.7 * (1.0 - x)).clamp(0.01, 0.99);
+                x - 0.5 + 0.1 * (t as f64 * 0.5).sin()
+            })
+            .collect();
+        let ones = vec![1.0; w.len()];
+        let mut seasonal_ma = vec![0.0; 13];
+        seasonal_ma[0] = -0.4;
+        seasonal_ma[11] = -0.6;
+        seasonal_ma[12] = 0.24;
+        let mut seasonal_ar = vec![0.0; 12];
+        seasonal_ar[0] = 0.3;
+        seasonal_ar[11] = 0.5;
+        let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+            (vec![0.6], vec![]),
+            (vec![], vec![0.4, -0.3]),
+            (vec![0.684], vec![-0.703]),
+            (vec![1.68, -0.7578], vec![-1.715, 0.7987]),
+            (vec![], vec![-0.98]),
+            (vec![], seasonal_ma.clone()),
+            (seasonal_ar, seasonal_ma),
+        ];
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        for (phi, theta) in cases {
+            let ss = StateSpace::new(&phi, &theta);
+            for cols in [vec![w.as_slice()], vec![w.as_slice(), ones.as_slice()]] {
+                let full = filter(&ss, &cols).unwrap();
+                let fast = filter_likelihood(&ss, &cols).unwrap();
+                assert!(
+                    close(full.sumlog, fast.sumlog),
+                    "{phi:?} {theta:?} sumlog {} vs {}",
+                    full.sumlog,
+                    fast.sumlog
+                );
+                for (a, b) in full.gram.iter().zip(&fast.gram) {
+                    assert!(close(*a, *b), "{phi:?} {theta:?} gram {a} vs {b}");
+                }
+                for (a, b) in full.state.iter().zip(&fast.state) {
+                    assert!(close(*a, *b), "{phi:?} {theta:?} state {a} vs {b}");
+                }
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 //! of the undifferenced model; `loglik = -½ (n* log(2π σ̂²) + Σ log F_t + n*)` with
 //! `σ̂² = Σ v_t² / F_t / n*`.
 
-use super::kalman::{filter, FilterOutput, StateSpace};
+use super::kalman::{filter, filter_likelihood, FilterOutput, StateSpace};
 use super::params::{expand, ArmaOrders};
 
 /// The data of one fit: differenced target and regressors.
@@ -75,6 +75,18 @@ impl Problem {
             state,
             cov: out.cov,
         })
+    }
+
+    /// [`Problem::profile`]'s log-likelihood alone, by the O(r)-per-step
+    /// [`filter_likelihood`] (what the optimiser evaluates thousands of times).
+    pub fn profile_loglik(&self, coefs: &[f64]) -> Option<f64> {
+        let ss = self.state_space(coefs);
+        let mut cols: Vec<&[f64]> = Vec::with_capacity(1 + self.x.len());
+        cols.push(&self.w);
+        cols.extend(self.x.iter().map(|c| c.as_slice()));
+        let out = filter_likelihood(&ss, &cols)?;
+        let (_, ssq) = gls(&out, self.x.len())?;
+        loglik_from(out.n, ssq, out.sumlog).map(|(ll, _)| ll)
     }
 
     /// Log-likelihood at given ARMA and regression coefficients (σ² profiled out).

@@ -66,8 +66,8 @@ impl<'a> Objective<'a> {
         {
             return INFEASIBLE;
         }
-        let f = match self.problem.profile(&c) {
-            Some(e) if e.loglik.is_finite() => -e.loglik,
+        let f = match self.problem.profile_loglik(&c) {
+            Some(ll) if ll.is_finite() => -ll,
             _ => INFEASIBLE,
         };
         let mut best = self.best.borrow_mut();
@@ -378,9 +378,9 @@ fn root_pair_starts(problem: &Problem) -> Vec<Vec<f64>> {
                 coefs[1] = -rho * rho;
                 coefs[o.p] = -2.0 * rho_ma * cos;
                 coefs[o.p + 1] = rho_ma * rho_ma;
-                if let Some(e) = problem.profile(&coefs) {
-                    if e.loglik.is_finite() && slot.as_ref().is_none_or(|(ll, _)| e.loglik > *ll) {
-                        *slot = Some((e.loglik, coefs.clone()));
+                if let Some(ll) = problem.profile_loglik(&coefs) {
+                    if ll.is_finite() && slot.as_ref().is_none_or(|(best, _)| ll > *best) {
+                        *slot = Some((ll, coefs.clone()));
                     }
                 }
             }
