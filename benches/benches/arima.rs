@@ -1,10 +1,12 @@
 //! ARIMA: one Kalman filter pass (the likelihood evaluation the optimiser repeats), one
-//! ARIMA(1,1,1) fit on the 7,983 MSFT closes, one airline-model fit on airpassengers.
+//! ARIMA(1,1,1) fit on the 7,983 MSFT closes, one airline-model fit on airpassengers, and
+//! one AutoARIMA search (defaults: stepwise, AICc) on the last 250 MSFT closes and on the
+//! 144 airpassengers months (m = 12).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use forecast_benches::{dataset_column, msft_close};
 use forecast_core::models::arima::kalman::{filter, StateSpace};
-use forecast_core::models::arima::Arima;
+use forecast_core::models::arima::{Arima, AutoArima};
 use forecast_core::models::{Fit, TrainingData};
 use forecast_core::reporter::Silent;
 use std::hint::black_box;
@@ -46,6 +48,25 @@ fn arima(c: &mut Criterion) {
                 airline
                     .fit(&TrainingData::univariate(&air, 12), &mut Silent)
                     .expect("fits"),
+            )
+        })
+    });
+    let last250 = &close[close.len() - 250..];
+    group.bench_function("auto_arima_msft_last_250", |b| {
+        b.iter(|| {
+            black_box(
+                AutoArima::default()
+                    .fit(&TrainingData::univariate(last250, 1), &mut Silent)
+                    .expect("search succeeds"),
+            )
+        })
+    });
+    group.bench_function("auto_arima_airpassengers_144_m12", |b| {
+        b.iter(|| {
+            black_box(
+                AutoArima::default()
+                    .fit(&TrainingData::univariate(&air, 12), &mut Silent)
+                    .expect("search succeeds"),
             )
         })
     });
