@@ -292,6 +292,75 @@ fn matmul(a: &[f64], b: &[f64], out: &mut [f64], r: usize, transpose_b: bool) {
     }
 }
 
+/// What both filters accumulate per observation: the predicted states of the columns,
+/// the cross-products of their standardised innovations and `Σ log F_t`.
+struct Sums {
+    r: usize,
+    /// `ncol` predicted states of length `r`.
+    a: Vec<f64>,
+    /// Scratch: the innovations of the current observation.
+    v: Vec<f64>,
+    gram: Vec<f64>,
+    sumlog: f64,
+    /// `Σ log F_t` is accumulated as a running product, its log taken when the product
+    /// grows large (one log per many steps instead of one per step; F_t ≥ 1).
+    prod: f64,
+}
+
+impl Sums {
+    fn new(r: usize, ncol: usize) -> Self {
+        Sums {
+            r,
+            a: vec![0.0; r * ncol],
+            v: vec![0.0; ncol],
+            gram: vec![0.0; ncol * ncol],
+            sumlog: 0.0,
+            prod: 1.0,
+        }
+    }
+
+    /// Observation `t` with innovation variance `f` and first column of the predicted
+    /// covariance `p0`: the innovations, `F_t`, the cross-products, then each column's
+    /// state update (gain `p0 / F_t`) and its transition.
+    #[inline]
+    fn absorb(&mut self, ss: &StateSpace, cols: &[&[f64]], t: usize, f: f64, p0: &[f64]) {
+        let (r, ncol) = (self.r, cols.len());
+        let (a, v) = (&mut self.a, &mut self.v);
+        for c in 0..ncol {
+            v[c] = cols[c][t] - a[c * r];
+        }
+        if f > 1e100 {
+            self.sumlog += f.ln();
+        } else {
+            self.prod *= f;
+            if self.prod > 1e150 {
+                self.sumlog += self.prod.ln();
+                self.prod = 1.0;
+            }
+        }
+        for i in 0..ncol {
+            for j in 0..ncol {
+                self.gram[i * ncol + j] += v[i] * v[j] / f;
+            }
+        }
+        for c in 0..ncol {
+            let ac = &mut a[c * r..(c + 1) * r];
+            let k = v[c] / f;
+            for i in 0..r {
+                ac[i] += p0[i] * k;
+            }
+            ss.transition(ac);
+        }
+    }
+
+    /// The steady-state recursions from observation `t` on, then the end state, the
+    /// cross-products and `Σ log F_t`.
+    fn finish(mut self, ss: &StateSpace, cols: &[&[f64]], t: usize) -> (Vec<f64>, Vec<f64>, f64) {
+        steady_state(ss, cols, t, &mut self.a, &mut self.gram);
+        (self.a, self.gram, self.sumlog + self.prod.ln())
+    }
+}
+
 /// What one filter pass gives.
 #[derive(Debug, Clone)]
 pub struct FilterOutput {
@@ -317,13 +386,7 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     let n = cols.first().map_or(0, |c| c.len());
     let mut p = ss.stationary_cov()?;
     let mut row0 = vec![0.0; r];
-    let mut a = vec![0.0; r * ncol];
-    let mut v = vec![0.0; ncol];
-    let mut gram = vec![0.0; ncol * ncol];
-    let mut sumlog = 0.0;
-    // Σ log F_t is accumulated as a running product, its log taken when the product
-    // grows large (one log per many steps instead of one per step; F_t ≥ 1).
-    let mut prod = 1.0f64;
+    let mut sums = Sums::new(r, ncol);
     let mut t = 0;
     // Full recursions until P_{t|t-1} reaches R R'. Only the upper triangle of P is
     // kept up to date inside the loop (P is symmetric; the gain uses row 0, which equals
@@ -341,31 +404,7 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
         if steady {
             break;
         }
-        for c in 0..ncol {
-            v[c] = cols[c][t] - a[c * r];
-        }
-        if f > 1e100 {
-            sumlog += f.ln();
-        } else {
-            prod *= f;
-            if prod > 1e150 {
-                sumlog += prod.ln();
-                prod = 1.0;
-            }
-        }
-        for i in 0..ncol {
-            for j in 0..ncol {
-                gram[i * ncol + j] += v[i] * v[j] / f;
-            }
-        }
-        for c in 0..ncol {
-            let ac = &mut a[c * r..(c + 1) * r];
-            let k = v[c] / f;
-            for i in 0..r {
-                ac[i] += p[i] * k;
-            }
-            ss.transition(ac);
-        }
+        sums.absorb(ss, cols, t, f, &p[..r]);
         // Update and predict in one pass: the filtered covariance
         // M = P - P[:,0] P[0,:] / F has a zero first row and column (the first state
         // is observed without noise), and on such a matrix T acts as a shift (its AR
@@ -387,13 +426,12 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
         }
         t += 1;
     }
-    sumlog += prod.ln();
     for i in 0..r {
         for j in 0..i {
             p[i * r + j] = p[j * r + i];
         }
     }
-    steady_state(ss, cols, t, &mut a, &mut gram);
+    let (a, gram, sumlog) = sums.finish(ss, cols, t);
     Some(FilterOutput {
         n,
         sumlog,
@@ -452,11 +490,7 @@ pub fn filter_likelihood(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutpu
     let mut u = p.clone();
     ss.transition(&mut u);
     let mut m = -1.0 / p[0];
-    let mut a = vec![0.0; r * ncol];
-    let mut v = vec![0.0; ncol];
-    let mut gram = vec![0.0; ncol * ncol];
-    let mut sumlog = 0.0;
-    let mut prod = 1.0f64;
+    let mut sums = Sums::new(r, ncol);
     let mut t = 0;
     while t < n {
         let f = p[0];
@@ -469,31 +503,7 @@ pub fn filter_likelihood(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutpu
         {
             break;
         }
-        for c in 0..ncol {
-            v[c] = cols[c][t] - a[c * r];
-        }
-        if f > 1e100 {
-            sumlog += f.ln();
-        } else {
-            prod *= f;
-            if prod > 1e150 {
-                sumlog += prod.ln();
-                prod = 1.0;
-            }
-        }
-        for i in 0..ncol {
-            for j in 0..ncol {
-                gram[i * ncol + j] += v[i] * v[j] / f;
-            }
-        }
-        for c in 0..ncol {
-            let ac = &mut a[c * r..(c + 1) * r];
-            let k = v[c] / f;
-            for i in 0..r {
-                ac[i] += p[i] * k;
-            }
-            ss.transition(ac);
-        }
+        sums.absorb(ss, cols, t, f, &p[..r]);
         let u0 = u[0];
         let f_next = f + m * u0 * u0;
         let s = u0 / f;
@@ -508,8 +518,7 @@ pub fn filter_likelihood(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutpu
         m = if f_next > 0.0 { m * f / f_next } else { 0.0 };
         t += 1;
     }
-    steady_state(ss, cols, t, &mut a, &mut gram);
-    sumlog += prod.ln();
+    let (a, gram, sumlog) = sums.finish(ss, cols, t);
     Some(FilterOutput {
         n,
         sumlog,
