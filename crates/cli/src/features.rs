@@ -41,6 +41,7 @@ pub fn run(a: FeaturesArgs) -> Result<()> {
             time_col: a.time_col.clone(),
             required: vec![a.column.clone()],
             missing: a.missing,
+            ..Default::default()
         },
     )?;
     let x = frame.column(&a.column)?.to_vec();

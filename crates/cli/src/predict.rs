@@ -57,6 +57,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 time_col: schema.time_column.clone(),
                 required,
                 missing: a.missing,
+                // The model keeps the calendar it was trained with.
+                ..Default::default()
             },
         )?;
         let history = Series::from_frame(

@@ -1,6 +1,6 @@
 //! `forecast train`
 
-use crate::args::{DataArgs, ModelArgs};
+use crate::args::{DataArgs, ModelArgs, TrackingArgs};
 use crate::progress::EpochBar;
 use crate::runs::CommandRun;
 use anyhow::Result;
@@ -31,12 +31,13 @@ pub struct TrainArgs {
     /// Share of rows at the end held out and scored beside the naive forecast.
     #[arg(long, default_value_t = 0.0)]
     pub test_fraction: f64,
-    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
+    /// After scoring the validation and test parts, refit on every row (neural models:
+    /// for the best epoch count found on the validation part) instead of conditioning
+    /// the fitted state on those rows.
     #[arg(long)]
-    pub tracking_uri: Option<String>,
-    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
-    #[arg(long)]
-    pub experiment: Option<String>,
+    pub refit_final: bool,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
     /// Register the logged model in the MLflow Model Registry under this name.
     #[arg(long, value_name = "NAME")]
     pub register_model: Option<String>,
@@ -48,19 +49,46 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
+/// Where the saved model's forecasts start, and which rows it was fitted on.
+fn origin_line(f: &forecast_core::Forecaster) -> String {
+    let d = &f.schema;
+    let from = d
+        .last_timestamp
+        .map(|t| {
+            format!(
+                " (after {})",
+                forecast_core::data::format_timestamp(t, d.date_only)
+            )
+        })
+        .unwrap_or_default();
+    if f.spec.refit_final && f.spec.valid_fraction + f.spec.test_fraction > 0.0 {
+        format!(
+            "refitted on all {} rows after scoring; forecasts start at the next period{from}",
+            d.conditioned_rows
+        )
+    } else if d.fitted_rows == d.conditioned_rows {
+        format!(
+            "fitted on all {} rows; forecasts start at the next period{from}",
+            d.fitted_rows
+        )
+    } else {
+        format!(
+            "fitted on the first {} rows, conditioned on all {} (no refit; --refit-final refits); forecasts start at the next period{from}",
+            d.fitted_rows, d.conditioned_rows
+        )
+    }
+}
+
 pub fn run(a: TrainArgs) -> Result<()> {
     a.model.init_threads()?;
-    let spec = a.model.spec(a.horizon, a.valid_fraction, a.test_fraction)?;
+    let spec = a
+        .model
+        .spec(a.horizon, a.valid_fraction, a.test_fraction, a.refit_final)?;
     let (frame, series) = a.data.load()?;
     let kind = spec.model.kind();
-    let mut tracking = CommandRun::start(
-        a.tracking_uri.as_deref(),
-        a.experiment.as_deref(),
-        &format!("train-{kind}"),
-    )?;
+    let mut tracking = CommandRun::start(&a.tracking, &format!("train-{kind}"))?;
     let data_path = a.data.data.display().to_string();
     tracking.with(|run| {
-        run.log_params(flatten_params(&spec.model.config_json(), ""))?;
         run.set_tags([
             ("forecast.command", "train"),
             ("forecast.model", kind),
@@ -78,6 +106,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         None => spec.fit(&series, &mut bar),
     };
     bar.finish();
+    // The params are the values the fit used (an inferred season length, not null).
+    let used = match &fitted {
+        Ok(f) => spec.model.resolved(&f.model),
+        Err(_) => spec.model.clone(),
+    };
+    tracking.with(|run| run.log_params(flatten_params(&used.config_json(), "")));
     let saved = fitted.and_then(|f| artifact::save(&f, &a.out).map(|()| f));
     let fitted = match saved {
         Ok(f) => f,
@@ -131,6 +165,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
             series.len(),
             frame.frequency.name(),
         );
+        if let Some(c) = &frame.calendar {
+            eprintln!("calendar: {}", c.reason);
+        }
+        eprintln!("{}", origin_line(&fitted));
         if frame.repaired > 0 {
             eprintln!(
                 "missing values: {} cells repaired by policy '{}'",

@@ -8,7 +8,7 @@ use crate::pipeline::{Forecaster, ForecasterSpec, TestReport};
 use crate::transform::FittedTransform;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The artifact format this build writes; it reads this version and older ones.
 pub const FORMAT_VERSION: u32 = 1;
@@ -23,7 +23,8 @@ pub struct ModelFile {
     pub format_version: u32,
     /// Model kind (`naive`, `arima`, ...).
     pub kind: String,
-    /// The model's configuration (the keys of `--set`).
+    /// The model's configuration (the keys of `--set`) with the values the fit chose
+    /// for the keys it was left to decide (an inferred `season_length`).
     pub config: Value,
     /// Fit statistics.
     pub fit: Value,
@@ -43,6 +44,9 @@ pub struct ModelFile {
     pub season_length: usize,
     /// Fitted model state (parameters and the end of the data it last saw).
     pub state: FittedModel,
+    /// Accuracy on the validation part (forecast from the end of the training part).
+    #[serde(default)]
+    pub valid: Option<TestReport>,
     /// Accuracy on the held-out test part.
     pub test: Option<TestReport>,
 }
@@ -60,7 +64,7 @@ impl ModelFile {
         ModelFile {
             format_version: FORMAT_VERSION,
             kind: f.spec.model.kind().to_string(),
-            config: f.spec.model.config_json(),
+            config: f.spec.model.resolved(&f.model).config_json(),
             fit: f.fit_stats(),
             data: f.schema.clone(),
             transform: f.transform.clone(),
@@ -70,12 +74,17 @@ impl ModelFile {
             spec: f.spec.clone(),
             season_length: f.season_length,
             state: f.model.clone(),
+            valid: f.valid.clone(),
             test: f.test.clone(),
         }
     }
 
     /// The forecaster this file describes.
-    pub fn into_forecaster(self) -> Forecaster {
+    pub fn into_forecaster(mut self) -> Forecaster {
+        if self.data.fitted_rows == 0 {
+            // Written before the two counts were kept apart: fitted = conditioned.
+            self.data.fitted_rows = self.data.conditioned_rows;
+        }
         Forecaster {
             spec: self.spec,
             transform: self.transform,
@@ -83,6 +92,7 @@ impl ModelFile {
             schema: self.data,
             season_length: self.season_length,
             fingerprint: self.fingerprint,
+            valid: self.valid,
             test: self.test,
         }
     }
@@ -108,7 +118,8 @@ fn mlmodel(file: &ModelFile) -> String {
     )
 }
 
-/// Save a fitted forecaster to `dir` atomically. An existing model directory is
+/// Save a fitted forecaster to `dir` atomically and durably ([`crate::fsio::write_dir`]:
+/// a server watching the directory sees the old model or the new one). An existing model directory is
 /// replaced; an existing directory that is not a model artifact is left alone and
 /// reported as an error.
 pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
@@ -128,50 +139,19 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
     let file = ModelFile::new(forecaster);
     let json = serde_json::to_string_pretty(&file)
         .map_err(|e| artifact_err(dir, format!("cannot serialise: {e}")))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "model".into());
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let old: PathBuf = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let write = || -> Result<()> {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        for (fname, body) in [
-            ("model.json", json.as_str()),
-            ("MLmodel", mlmodel(&file).as_str()),
-        ] {
-            let p = tmp.join(fname);
+    let mut files = vec![
+        ("model.json".to_string(), json.into_bytes()),
+        ("MLmodel".to_string(), mlmodel(&file).into_bytes()),
+    ];
+    files.extend(forecaster.model.extra_files());
+    // Files inside the new directory are fsynced by `write_dir` before the swap.
+    crate::fsio::write_dir(dir, |tmp| {
+        for (name, body) in &files {
+            let p = tmp.join(name);
             std::fs::write(&p, body).map_err(|e| Error::io(&p, e))?;
-        }
-        for (fname, body) in forecaster.model.extra_files() {
-            let p = tmp.join(&fname);
-            std::fs::write(&p, body).map_err(|e| Error::io(&p, e))?;
-        }
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        if old.exists() {
-            let _ = std::fs::remove_dir_all(&old);
         }
         Ok(())
-    };
-    let result = write();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if old.exists() && !dir.exists() {
-            let _ = std::fs::rename(&old, dir);
-        }
-    }
-    result
+    })
 }
 
 /// Load a model artifact. Missing files, truncated or corrupt JSON, and artifacts of a

@@ -139,7 +139,7 @@ fn run_fold(
     fold: Fold,
 ) -> Result<FoldResult> {
     let history = series.head(fold.origin());
-    let model = if fitted.schema.rows == fold.origin() {
+    let model = if fitted.schema.conditioned_rows == fold.origin() {
         fitted.clone()
     } else {
         fitted.condition(&history)?

@@ -31,7 +31,7 @@
 //! before the earliest evaluation window only, so no test fold is seen while tuning.
 
 use crate::backtest::{backtest, BacktestReport, BacktestSpec, Refit};
-use crate::data::{load, LoadOptions, MissingPolicy};
+use crate::data::{load, CalendarChoice, LoadOptions, MissingPolicy};
 use crate::error::{Error, Result};
 use crate::features::Feature;
 use crate::metrics::Metrics;
@@ -71,6 +71,10 @@ pub struct StudyData {
     /// Missing values: `error` (default), `ffill`, `interpolate` or `drop`.
     #[serde(default)]
     pub missing: Option<String>,
+    /// Trading-day calendar of daily weekday data: `auto` (default), `nyse` or
+    /// `business` (see `forecast train --calendar`).
+    #[serde(default)]
+    pub calendar: CalendarChoice,
 }
 
 impl StudyData {
@@ -89,6 +93,7 @@ impl StudyData {
                 time_col: d.time_col.clone(),
                 required,
                 missing,
+                calendar: d.calendar,
             },
         )?;
         let indicators = if d.indicators.is_empty() {
@@ -827,16 +832,6 @@ impl Study {
             provenance: BTreeMap::new(),
         })
     }
-}
-
-/// Write `bytes` to `path` atomically (through a temporary file in the same
-/// directory), creating the directory first.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    crate::data::write_atomic(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
 }
 
 #[cfg(test)]

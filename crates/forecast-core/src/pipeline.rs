@@ -32,6 +32,10 @@ pub struct ForecasterSpec {
     /// Seed for anything random.
     #[serde(default)]
     pub seed: u64,
+    /// Refit on every row after the validation and test parts were scored, instead of
+    /// conditioning the fitted state on them (`--refit-final`).
+    #[serde(default)]
+    pub refit_final: bool,
 }
 
 impl ForecasterSpec {
@@ -43,12 +47,56 @@ impl ForecasterSpec {
             valid_fraction: 0.0,
             test_fraction: 0.0,
             seed: 0,
+            refit_final: false,
         }
     }
 
-    /// Fit on `series`: split by time, fit the transform on the training part only,
-    /// fit the model, and evaluate on the test part when there is one.
+    /// Fit on `series`: split by time, fit the transform and the model on the training
+    /// part only, score the validation part (forecast from the end of the training part)
+    /// and the test part (forecast from the end of the validation part) beside the naive
+    /// forecast, then condition the fitted state on every row without refitting, so that
+    /// the forecaster forecasts from the row after the last one, as `predict --data` on
+    /// the whole series would. With [`ForecasterSpec::refit_final`] the model is refitted
+    /// on every row after scoring instead.
     pub fn fit(&self, series: &Series, reporter: &mut dyn Reporter) -> Result<Forecaster> {
+        let split = Split::by_fraction(series.len(), self.valid_fraction, self.test_fraction)?;
+        let mut forecaster =
+            self.fit_rows(series, split.train.clone(), split.valid.clone(), reporter)?;
+        if !split.valid.is_empty() {
+            forecaster.valid = Some(forecaster.evaluate(series, split.valid.clone())?);
+        }
+        if !split.test.is_empty() {
+            forecaster.test = Some(forecaster.evaluate(series, split.test.clone())?);
+        }
+        if split.train.end == series.len() {
+            return Ok(forecaster);
+        }
+        if self.refit_final {
+            let refit_spec = ForecasterSpec {
+                model: self.model.for_refit(&forecaster.model),
+                ..self.clone()
+            };
+            let all = 0..series.len();
+            let mut refit =
+                refit_spec.fit_rows(series, all.clone(), all.end..all.end, &mut Silent)?;
+            refit.model.keep_calibration(&forecaster.model);
+            refit.spec = self.clone();
+            refit.valid = forecaster.valid;
+            refit.test = forecaster.test;
+            return Ok(refit);
+        }
+        forecaster.condition(series)
+    }
+
+    /// Fit the transform and the model on the `train` rows, with the `valid` rows (which
+    /// follow them, possibly none) as the model's validation data.
+    fn fit_rows(
+        &self,
+        series: &Series,
+        train: std::ops::Range<usize>,
+        valid: std::ops::Range<usize>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Forecaster> {
         if matches!(self.transform, Transform::Difference { .. }) {
             return Err(Error::config(
                 "transform",
@@ -56,70 +104,32 @@ impl ForecasterSpec {
             ));
         }
         self.model.validate()?;
-        let split = Split::by_fraction(series.len(), self.valid_fraction, self.test_fraction)?;
-        let train = &series.target[split.train.clone()];
-        let transform = self.transform.fit(train)?;
-        let y = transform.apply(train)?;
-        let slice = |r: std::ops::Range<usize>| -> Vec<Column> {
-            series
-                .features
-                .iter()
-                .map(|c| Column {
-                    name: c.name.clone(),
-                    values: c.values[r.clone()].to_vec(),
-                    integer: c.integer,
-                })
-                .collect()
-        };
-        let train_features = slice(split.train.clone());
-        let valid_target = transform.apply(&series.target[split.valid.clone()])?;
-        let valid_features = slice(split.valid.clone());
+        let rows = train.end;
+        let transform = self.transform.fit(&series.target[train.clone()])?;
+        let y = transform.apply(&series.target[train.clone()])?;
+        let train_features = series.columns(train);
+        let valid_target = transform.apply(&series.target[valid.clone()])?;
+        let valid_features = series.columns(valid.clone());
         let data = TrainingData {
             target: &y,
             features: &train_features,
-            valid: (!split.valid.is_empty())
+            valid: (!valid.is_empty())
                 .then_some((valid_target.as_slice(), valid_features.as_slice())),
             season_length: series.season_length,
             seed: self.seed,
         };
         let model = self.model.fit(&data, reporter)?;
-        let train_series = series.head(split.train.end);
-        let mut forecaster = Forecaster {
+        let train_series = series.head(rows);
+        Ok(Forecaster {
             spec: self.clone(),
             transform,
             model,
             schema: train_series.schema.clone(),
             season_length: series.season_length,
             fingerprint: fingerprint(&train_series),
+            valid: None,
             test: None,
-        };
-        if !split.test.is_empty() {
-            // Condition on train + valid, then forecast the test part.
-            let history = series.head(split.test.start);
-            let f = forecaster.condition(&history)?;
-            let future = slice(split.test.clone());
-            let fc = f.predict(split.test.len(), &[], &future)?;
-            let actual = series.target[split.test.clone()].to_vec();
-            let last = series.target[split.test.start - 1];
-            let scale = mase_scale(&series.target[..split.test.start], series.season_length);
-            let naive = vec![last; actual.len()];
-            forecaster.test = Some(TestReport {
-                rows: actual.len(),
-                metrics: Metrics::pooled(&[Window {
-                    actual: actual.clone(),
-                    forecast: fc.point,
-                    last,
-                    scale,
-                }]),
-                naive: Metrics::pooled(&[Window {
-                    actual,
-                    forecast: naive,
-                    last,
-                    scale,
-                }]),
-            });
-        }
-        Ok(forecaster)
+        })
     }
 
     /// Fit without progress reports.
@@ -128,7 +138,7 @@ impl ForecasterSpec {
     }
 }
 
-/// Accuracy on the held-out test part, beside the naive forecast's.
+/// Accuracy on a held-out part (validation or test), beside the naive forecast's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     /// Rows in the test part.
@@ -154,6 +164,10 @@ pub struct Forecaster {
     pub season_length: usize,
     /// SHA-256 of the training data (target and feature values).
     pub fingerprint: String,
+    /// Accuracy on the validation part (forecast from the end of the training part; see
+    /// [`Forecaster::evaluate`]), when there is one.
+    #[serde(default)]
+    pub valid: Option<TestReport>,
     /// Accuracy on the test part, when one was held out.
     pub test: Option<TestReport>,
 }
@@ -171,6 +185,61 @@ impl Forecaster {
             });
         }
         Ok(fc)
+    }
+
+    /// Score the forecast of `rows` of `series` beside the naive forecast, with no
+    /// look-ahead: one multi-step forecast from the row before them (conditioned on
+    /// every earlier row, never on `rows` themselves), or, for a model whose horizon is
+    /// shorter than `rows`, consecutive forecasts of that horizon, each conditioned on
+    /// the actual rows before it without refitting. MASE is scaled by the in-sample
+    /// seasonal naive error of the rows before each forecast's origin.
+    pub fn evaluate(&self, series: &Series, rows: std::ops::Range<usize>) -> Result<TestReport> {
+        if rows.start == 0 || rows.end > series.len() || rows.is_empty() {
+            return Err(Error::config(
+                "rows",
+                format!(
+                    "cannot score rows {}..{} of a series of {}",
+                    rows.start,
+                    rows.end,
+                    series.len()
+                ),
+            ));
+        }
+        let step = self.spec.model.max_horizon().unwrap_or(rows.len()).max(1);
+        let (mut model, mut naive) = (Vec::new(), Vec::new());
+        let mut origin = rows.start;
+        while origin < rows.end {
+            let part = origin..(origin + step).min(rows.end);
+            let conditioned;
+            let at_origin = if self.schema.conditioned_rows == origin {
+                self
+            } else {
+                conditioned = self.condition(&series.head(origin))?;
+                &conditioned
+            };
+            let fc = at_origin.predict(part.len(), &[], &series.columns(part.clone()))?;
+            let actual = series.target[part.clone()].to_vec();
+            let last = series.target[origin - 1];
+            let scale = mase_scale(&series.target[..origin], series.season_length);
+            naive.push(Window {
+                actual: actual.clone(),
+                forecast: vec![last; actual.len()],
+                last,
+                scale,
+            });
+            model.push(Window {
+                actual,
+                forecast: fc.point,
+                last,
+                scale,
+            });
+            origin = part.end;
+        }
+        Ok(TestReport {
+            rows: rows.len(),
+            metrics: Metrics::pooled(&model),
+            naive: Metrics::pooled(&naive),
+        })
     }
 
     /// The same fitted parameters, re-anchored at the end of `history` (same schema,
@@ -197,19 +266,24 @@ impl Forecaster {
             model: self.model.condition(&data)?,
             schema: DataSchema {
                 last_timestamp: history.schema.last_timestamp,
-                rows: history.len(),
+                conditioned_rows: history.len(),
                 ..self.schema.clone()
             },
             ..self.clone()
         })
     }
 
-    /// Fit statistics for `model.json`'s `"fit"`: the model's own, plus the test part's
-    /// accuracy when there is one.
+    /// Fit statistics for `model.json`'s `"fit"`: the model's own, plus the validation
+    /// and test parts' accuracy when there are some.
     pub fn fit_stats(&self) -> Value {
         let mut fit = self.model.fit_stats();
-        if let (Some(test), Some(obj)) = (&self.test, fit.as_object_mut()) {
-            obj.insert("test".into(), json!(test));
+        if let Some(obj) = fit.as_object_mut() {
+            if let Some(valid) = &self.valid {
+                obj.insert("valid".into(), json!(valid));
+            }
+            if let Some(test) = &self.test {
+                obj.insert("test".into(), json!(test));
+            }
         }
         fit
     }

@@ -145,7 +145,9 @@ impl Series {
                 input_columns: vec![],
                 indicators: vec![],
                 last_timestamp: None,
-                rows,
+                calendar: None,
+                fitted_rows: rows,
+                conditioned_rows: rows,
             },
             warmup_dropped: 0,
         }
@@ -161,13 +163,26 @@ impl Series {
         self.target.is_empty()
     }
 
+    /// The feature columns over `rows` (a copy of that range of each column).
+    pub fn columns(&self, rows: std::ops::Range<usize>) -> Vec<Column> {
+        self.features
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                values: c.values[rows.clone()].to_vec(),
+                integer: c.integer,
+            })
+            .collect()
+    }
+
     /// Rows `[start, end)` as a new series (schema updated to the new last row).
     pub fn slice(&self, start: usize, end: usize) -> Series {
         let end = end.min(self.len());
         let start = start.min(end);
         let times = self.times.as_ref().map(|t| t[start..end].to_vec());
         let mut schema = self.schema.clone();
-        schema.rows = end - start;
+        schema.fitted_rows = end - start;
+        schema.conditioned_rows = end - start;
         schema.last_timestamp = times.as_ref().and_then(|t| t.last().copied());
         Series {
             target: self.target[start..end].to_vec(),

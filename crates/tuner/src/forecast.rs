@@ -32,9 +32,8 @@ use crate::error::Error;
 use crate::runner::{Control, TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::backtest::{BacktestSpec, Refit};
-use forecast_core::data::Column;
-use forecast_core::metrics::{mase_scale, Metrics, Window};
-use forecast_core::split::{FoldPlan, Split};
+use forecast_core::metrics::Metrics;
+use forecast_core::split::FoldPlan;
 use forecast_core::transform::Transform;
 use forecast_core::{Decision, EpochReport, Forecaster, ForecasterSpec, ModelConfig, Series};
 use serde::{Deserialize, Serialize};
@@ -318,10 +317,6 @@ impl ForecastObjective {
                 let report =
                     forecast_core::backtest(&spec, &self.series, &bt, &|| {}).map_err(core)?;
                 let mut m = metric_pairs("backtest", &report.metrics);
-                m.push((
-                    "backtest_directional_accuracy".into(),
-                    report.metrics.directional_accuracy,
-                ));
                 if let Some(v) = report.naive.mase {
                     m.push(("naive_mase".into(), v));
                 }
@@ -417,42 +412,19 @@ impl ForecastObjective {
         // shorter than the validation part) are done; the others report the
         // validation forecast's accuracy with their last epoch.
         if !m.is_empty() || !forwarded_any {
-            m.extend(self.valid_metrics(spec, &forecaster).map_err(core)?);
+            m.extend(Self::valid_metrics(&forecaster));
             report(ctx, &m);
         }
         Ok(())
     }
 
     /// Accuracy of the forecast of the validation rows from the end of the training
-    /// rows (one multi-step forecast, in the original units).
-    fn valid_metrics(
-        &self,
-        spec: &ForecasterSpec,
-        f: &Forecaster,
-    ) -> forecast_core::Result<Vec<(String, f64)>> {
-        let split = Split::by_fraction(self.series.len(), spec.valid_fraction, spec.test_fraction)?;
-        if split.valid.is_empty() {
-            return Ok(vec![]);
-        }
-        let future: Vec<Column> = self
-            .series
-            .features
-            .iter()
-            .map(|c| Column {
-                name: c.name.clone(),
-                values: c.values[split.valid.clone()].to_vec(),
-                integer: c.integer,
-            })
-            .collect();
-        let fc = f.predict(split.valid.len(), &[], &future)?;
-        let train = &self.series.target[split.train.clone()];
-        let window = Window {
-            actual: self.series.target[split.valid.clone()].to_vec(),
-            forecast: fc.point,
-            last: train[train.len() - 1],
-            scale: mase_scale(train, self.series.season_length),
-        };
-        Ok(metric_pairs("valid", &Metrics::pooled(&[window])))
+    /// rows (one multi-step forecast, in the original units), as the fit scored it.
+    fn valid_metrics(f: &Forecaster) -> Vec<(String, f64)> {
+        f.valid
+            .as_ref()
+            .map(|v| metric_pairs("valid", &v.metrics))
+            .unwrap_or_default()
     }
 
     /// Fit the forecaster of `params` as its trial did (same split and seed), with
@@ -513,19 +485,14 @@ fn report(ctx: &mut TrialContext<'_>, m: &[(String, f64)]) -> Control {
     ctx.report(&refs, None)
 }
 
+/// `prefix_name` pairs of `m`'s metrics; the validation metrics leave out the
+/// directional accuracy (one multi-step forecast makes few calls).
 fn metric_pairs(prefix: &str, m: &Metrics) -> Vec<(String, f64)> {
-    let mut out = vec![
-        (format!("{prefix}_mae"), m.mae),
-        (format!("{prefix}_rmse"), m.rmse),
-        (format!("{prefix}_smape"), m.smape),
-    ];
-    if let Some(v) = m.mape {
-        out.push((format!("{prefix}_mape"), v));
-    }
-    if let Some(v) = m.mase {
-        out.push((format!("{prefix}_mase"), v));
-    }
-    out
+    m.pairs()
+        .into_iter()
+        .filter(|(k, _)| prefix != "valid" || *k != "directional_accuracy")
+        .map(|(k, v)| (format!("{prefix}_{k}"), v))
+        .collect()
 }
 
 #[cfg(test)]

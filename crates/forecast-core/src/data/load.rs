@@ -1,5 +1,6 @@
 //! Loading CSV and Parquet files into a validated [`Frame`].
 
+use super::calendar::{self, CalendarChoice};
 use super::missing::{fill, MissingPolicy};
 use super::time::{format_timestamp, parse_timestamp, Frequency};
 use super::{Column, Frame};
@@ -19,6 +20,8 @@ pub struct LoadOptions {
     pub required: Vec<String>,
     /// What to do with empty cells.
     pub missing: MissingPolicy,
+    /// Trading-day calendar of business-day data (`auto` by default).
+    pub calendar: CalendarChoice,
 }
 
 enum Raw {
@@ -267,6 +270,10 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             .collect::<Vec<_>>()
     });
     let frequency = times.as_deref().map_or(Frequency::Row, Frequency::infer);
+    let calendar = match (&times, frequency) {
+        (Some(t), Frequency::BusinessDay) => Some(calendar::resolve(options.calendar, t)),
+        _ => None,
+    };
     let date_only = times.as_ref().is_none_or(|t| {
         t.iter()
             .all(|x| x.num_seconds_from_midnight() == 0 && x.nanosecond() == 0)
@@ -277,6 +284,7 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
         times,
         date_only,
         frequency,
+        calendar,
         columns,
         text_columns,
         repaired: repaired + dropped,

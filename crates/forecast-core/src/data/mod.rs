@@ -1,15 +1,17 @@
 //! The data layer: load CSV / Parquet into a validated [`Frame`], repair missing values
 //! by an explicit policy, and write curated tables back out.
 
+pub mod calendar;
 mod load;
 mod missing;
 pub mod time;
 mod write;
 
+pub use calendar::{Calendar, CalendarChoice, CalendarDecision};
 pub use load::{load, LoadOptions};
 pub use missing::MissingPolicy;
 pub use time::{format_timestamp, parse_timestamp, Frequency};
-pub use write::{write_atomic, write_csv_to, write_frame};
+pub use write::{write_csv_to, write_frame};
 
 use crate::error::{Error, Result};
 use chrono::NaiveDateTime;
@@ -40,6 +42,8 @@ pub struct Frame {
     pub date_only: bool,
     /// Inferred sampling frequency.
     pub frequency: Frequency,
+    /// The trading-day calendar and how it was chosen (business-day data only).
+    pub calendar: Option<CalendarDecision>,
     /// Numeric columns, in file order.
     pub columns: Vec<Column>,
     /// Non-numeric columns passed through unchanged (e.g. a ticker symbol).
@@ -105,7 +109,9 @@ impl Frame {
             input_columns: vec![],
             indicators: vec![],
             last_timestamp: self.last_time(),
-            rows: self.len(),
+            calendar: self.calendar.as_ref().map(|c| c.calendar),
+            fitted_rows: self.len(),
+            conditioned_rows: self.len(),
         }
     }
 }
@@ -131,10 +137,20 @@ pub struct DataSchema {
     /// Indicators computed from the target, which `features` includes.
     #[serde(default)]
     pub indicators: Vec<crate::features::Feature>,
-    /// Last timestamp of the training data.
+    /// Last timestamp of the data the model last saw (fitted or conditioned on): the
+    /// forecast origin.
     pub last_timestamp: Option<NaiveDateTime>,
-    /// Rows of training data.
-    pub rows: usize,
+    /// Trading-day calendar of business-day data (`None` for other frequencies and for
+    /// artifacts written before calendars existed, which continue on weekdays).
+    #[serde(default)]
+    pub calendar: Option<Calendar>,
+    /// Rows the parameters were fitted on (the training part).
+    #[serde(default)]
+    pub fitted_rows: usize,
+    /// Rows the model's state was last conditioned on (every row passed to `train`, or
+    /// to `predict --data`); the forecast starts after the last of them.
+    #[serde(alias = "rows")]
+    pub conditioned_rows: usize,
 }
 
 impl DataSchema {
@@ -143,10 +159,17 @@ impl DataSchema {
     pub fn future_timestamps(&self, from: Option<NaiveDateTime>, h: usize) -> Option<Vec<String>> {
         let mut t = from.or(self.last_timestamp)?;
         self.time_column.as_ref()?;
+        let calendar = match (self.frequency, self.calendar) {
+            (Frequency::BusinessDay, Some(c)) => Some(c),
+            _ => None,
+        };
         Some(
             (0..h)
                 .map(|_| {
-                    t = self.frequency.next(t);
+                    t = match calendar {
+                        Some(c) => c.next(t),
+                        None => self.frequency.next(t),
+                    };
                     format_timestamp(t, self.date_only)
                 })
                 .collect(),

@@ -250,6 +250,59 @@ impl ModelConfig {
         })
     }
 
+    /// The neural training settings, for the kinds that have them.
+    fn neural_train_mut(&mut self) -> Option<&mut neural::TrainConfig> {
+        match self {
+            ModelConfig::Lstm(c) => Some(&mut c.train),
+            ModelConfig::Transformer(c) => Some(&mut c.train),
+            _ => None,
+        }
+    }
+
+    /// The longest horizon one forecast can have: the trained horizon of the
+    /// multi-output (neural) kinds, `None` (unbounded) for the others.
+    pub fn max_horizon(&self) -> Option<usize> {
+        match self {
+            ModelConfig::Lstm(c) => Some(c.train.horizon),
+            ModelConfig::Transformer(c) => Some(c.train.horizon),
+            _ => None,
+        }
+    }
+
+    /// The configuration that refits on every row after the split was scored
+    /// (`--refit-final`): the neural kinds train for the epoch count that scored best on
+    /// the validation windows of `scored`, with no early stopping and no held-out
+    /// windows; the other kinds refit as configured.
+    pub fn for_refit(&self, scored: &FittedModel) -> ModelConfig {
+        let mut cfg = self.clone();
+        if let (Some(train), FittedModel::Lstm(m) | FittedModel::Transformer(m)) =
+            (cfg.neural_train_mut(), scored)
+        {
+            train.epochs = m.stats.best_epoch.max(1);
+            train.patience = 0;
+            train.valid_fraction = 0.0;
+            train.checkpoint_dir = None;
+        }
+        cfg
+    }
+
+    /// The configuration with the values the fit chose for the keys it was left to
+    /// decide (a seasonal naive model's inferred `season_length`, ARIMA's `constant`),
+    /// as tracking records it.
+    pub fn resolved(&self, fitted: &FittedModel) -> ModelConfig {
+        let mut c = self.clone();
+        match (&mut c, fitted) {
+            (ModelConfig::SeasonalNaive(cfg), FittedModel::SeasonalNaive(f)) => {
+                cfg.season_length = Some(f.last_season.len());
+            }
+            (ModelConfig::Arima(cfg), FittedModel::Arima(f)) => {
+                cfg.constant = Some(f.trend != arima::Trend::None);
+            }
+            _ => {}
+        }
+        c
+    }
+
     /// Fewest training rows the model can be fitted on.
     pub fn min_train_rows(&self, season_length: usize) -> usize {
         match self {
@@ -286,6 +339,19 @@ impl FittedModel {
             FittedModel::Lstm(m) => FittedModel::Lstm(m.condition(history)?),
             FittedModel::Transformer(m) => FittedModel::Transformer(m.condition(history)?),
         })
+    }
+
+    /// Keep the interval calibration of `scored` (a fit that held out validation
+    /// windows) in a model refitted on every row, which has no held-out windows of its
+    /// own: the neural kinds' split-conformal residuals. Others calibrate on their fit.
+    pub fn keep_calibration(&mut self, scored: &FittedModel) {
+        if let (
+            FittedModel::Lstm(m) | FittedModel::Transformer(m),
+            FittedModel::Lstm(s) | FittedModel::Transformer(s),
+        ) = (self, scored)
+        {
+            m.residuals = s.residuals.clone();
+        }
     }
 
     /// Files the model saves beside `model.json` (a network's weights), by name.

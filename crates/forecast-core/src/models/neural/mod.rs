@@ -163,11 +163,17 @@ impl TrainConfig {
             "'{}': expected constant or cosine",
             self.lr_schedule
         );
+        // 0 = no held-out windows (a refit on every row for a known epoch count).
         crate::ensure_config!(
-            self.valid_fraction > 0.0 && self.valid_fraction < 0.9,
+            self.valid_fraction >= 0.0 && self.valid_fraction < 0.9,
             "valid_fraction",
-            "must lie in (0, 0.9), got {}",
+            "must lie in [0, 0.9), got {}",
             self.valid_fraction
+        );
+        crate::ensure_config!(
+            self.valid_fraction > 0.0 || self.patience == 0,
+            "valid_fraction",
+            "0 (no validation windows) needs patience = 0 (no early stopping)"
         );
         device::resolve(&self.device).map(|_| ())
     }
@@ -389,6 +395,7 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
             }
             n
         }
+        _ if cfg.valid_fraction == 0.0 => tab[0].len(),
         _ => {
             let n = tab[0].len();
             n - ((n as f64 * cfg.valid_fraction).round() as usize)
@@ -398,7 +405,7 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
     };
     let total = tab[0].len();
     let needed = arch.min_rows();
-    if n_train < l + h || total < n_train + h {
+    if n_train < l + h || (total < n_train + h && cfg.valid_fraction > 0.0) {
         return Err(Error::TooFewRows {
             what: format!("{} with lookback {l} and horizon {h}", arch.kind()),
             needed,

@@ -30,12 +30,15 @@ use std::time::Instant;
 pub struct FitStats {
     /// Epochs run (including any resumed from a checkpoint).
     pub epochs: usize,
-    /// Epoch whose weights were kept (lowest validation loss).
+    /// Epoch whose weights were kept (lowest validation loss; the last epoch when there
+    /// are no validation windows).
     pub best_epoch: usize,
     /// Training loss of the best epoch (MSE on the standardised label).
     pub train_loss: f64,
-    /// Validation loss of the best epoch (MSE on the standardised label).
-    pub valid_loss: f64,
+    /// Validation loss of the best epoch (MSE on the standardised label); absent when
+    /// the fit had no validation windows (`--refit-final`).
+    #[serde(default)]
+    pub valid_loss: Option<f64>,
     /// Wall seconds of the epoch loop.
     pub seconds: f64,
     /// Training windows processed per wall second of the epoch loop (validation included
@@ -177,12 +180,7 @@ fn save_checkpoint<M: Net>(
     state: &CheckpointState,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        let p = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))
-    };
+    let write = |name: &str, bytes: &[u8]| crate::fsio::write_file(&dir.join(name), bytes);
     let m = model
         .clone()
         .into_record()
@@ -263,7 +261,6 @@ pub fn train<M: Net>(
     checkpoint: Option<&PathBuf>,
     reporter: &mut dyn Reporter,
 ) -> Result<(M, FitStats)> {
-    super::device::keep_freed_memory();
     let cfg = s.cfg;
     let (w, v) = (s.train, s.valid);
     let params = model.num_params();
@@ -326,10 +323,13 @@ pub fn train<M: Net>(
         epochs_run = epoch;
         let train_loss = sum / w.n.max(1) as f64;
         let snapshot = model.valid();
-        let valid_loss = evaluate(&snapshot, v, &s.devices.infer, cfg.batch_size.max(256));
+        // Without validation windows (a refit for a known epoch count) the last epoch is
+        // kept.
+        let valid_loss =
+            (v.n > 0).then(|| evaluate(&snapshot, v, &s.devices.infer, cfg.batch_size.max(256)));
         state.epoch = epoch;
-        if valid_loss < state.best_valid {
-            state.best_valid = valid_loss;
+        if valid_loss.is_none_or(|l| l < state.best_valid) {
+            state.best_valid = valid_loss.unwrap_or(f64::INFINITY);
             state.best_train = train_loss;
             state.best_epoch = epoch;
             state.bad_epochs = 0;
@@ -341,7 +341,7 @@ pub fn train<M: Net>(
             epoch,
             max_epochs: Some(cfg.epochs),
             train_loss,
-            valid_loss: Some(valid_loss),
+            valid_loss,
             extra: vec![("learning_rate".into(), lr)],
         });
         if let Some(dir) = checkpoint {
@@ -372,7 +372,7 @@ pub fn train<M: Net>(
         epochs: epochs_run,
         best_epoch: state.best_epoch,
         train_loss: state.best_train,
-        valid_loss: state.best_valid,
+        valid_loss: (v.n > 0).then_some(state.best_valid),
         seconds,
         samples_per_second: if seconds > 0.0 {
             samples as f64 / seconds
