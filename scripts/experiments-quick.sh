@@ -17,6 +17,9 @@ BIN="${FORECAST_BIN:-$CARGO_TARGET_DIR/release/forecast}"
 if [ "$#" -gt 0 ]; then SPECS=("$@"); else SPECS=(experiments/quick-*.toml); fi
 # The version before the run writes its results (which would mark the tree dirty).
 VERSION="$(git describe --always --dirty --tags 2>/dev/null || echo unknown)"
+# ... and the same version in every table (the studies' results are tracked files, so
+# the tree is dirty from the first one on).
+export FORECAST_SOURCE_VERSION="$VERSION"
 START=$(date +%s)
 for spec in "${SPECS[@]}"; do
     echo "== $spec" >&2

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use forecast_core::data::{load, LoadOptions, MissingPolicy};
+use forecast_core::data::{load, CalendarChoice, LoadOptions, MissingPolicy};
 use forecast_core::features::Feature;
 use forecast_core::transform::Transform;
 use forecast_core::{ForecasterSpec, Frame, ModelConfig, Series, SeriesSpec};
@@ -32,6 +32,10 @@ pub struct DataArgs {
     /// Season length [default: from the frequency: 12 monthly, 4 quarterly, 52 weekly, 7 daily, 1 otherwise].
     #[arg(long)]
     pub season_length: Option<usize>,
+    /// Trading-day calendar of daily weekday data: auto (NYSE when the missing weekdays
+    /// are mostly NYSE holidays), nyse or business (plain weekdays).
+    #[arg(long, default_value = "auto")]
+    pub calendar: CalendarChoice,
 }
 
 impl DataArgs {
@@ -49,6 +53,7 @@ impl DataArgs {
                 time_col: self.time_col.clone(),
                 required,
                 missing: self.missing,
+                calendar: self.calendar,
             },
         )?;
         let series = Series::from_frame(
@@ -62,6 +67,19 @@ impl DataArgs {
         )?;
         Ok((frame, series))
     }
+}
+
+/// Where a command's run is tracked (every command that records runs flattens these).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrackingArgs {
+    /// MLflow tracking URI [default: MLFLOW_TRACKING_URI; for `tune`, the spec's
+    /// tracking.uri first]. Runs are always recorded locally too.
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment name [default: MLFLOW_EXPERIMENT_NAME; for `tune`, the spec's
+    /// tracking.experiment first, else the spec's name].
+    #[arg(long)]
+    pub experiment: Option<String>,
 }
 
 /// Which model, with which hyperparameters.
@@ -153,7 +171,13 @@ impl ModelArgs {
     }
 
     /// The whole fitting spec.
-    pub fn spec(&self, horizon: Option<usize>, valid: f64, test: f64) -> Result<ForecasterSpec> {
+    pub fn spec(
+        &self,
+        horizon: Option<usize>,
+        valid: f64,
+        test: f64,
+        refit_final: bool,
+    ) -> Result<ForecasterSpec> {
         let transform: Transform = match &self.transform {
             Some(t) => t.parse()?,
             None => Transform::None,
@@ -164,6 +188,7 @@ impl ModelArgs {
             valid_fraction: valid,
             test_fraction: test,
             seed: self.seed,
+            refit_final,
         })
     }
 

@@ -1,6 +1,6 @@
 //! `forecast backtest`
 
-use crate::args::{DataArgs, ModelArgs};
+use crate::args::{DataArgs, ModelArgs, TrackingArgs};
 use crate::progress::bar;
 use anyhow::Result;
 use clap::Args;
@@ -38,28 +38,18 @@ pub struct BacktestArgs {
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
-    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
-    #[arg(long)]
-    pub tracking_uri: Option<String>,
-    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
-    #[arg(long)]
-    pub experiment: Option<String>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
-    json!({
-        "mae": m.mae,
-        "rmse": m.rmse,
-        "mape": m.mape,
-        "smape": m.smape,
-        "mase": m.mase,
-        "directional_accuracy": m.directional_accuracy,
-    })
+    // The struct's own field names are the contract (`mape`/`mase` null when undefined).
+    serde_json::to_value(m).unwrap_or_default()
 }
 
 pub fn run(a: BacktestArgs) -> Result<()> {
     a.model.init_threads()?;
-    let spec = a.model.spec(Some(a.horizon), 0.0, 0.0)?;
+    let spec = a.model.spec(Some(a.horizon), 0.0, 0.0, false)?;
     let refit: Refit = a.refit.parse()?;
     let step = a.step.unwrap_or(a.horizon);
     let plan = match a.initial {
@@ -82,11 +72,8 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         spec.model.min_train_rows(series.season_length),
     )?
     .len();
-    let mut tracking = crate::runs::CommandRun::start(
-        a.tracking_uri.as_deref(),
-        a.experiment.as_deref(),
-        &format!("backtest-{}", spec.model.kind()),
-    )?;
+    let mut tracking =
+        crate::runs::CommandRun::start(&a.tracking, &format!("backtest-{}", spec.model.kind()))?;
     let data_path = a.data.data.display().to_string();
     tracking.with(|run| {
         run.log_params(tuner::tracking::flatten_params(

@@ -1,8 +1,10 @@
 //! `forecast experiment run`: accuracy studies (see `forecast_core::experiment`).
 
+use crate::args::TrackingArgs;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use forecast_core::experiment::{write_atomic, Study, StudyReport, StudySpec, StudyTuner};
+use forecast_core::experiment::{Study, StudyReport, StudySpec, StudyTuner};
+use forecast_core::fsio::write_file;
 use serde_json::json;
 use std::path::PathBuf;
 use tuner::study::SweepTuner;
@@ -41,12 +43,8 @@ pub struct RunArgs {
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// MLflow tracking URI (or MLFLOW_TRACKING_URI).
-    #[arg(long)]
-    pub tracking_uri: Option<String>,
-    /// MLflow experiment name (or MLFLOW_EXPERIMENT_NAME).
-    #[arg(long)]
-    pub experiment: Option<String>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 pub fn run(a: ExperimentArgs) -> Result<()> {
@@ -55,8 +53,16 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     }
 }
 
-/// `git describe` of the working directory, when it is a git checkout.
+/// The source version recorded in a report: `FORECAST_SOURCE_VERSION` when the caller
+/// fixed it before a run that rewrites tracked result files (a `git describe --dirty`
+/// taken after the first study wrote its results would call every later one dirty),
+/// else `git describe` of the working directory, when it is a git checkout.
 fn git_describe() -> Option<String> {
+    if let Ok(v) = std::env::var("FORECAST_SOURCE_VERSION") {
+        if !v.trim().is_empty() {
+            return Some(v.trim().to_string());
+        }
+    }
     let out = std::process::Command::new("git")
         .args(["describe", "--always", "--dirty", "--tags"])
         .stderr(std::process::Stdio::null())
@@ -93,11 +99,8 @@ fn run_study(a: RunArgs) -> Result<()> {
     let tuner = SweepTuner;
     let tuner: &dyn StudyTuner = &tuner;
     let study = Study::prepare(spec, Some(tuner))?;
-    let mut tracking = crate::runs::CommandRun::start(
-        a.tracking_uri.as_deref(),
-        a.experiment.as_deref(),
-        &format!("experiment-{}", study.spec.name),
-    )?;
+    let mut tracking =
+        crate::runs::CommandRun::start(&a.tracking, &format!("experiment-{}", study.spec.name))?;
     let spec_path = a.spec.display().to_string();
     tracking.with(|run| {
         let ev = &study.spec.evaluation;
@@ -170,30 +173,22 @@ fn run_study(a: RunArgs) -> Result<()> {
     let json_path = a.out.join(format!("{}.json", report.name));
     let md_path = a.out.join(format!("{}.md", report.name));
     let markdown = report.to_markdown();
-    write_atomic(
+    write_file(
         &json_path,
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
-    write_atomic(&md_path, markdown.as_bytes())?;
+    write_file(&md_path, markdown.as_bytes())?;
     tracking.with(|run| {
         let mut m = Vec::new();
         for h in &report.results {
             for row in &h.models {
                 let Some(x) = &row.metrics else { continue };
                 let base = metric_key(&format!("h{}.{}", h.horizon, row.name));
-                m.push((format!("{base}.mae"), x.mae));
-                m.push((format!("{base}.rmse"), x.rmse));
-                m.push((format!("{base}.smape"), x.smape));
-                m.push((
-                    format!("{base}.directional_accuracy"),
-                    x.directional_accuracy,
-                ));
-                if let Some(v) = x.mase {
-                    m.push((format!("{base}.mase"), v));
-                }
-                if let Some(v) = x.mape {
-                    m.push((format!("{base}.mape"), v));
-                }
+                m.extend(
+                    x.pairs()
+                        .into_iter()
+                        .map(|(k, v)| (format!("{base}.{k}"), v)),
+                );
                 if let Some(v) = row.relative_mae {
                     m.push((format!("{base}.relative_mae"), v));
                 }

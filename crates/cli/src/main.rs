@@ -48,23 +48,31 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
 }
 
-/// Arguments of a command that is not available yet.
-#[derive(clap::Args)]
-struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+/// The commands that train networks let glibc keep freed tensor buffers (an opt-in of
+/// the program: the library leaves the process's allocator alone).
+fn keep_freed_memory() {
+    forecast_core::models::neural::device::keep_freed_memory();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => {
+            keep_freed_memory();
+            train::run(a)
+        }
         Command::Predict(a) => predict::run(a),
         Command::Backtest(a) => backtest::run(a),
         Command::Features(a) => features::run(a),
-        Command::Tune(a) => tune::run(a),
+        Command::Tune(a) => {
+            keep_freed_memory();
+            tune::run(a)
+        }
         Command::Runs(a) => runs::run(a),
-        Command::Experiment(a) => experiment::run(a),
+        Command::Experiment(a) => {
+            keep_freed_memory();
+            experiment::run(a)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -232,13 +232,9 @@ pub struct CommandRun {
 impl CommandRun {
     /// Starts a run named `name` in the spool (always), shipping to the tracking URI when
     /// one is given by flag or environment.
-    pub fn start(
-        uri_flag: Option<&str>,
-        experiment_flag: Option<&str>,
-        name: &str,
-    ) -> Result<CommandRun> {
-        let destination = Destination::from_env(uri_flag)?;
-        let experiment = experiment_from_env(experiment_flag);
+    pub fn start(flags: &crate::args::TrackingArgs, name: &str) -> Result<CommandRun> {
+        let destination = Destination::from_env(flags.tracking_uri.as_deref())?;
+        let experiment = experiment_from_env(flags.experiment.as_deref());
         let started = default_runs_dir()
             .and_then(|dir| Tracker::new(&dir, destination, &experiment))
             .and_then(|t| t.start_run(name, None).map(|r| (t, r)));

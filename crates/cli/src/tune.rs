@@ -1,15 +1,16 @@
 //! `forecast tune`
 
+use crate::args::TrackingArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use forecast_core::artifact;
+use forecast_core::fsio::write_file;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tuner::forecast::{ExperimentSpec, ForecastObjective};
-use tuner::store::atomic_write;
 use tuner::tracking::{default_runs_dir, Destination, RunStatus, Tracker, TuneTracker};
 use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecord, TrialStatus};
 
@@ -41,13 +42,8 @@ pub struct TuneArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-    /// MLflow tracking URI [default: the spec's tracking.uri, else MLFLOW_TRACKING_URI].
-    #[arg(long)]
-    pub tracking_uri: Option<String>,
-    /// MLflow experiment name [default: the spec's tracking.experiment, else
-    /// MLFLOW_EXPERIMENT_NAME, else the spec's name].
-    #[arg(long)]
-    pub experiment: Option<String>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
     /// Register the best trial's model in the MLflow Model Registry under this name.
     #[arg(long, value_name = "NAME")]
     pub register_model: Option<String>,
@@ -127,7 +123,9 @@ pub fn run(a: TuneArgs) -> Result<()> {
         let rec = store
             .trial(best.trial)
             .context("best trial missing from the store")?;
-        let iterations = (rec.status == TrialStatus::Stopped).then(|| rec.iterations());
+        let capped = rec.status == TrialStatus::Stopped
+            || rec.stop_reason.as_deref() == Some(tuner::runner::MAX_T_REASON);
+        let iterations = capped.then(|| rec.iterations());
         let fitted = objective
             .fit_best(&best.params, iterations)
             .map_err(|e| anyhow::anyhow!("refitting the best trial {}: {e}", best.trial))?;
@@ -149,7 +147,7 @@ pub fn run(a: TuneArgs) -> Result<()> {
         "summary": summary,
         "model": summary.best.as_ref().map(|_| "best_model"),
     });
-    atomic_write(
+    write_file(
         &out.join("best.json"),
         serde_json::to_string_pretty(&best_file)?.as_bytes(),
     )?;
@@ -175,9 +173,10 @@ fn start_tracking(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let uri = a.tracking_uri.clone().or_else(|| setting("uri"));
+    let uri = a.tracking.tracking_uri.clone().or_else(|| setting("uri"));
     let destination = Destination::from_env(uri.as_deref())?;
     let experiment = a
+        .tracking
         .experiment
         .clone()
         .or_else(|| setting("experiment"))

@@ -3,32 +3,15 @@
 //! `forecast runs list / show / sync`.
 
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{isolated as forecast, mlflow_uri_or_skip, run_ok as ok};
+use common::{isolated as forecast, run_ok as ok};
+use forecast_test_support::{env_or_skip, mlflow_get, mlflow_post, mlflow_uri_or_skip};
 
 fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
-    let r = reqwest_get(uri, path, q);
-    serde_json::from_str(&r).unwrap()
-}
-
-fn reqwest_get(uri: &str, path: &str, q: &[(&str, &str)]) -> String {
-    // std-only HTTP would be a hand-written client; curl is present wherever MLflow is.
-    let mut url = format!("{uri}/api/2.0/mlflow/{path}?");
-    for (k, v) in q {
-        url.push_str(&format!(
-            "{k}={}&",
-            v.replace(' ', "%20")
-                .replace('\'', "%27")
-                .replace('=', "%3D")
-        ));
-    }
-    let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
-    assert!(out.status.success(), "GET {url} failed");
-    String::from_utf8(out.stdout).unwrap()
+    mlflow_get(uri, path, q)
 }
 
 fn flatten(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
@@ -122,20 +105,7 @@ fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_
         .as_str()
         .unwrap()
         .to_string();
-    let search = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{uri}/api/2.0/mlflow/runs/search"),
-            "-d",
-            &json!({"experiment_ids": [exp_id]}).to_string(),
-        ])
-        .output()
-        .unwrap();
-    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    let found = mlflow_post(&uri, "runs/search", &json!({"experiment_ids": [exp_id]}));
     let runs_found = found["runs"].as_array().unwrap();
     assert_eq!(runs_found.len(), 1);
     let run = &runs_found[0];
@@ -162,6 +132,11 @@ fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_
         .collect();
     params.sort();
     assert_eq!(params, expected);
+    // The season length the fit inferred (12, monthly), not the unresolved null.
+    assert!(
+        params.contains(&("season_length".to_string(), "12".to_string())),
+        "{params:?}"
+    );
 
     // Per-epoch metric history with the reporter's steps (baselines report one epoch, 1).
     let hist = get(
@@ -227,37 +202,11 @@ fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_
     let list: Value =
         serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
-    let search = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{uri}/api/2.0/mlflow/runs/search"),
-            "-d",
-            &json!({"experiment_ids": [exp_id]}).to_string(),
-        ])
-        .output()
-        .unwrap();
-    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    let found = mlflow_post(&uri, "runs/search", &json!({"experiment_ids": [exp_id]}));
     assert_eq!(found["runs"].as_array().unwrap().len(), 2);
     // Syncing again ships nothing new and duplicates nothing.
     ok(forecast(runs.path()).args(["runs", "sync", "--tracking-uri", &uri]));
-    let search = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{uri}/api/2.0/mlflow/runs/search"),
-            "-d",
-            &json!({"experiment_ids": [exp_id]}).to_string(),
-        ])
-        .output()
-        .unwrap();
-    let found: Value = serde_json::from_slice(&search.stdout).unwrap();
+    let found = mlflow_post(&uri, "runs/search", &json!({"experiment_ids": [exp_id]}));
     assert_eq!(found["runs"].as_array().unwrap().len(), 2);
 }
 
@@ -309,10 +258,8 @@ impl OwnServer {
         self.child = Some(child);
         let t0 = std::time::Instant::now();
         while t0.elapsed() < std::time::Duration::from_secs(120) {
-            let ok = Command::new("curl")
-                .args(["-sf", &format!("{}/health", self.uri())])
-                .output()
-                .is_ok_and(|o| o.status.success());
+            let ok = reqwest::blocking::get(format!("{}/health", self.uri()))
+                .is_ok_and(|r| r.status().is_success());
             if ok {
                 return;
             }
@@ -347,36 +294,13 @@ impl Drop for OwnServer {
 }
 
 fn search(uri: &str, exp_id: &str) -> Vec<Value> {
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            &format!("{uri}/api/2.0/mlflow/runs/search"),
-            "-d",
-            &json!({"experiment_ids": [exp_id]}).to_string(),
-        ])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = mlflow_post(uri, "runs/search", &json!({"experiment_ids": [exp_id]}));
     v["runs"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
 fn train_with_the_server_down_finishes_and_runs_sync_ships_every_epoch_once() {
-    let Some(bin) = std::env::var("FORECAST_MLFLOW_BIN")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
-            panic!("FORECAST_MLFLOW_BIN is not set but FORECAST_REQUIRE_MLFLOW=1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED train_with_the_server_down: FORECAST_MLFLOW_BIN is not set ***\n"
-        );
+    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "train_with_the_server_down") else {
         return;
     };
     let sdir = tempfile::tempdir().unwrap();

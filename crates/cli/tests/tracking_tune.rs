@@ -4,41 +4,21 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 mod common;
-use common::{isolated as forecast, mlflow_uri_or_skip, run_ok as ok};
-
-fn curl(args: &[&str]) -> Value {
-    // curl is present wherever the MLflow test servers are.
-    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
-    assert!(out.status.success(), "curl {args:?} failed");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::{isolated as forecast, run_ok as ok};
+use forecast_test_support::{mlflow_get, mlflow_post, mlflow_uri_or_skip};
 
 fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
-    let mut url = format!("{uri}/api/2.0/mlflow/{path}?");
-    for (k, v) in q {
-        url.push_str(&format!(
-            "{k}={}&",
-            v.replace(' ', "%20")
-                .replace('\'', "%27")
-                .replace('=', "%3D")
-        ));
-    }
-    curl(&[&url])
+    mlflow_get(uri, path, q)
 }
 
 fn search_runs(uri: &str, experiment_id: &str) -> Vec<Value> {
-    let v = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        &format!("{uri}/api/2.0/mlflow/runs/search"),
-        "-d",
-        &json!({"experiment_ids": [experiment_id], "max_results": 1000}).to_string(),
-    ]);
+    let v = mlflow_post(
+        uri,
+        "runs/search",
+        &json!({"experiment_ids": [experiment_id], "max_results": 1000}),
+    );
     v["runs"].as_array().cloned().unwrap_or_default()
 }
 
@@ -391,8 +371,8 @@ fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
         if t["status"] == "stopped" {
             stopped += 1;
             assert_eq!(tag(r, "tune.stop_reason").as_deref(), Some("scheduler"));
-            // ASHA also answers "stop" at max_t (the trial's last epoch).
-            assert!(epochs <= 4);
+            // Stopped early: before max_t (a trial ASHA stops at max_t completed).
+            assert!(epochs < 4, "{name}");
         } else {
             assert_eq!(epochs, 4, "{name}");
         }

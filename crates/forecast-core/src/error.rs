@@ -133,7 +133,6 @@ impl Error {
 }
 
 /// Fail with [`Error::InvalidConfig`] unless `cond` holds; keeps checks on one line.
-#[macro_export]
 macro_rules! ensure_config {
     ($cond:expr, $key:expr, $($fmt:tt)+) => {
         if !$cond {
@@ -141,3 +140,4 @@ macro_rules! ensure_config {
         }
     };
 }
+pub(crate) use ensure_config;

@@ -28,6 +28,7 @@ pub mod error;
 pub mod experiment;
 pub mod features;
 pub mod forecast;
+pub mod fsio;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;
@@ -38,6 +39,7 @@ pub mod transform;
 
 pub use backtest::{backtest, BacktestReport, BacktestSpec, Refit};
 pub use data::{load, Frame, LoadOptions, MissingPolicy};
+pub(crate) use error::ensure_config;
 pub use error::{Error, Result};
 pub use forecast::Forecast;
 pub use models::{FittedModel, ModelConfig};

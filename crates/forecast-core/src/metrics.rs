@@ -23,6 +23,24 @@ pub struct Metrics {
     pub directional_accuracy: f64,
 }
 
+impl Metrics {
+    /// The defined metrics as `(name, value)` pairs, in a fixed order (`mae`, `rmse`,
+    /// `mape`, `smape`, `mase`, `directional_accuracy`); an undefined `mape` or `mase`
+    /// is left out. The one place metrics become keys (tracking, tuner reports).
+    pub fn pairs(&self) -> Vec<(&'static str, f64)> {
+        let mut out = vec![("mae", self.mae), ("rmse", self.rmse)];
+        if let Some(v) = self.mape {
+            out.push(("mape", v));
+        }
+        out.push(("smape", self.smape));
+        if let Some(v) = self.mase {
+            out.push(("mase", v));
+        }
+        out.push(("directional_accuracy", self.directional_accuracy));
+        out
+    }
+}
+
 /// One evaluation window: what was forecast and what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {

@@ -192,11 +192,6 @@ impl FittedTransform {
         }
     }
 
-    /// Whether the transform maps each value on its own (everything but differencing).
-    pub fn is_pointwise(&self) -> bool {
-        !matches!(self, FittedTransform::Difference { .. })
-    }
-
     /// Transform a series. Log / Box-Cox check positivity; differencing drops the first
     /// `lag` values.
     pub fn apply(&self, x: &[f64]) -> Result<Vec<f64>> {

@@ -51,6 +51,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Another process holds the experiment directory (a running or resuming study).
+    #[error("{path}: another process is running this experiment (its lock file is held); wait for it to finish or stop it before resuming")]
+    Locked {
+        /// The experiment directory.
+        path: PathBuf,
+    },
+    /// An error of the forecasting library (data, model, artifact, file write).
+    #[error(transparent)]
+    Core(#[from] forecast_core::Error),
     /// Every trial failed, so there is no best trial.
     #[error("no trial produced metric '{metric}' ({failed} failed)")]
     NoResult {

@@ -892,7 +892,23 @@ where
     }
 }
 
-fn finish(inner: &mut Inner, rec: TrialRecord, config: &TuneConfig) {
+/// The `stop_reason` of a trial that completed at the scheduler's `max_t` (its
+/// configured epoch count may be larger; refitting it uses the iterations it ran).
+pub const MAX_T_REASON: &str = "max_t";
+
+fn finish(inner: &mut Inner, mut rec: TrialRecord, config: &TuneConfig) {
+    // A trial the scheduler stopped at its cap ran to its end (Ray Tune likewise reports
+    // such a trial as terminated, not stopped early).
+    if rec.status == TrialStatus::Stopped
+        && rec.stop_reason.as_deref() != Some("time budget")
+        && inner
+            .scheduler
+            .max_iterations()
+            .is_some_and(|m| rec.iterations() >= m)
+    {
+        rec.status = TrialStatus::Completed;
+        rec.stop_reason = Some(MAX_T_REASON.into());
+    }
     inner.stop_when_paused.remove(&rec.id);
     inner.scheduler.on_trial_complete(rec.id);
     inner

@@ -14,6 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::space::Params;
+use forecast_core::fsio::write_file;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -171,16 +172,29 @@ pub struct Store {
     journal: Option<File>,
     journal_lines: usize,
     memory_checkpoints: HashMap<String, Vec<u8>>,
+    /// The held lock of an on-disk experiment (released when the store is dropped).
+    _lock: Option<File>,
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename, so a crash leaves
-/// either the old or the new file.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+/// Take the experiment directory's lock (`dir/lock`), so that a second process that
+/// creates or resumes the same experiment is refused instead of racing the first. The
+/// operating system releases it when the process ends, however it ends.
+fn lock_dir(dir: &Path) -> Result<File> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join("lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(file),
+        Err(fs4::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(fs4::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }
 
 impl Store {
@@ -199,12 +213,14 @@ impl Store {
             journal: None,
             journal_lines: 0,
             memory_checkpoints: HashMap::new(),
+            _lock: None,
         }
     }
 
     /// Start a new experiment in `dir`. An existing experiment there is an error (resume
     /// it with [`Store::open`] instead).
     pub fn create(dir: &Path, name: &str, spec: Value) -> Result<Store> {
+        let lock = lock_dir(dir)?;
         if dir.join("state.json").exists() {
             return Err(Error::config(
                 "tune.out",
@@ -217,6 +233,7 @@ impl Store {
         fs::create_dir_all(dir.join("checkpoints")).map_err(|e| Error::io(dir, e))?;
         let mut store = Store::in_memory(name, spec);
         store.dir = Some(dir.to_path_buf());
+        store._lock = Some(lock);
         let _ = fs::remove_file(dir.join("journal.jsonl"));
         store.snapshot()?;
         Ok(store)
@@ -225,6 +242,13 @@ impl Store {
     /// Open the experiment in `dir`: the snapshot plus the journal's events.
     pub fn open(dir: &Path) -> Result<Store> {
         let path = dir.join("state.json");
+        if !path.is_file() {
+            return Err(Error::config(
+                "tune.out",
+                format!("{} holds no experiment to resume", dir.display()),
+            ));
+        }
+        let lock = lock_dir(dir)?;
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let mut state: ExperimentState =
             serde_json::from_str(&text).map_err(|e| Error::Corrupt {
@@ -267,6 +291,7 @@ impl Store {
             journal: None,
             journal_lines,
             memory_checkpoints: HashMap::new(),
+            _lock: Some(lock),
         };
         // Fold the replayed journal (and drop a torn line) before appending again.
         store.snapshot()?;
@@ -335,8 +360,8 @@ impl Store {
             path: dir.join("state.json"),
             message: e.to_string(),
         })?;
-        atomic_write(&dir.join("state.json"), &json)?;
-        atomic_write(&dir.join("trials.csv"), self.trials_csv().as_bytes())?;
+        write_file(&dir.join("state.json"), &json)?;
+        write_file(&dir.join("trials.csv"), self.trials_csv().as_bytes())?;
         // The snapshot holds every journalled event; replaying them again is harmless
         // (records are upserted), so a crash between these two steps loses nothing.
         let jpath = dir.join("journal.jsonl");
@@ -355,7 +380,7 @@ impl Store {
     ) -> Result<CheckpointRef> {
         let file = format!("trial_{trial}.bin");
         match &self.dir {
-            Some(dir) => atomic_write(&dir.join("checkpoints").join(&file), bytes)?,
+            Some(dir) => write_file(&dir.join("checkpoints").join(&file), bytes)?,
             None => {
                 self.memory_checkpoints.insert(file.clone(), bytes.to_vec());
             }
@@ -493,6 +518,24 @@ mod tests {
         fs::write(&j, format!("garbage\n{text}")).unwrap();
         let e = Store::open(dir.path()).unwrap_err().to_string();
         assert!(e.contains("journal.jsonl") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn a_second_process_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::create(dir.path(), "e", Value::Null).unwrap();
+        // flock locks belong to the open file, so a second open in this process stands
+        // for a second process.
+        let e = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(e, Error::Locked { .. }), "{e}");
+        assert!(e.to_string().contains("another process"), "{e}");
+        drop(first);
+        let again = Store::open(dir.path()).unwrap();
+        assert!(matches!(
+            Store::open(dir.path()).unwrap_err(),
+            Error::Locked { .. }
+        ));
+        drop(again);
     }
 
     #[test]

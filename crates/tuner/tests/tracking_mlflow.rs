@@ -14,22 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tuner::tracking::*;
 
-fn env_or_skip(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
-                panic!("{test}: {var} is not set but FORECAST_REQUIRE_MLFLOW=1");
-            }
-            // Written past the test harness's capture so it is seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED {test}: {var} is not set (eval \"$(scripts/mlflow-test-server.sh up)\") ***\n"
-            );
-            None
-        }
-    }
-}
+use forecast_test_support::env_or_skip;
 
 struct Rest {
     uri: String,

@@ -67,23 +67,3 @@ pub fn run_ok(c: &mut Command) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
-
-/// The MLflow test server's URI (`FORECAST_MLFLOW_URI`, set by
-/// scripts/mlflow-test-server.sh). Without it the test is skipped with a notice, unless
-/// `FORECAST_REQUIRE_MLFLOW=1` (CI), where a missing server is a failure.
-pub fn mlflow_uri_or_skip(test: &str) -> Option<String> {
-    let uri = std::env::var("FORECAST_MLFLOW_URI")
-        .ok()
-        .filter(|s| !s.is_empty());
-    if uri.is_none() {
-        if std::env::var("FORECAST_REQUIRE_MLFLOW").is_ok_and(|v| v == "1") {
-            panic!("FORECAST_MLFLOW_URI is not set but FORECAST_REQUIRE_MLFLOW=1");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: FORECAST_MLFLOW_URI is not set ***\n"
-        );
-    }
-    uri
-}

@@ -129,15 +129,6 @@ impl Frequency {
             _ => Frequency::Seconds(median),
         }
     }
-
-    /// How many steps of this frequency are missing between consecutive timestamps
-    /// (holidays in trading-day data count as gaps).
-    pub fn count_gaps(self, times: &[NaiveDateTime]) -> usize {
-        if matches!(self, Frequency::Row) {
-            return 0;
-        }
-        times.windows(2).filter(|w| self.next(w[0]) < w[1]).count()
-    }
 }
 
 fn is_month_end(d: NaiveDate) -> bool {

@@ -8,35 +8,7 @@ use polars::prelude::{
     Series, TimeUnit,
 };
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// Write bytes produced by `write` to `path` through a temporary file in the same
-/// directory, renamed into place only once complete: readers never see a half file.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        write(&mut f)?;
-        f.flush().map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+use std::path::Path;
 
 fn to_polars(frame: &Frame) -> Result<DataFrame> {
     let err = |e: polars::error::PolarsError| Error::Parse {
@@ -102,8 +74,10 @@ pub fn write_frame(frame: &Frame, path: &Path) -> Result<()> {
         message: e.to_string(),
     };
     match ext.as_deref() {
-        Some("csv") => write_atomic(path, |f| CsvWriter::new(f).finish(&mut df).map_err(err)),
-        Some("parquet") | Some("pq") => write_atomic(path, |f| {
+        Some("csv") => {
+            crate::fsio::write_file_with(path, |f| CsvWriter::new(f).finish(&mut df).map_err(err))
+        }
+        Some("parquet") | Some("pq") => crate::fsio::write_file_with(path, |f| {
             ParquetWriter::new(f)
                 .finish(&mut df)
                 .map(|_| ())

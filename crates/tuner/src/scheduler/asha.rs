@@ -129,6 +129,10 @@ impl Asha {
 }
 
 impl Scheduler for Asha {
+    fn max_iterations(&self) -> Option<usize> {
+        Some(self.max_t)
+    }
+
     fn on_result(&mut self, trial: usize, iteration: usize, loss: f64) -> Action {
         let b = self.bracket_of(trial);
         let rf = self.reduction_factor;

@@ -204,6 +204,10 @@ impl HyperBand {
 }
 
 impl Scheduler for HyperBand {
+    fn max_iterations(&self) -> Option<usize> {
+        Some(self.max_t)
+    }
+
     fn on_trial_add(&mut self, trial: usize, _params: &crate::space::Params) {
         if self.trial_bracket.contains_key(&trial) {
             return; // a restart (resume, retry, unpause)

@@ -56,6 +56,11 @@ pub trait Scheduler: Send {
     fn take_stopped(&mut self) -> Vec<usize> {
         Vec::new()
     }
+    /// The most iterations a trial may run (`max_t`), if the scheduler has such a cap: a
+    /// trial stopped there ran to its end and counts as completed, not stopped early.
+    fn max_iterations(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// First in, first out: every trial runs to its end.

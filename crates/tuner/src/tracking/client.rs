@@ -108,11 +108,6 @@ impl MlflowClient {
         &self.destination.uri
     }
 
-    /// The retry policy in use.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
-    }
-
     fn authorize(
         &self,
         req: reqwest::blocking::RequestBuilder,

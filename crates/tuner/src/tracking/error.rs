@@ -55,6 +55,9 @@ pub enum TrackingError {
     /// Another process holds this run's shipping lock.
     #[error("run `{0}` is being shipped by another process")]
     Busy(String),
+    /// Writing a spool file through the library's atomic writer failed.
+    #[error(transparent)]
+    Core(#[from] forecast_core::Error),
 }
 
 impl TrackingError {

@@ -451,9 +451,13 @@ impl Spool {
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent).map_err(|e| TrackingError::io(parent, e))?;
             }
-            let tmp = tmp_name(&dest);
-            let size = fs::copy(&path, &tmp).map_err(|e| TrackingError::io(&path, e))?;
-            fs::rename(&tmp, &dest).map_err(|e| TrackingError::io(&dest, e))?;
+            let mut size = 0;
+            forecast_core::fsio::write_file_with(&dest, |f| {
+                let mut src = File::open(&path).map_err(|e| forecast_core::Error::io(&path, e))?;
+                size =
+                    std::io::copy(&mut src, f).map_err(|e| forecast_core::Error::io(&path, e))?;
+                Ok(())
+            })?;
             out.push(ArtifactRecord { path: rel, size });
         }
         Ok(out)
@@ -513,11 +517,6 @@ fn collect_files(src: &Path, rel: String, out: &mut Vec<(PathBuf, String)>) -> R
     Ok(())
 }
 
-fn tmp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.tmp-{:08x}", rand::random::<u32>()))
-}
-
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let mut text = String::new();
     match File::open(path) {
@@ -540,9 +539,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let tmp = tmp_name(path);
-    fs::write(&tmp, text).map_err(|e| TrackingError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| TrackingError::io(path, e))
+    Ok(forecast_core::fsio::write_file(path, &text)?)
 }
 
 /// Milliseconds since the epoch, now.

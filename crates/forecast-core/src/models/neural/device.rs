@@ -59,7 +59,9 @@ pub fn resolve(name: &str) -> Result<Devices> {
 /// every step faulted in and zeroed new pages (19% of a Transformer training step in the
 /// profile, `benches/RESULTS.md`). This raises the mmap threshold to 32 MiB and the trim
 /// threshold to 256 MiB, process-wide: the memory stays with the process for the next
-/// step. Called once per process by the training loop; does nothing off glibc.
+/// step. Because it changes the whole process, the library never calls it: a program
+/// that trains opts in by calling it once at start (the `forecast` binary's `train`,
+/// `tune` and `experiment` commands and the neural benches do). Does nothing off glibc.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
