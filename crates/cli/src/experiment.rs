@@ -1,13 +1,13 @@
-//! `forecast experiment run`: accuracy studies (see `forecast_core::experiment`).
+//! `forecast experiment run`: accuracy studies (see `tuner::study`); the Markdown
+//! tables are rendered here, where they are printed and written.
 
 use crate::args::TrackingArgs;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use forecast_core::experiment::{Study, StudyReport, StudySpec, StudyTuner};
 use forecast_core::fsio::write_file;
 use serde_json::json;
 use std::path::PathBuf;
-use tuner::study::SweepTuner;
+use tuner::study::{Study, StudyReport, StudySpec};
 
 /// Accuracy studies: many models, horizons and folds, beside the naive forecast.
 #[derive(Args, Debug)]
@@ -96,9 +96,7 @@ fn run_study(a: RunArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot size the thread pool: {e}"))?;
     }
     let spec = StudySpec::from_file(&a.spec)?;
-    let tuner = SweepTuner;
-    let tuner: &dyn StudyTuner = &tuner;
-    let study = Study::prepare(spec, Some(tuner))?;
+    let study = Study::prepare(spec)?;
     let mut tracking =
         crate::runs::CommandRun::start(&a.tracking, &format!("experiment-{}", study.spec.name))?;
     let spec_path = a.spec.display().to_string();
@@ -133,9 +131,7 @@ fn run_study(a: RunArgs) -> Result<()> {
         ])
     });
     let pb = crate::progress::bar(study.total_folds() as u64, "folds");
-    let report = study.run(Some(tuner), &|| pb.inc(1), &|stage| {
-        pb.set_message(stage.to_string())
-    });
+    let report = study.run(&|| pb.inc(1), &|stage| pb.set_message(stage.to_string()));
     pb.finish_and_clear();
     let mut report: StudyReport = match report {
         Ok(r) => r,
@@ -172,7 +168,7 @@ fn run_study(a: RunArgs) -> Result<()> {
         .insert("wall time".into(), format!("{:.1} s", report.seconds));
     let json_path = a.out.join(format!("{}.json", report.name));
     let md_path = a.out.join(format!("{}.md", report.name));
-    let markdown = report.to_markdown();
+    let markdown = markdown(&report);
     write_file(
         &json_path,
         serde_json::to_string_pretty(&report)?.as_bytes(),
@@ -228,4 +224,113 @@ fn run_study(a: RunArgs) -> Result<()> {
 /// Now, UTC, to the minute.
 fn chrono_now() -> String {
     chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The study's tables as Markdown: one per horizon, each model beside the naive forecast.
+pub fn markdown(report: &StudyReport) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("## {}\n\n", report.name));
+    if let Some(d) = &report.description {
+        s.push_str(&format!("{}\n\n", d.trim()));
+    }
+    s.push_str(&format!(
+        "Data: `{}`, target `{}`, {} rows, season length {}.",
+        report.data.path.display(),
+        report.data.target,
+        report.rows,
+        report.season_length
+    ));
+    if report.tuning_rows > 0 {
+        s.push_str(&format!(
+            " Tuned models saw only the first {} rows (before every evaluation window).",
+            report.tuning_rows
+        ));
+    }
+    s.push('\n');
+    for (k, v) in &report.provenance {
+        s.push_str(&format!("- {k}: {v}\n"));
+    }
+    s.push('\n');
+    let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
+    for h in &report.results {
+        s.push_str(&format!(
+            "### horizon {} ({} folds, step {}, origins after rows {}..={})\n\n",
+            h.horizon, h.folds, h.step, h.first_origin, h.last_origin
+        ));
+        s.push_str("| model | MAE | RMSE | MAPE % | sMAPE % | MASE | dir. acc. | MAE / naive | beats naive | seconds |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|\n");
+        for m in &h.models {
+            let name = if m.transform == "none" {
+                m.name.clone()
+            } else {
+                format!("{} ({})", m.name, m.transform)
+            };
+            match &m.metrics {
+                Some(x) => s.push_str(&format!(
+                    "| {name} | {:.4} | {:.4} | {} | {:.3} | {} | {:.3} | {} | {} | {:.2} |\n",
+                    x.mae,
+                    x.rmse,
+                    opt(x.mape, 3),
+                    x.smape,
+                    opt(x.mase, 3),
+                    x.directional_accuracy,
+                    opt(m.relative_mae, 3),
+                    match m.beats_naive {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "-",
+                    },
+                    m.seconds
+                )),
+                None => s.push_str(&format!(
+                    "| {name} | failed: {} | | | | | | | | {:.2} |\n",
+                    m.error
+                        .as_deref()
+                        .unwrap_or("")
+                        .replace('|', "/")
+                        .replace('\n', " "),
+                    m.seconds
+                )),
+            }
+        }
+        s.push('\n');
+    }
+    let tuned: Vec<String> = report
+        .results
+        .iter()
+        .flat_map(|h| {
+            h.models.iter().filter_map(move |m| {
+                m.tuned.as_ref().map(|t| {
+                    format!(
+                        "- {} at horizon {}: {} trials ({} stopped early) on {} rows in {:.1} s, best {} = {}, params `{}`",
+                        m.name,
+                        h.horizon,
+                        t.trials,
+                        t.stopped_early,
+                        t.rows,
+                        t.seconds,
+                        t.metric,
+                        t.value.map_or("-".into(), |v| format!("{v:.5}")),
+                        t.params
+                    )
+                })
+            })
+        })
+        .collect();
+    if !tuned.is_empty() {
+        s.push_str("Tuning:\n\n");
+        for t in tuned {
+            s.push_str(&t);
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "MASE scales each fold's MAE by the in-sample MAE of the seasonal naive forecast on \
+         that fold's training rows. Directional accuracy counts steps whose forecast moves \
+         the same way as the actual value from the last observation; a flat forecast makes \
+         no call, so the naive forecast scores 0. MAE / naive below 1 beats the naive \
+         forecast on the same folds. Seconds are wall time with models run in parallel.\n",
+    );
+    s
 }

@@ -25,7 +25,6 @@ pub mod artifact;
 pub mod backtest;
 pub mod data;
 pub mod error;
-pub mod experiment;
 pub mod features;
 pub mod forecast;
 pub mod fsio;

@@ -27,6 +27,21 @@ pub enum Transform {
     Difference { lag: usize },
 }
 
+/// The transform as written in specs and on the command line (`log`, `boxcox:0.5`);
+/// [`FromStr`] reads it back.
+impl std::fmt::Display for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transform::None => write!(f, "none"),
+            Transform::Log => write!(f, "log"),
+            Transform::BoxCox { lambda } => write!(f, "boxcox:{lambda}"),
+            Transform::Standard => write!(f, "standard"),
+            Transform::MinMax => write!(f, "minmax"),
+            Transform::Difference { lag } => write!(f, "diff:{lag}"),
+        }
+    }
+}
+
 impl FromStr for Transform {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

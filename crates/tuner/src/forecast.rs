@@ -44,7 +44,7 @@ use std::str::FromStr;
 
 /// The `[data]` table: the same as an accuracy study's (file, target, time column,
 /// features, indicators, season length, missing-value policy).
-pub use forecast_core::experiment::StudyData as DataSpec;
+pub use forecast_core::data::DataSpec;
 
 fn one() -> usize {
     1
@@ -165,11 +165,60 @@ impl ExperimentSpec {
     }
 }
 
+impl ModelSpec {
+    /// The typed spec of the `[model]` table: the kind's defaults, the fixed config keys,
+    /// the transform and the seed (a bad key or value is an error naming it).
+    pub fn forecaster_spec(&self) -> crate::Result<ForecasterSpec> {
+        let mut spec = ForecasterSpec::new(config_with(&self.kind, &self.config)?);
+        if let Some(t) = &self.transform {
+            spec.transform = Transform::from_str(t).map_err(|e| Error::InvalidSample {
+                key: "model.transform".into(),
+                value: Value::from(t.clone()).to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        spec.seed = self.seed;
+        Ok(spec)
+    }
+}
+
+/// The config of `kind` with the `fixed` keys set (errors name `model.config.KEY`).
+fn config_with(kind: &str, fixed: &Map<String, Value>) -> crate::Result<ModelConfig> {
+    let mut model = ModelConfig::from_kind(kind).map_err(|e| Error::InvalidSample {
+        key: "kind".into(),
+        value: Value::from(kind).to_string(),
+        message: e.to_string(),
+    })?;
+    for (k, v) in fixed {
+        model
+            .set_json(k, v.clone())
+            .map_err(|e| Error::InvalidSample {
+                key: format!("model.config.{k}"),
+                value: v.to_string(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(model)
+}
+
+/// A fixed setting that makes no valid model, as the library's configuration error.
+fn fixed_error(e: Error) -> forecast_core::Error {
+    match e {
+        Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
+        other => forecast_core::Error::config("model", other.to_string()),
+    }
+}
+
 /// The objective: data loaded once, trials configure and fit a forecaster.
 #[derive(Debug, Clone)]
 pub struct ForecastObjective {
     series: Series,
-    model: ModelSpec,
+    /// The typed spec every trial starts from (fixed keys, transform, seed).
+    base: ForecasterSpec,
+    /// The fixed config keys, re-applied when a trial samples another `kind`.
+    fixed: Map<String, Value>,
+    /// Default horizon of backtest evaluations.
+    horizon: usize,
     evaluation: Evaluation,
     metric: String,
 }
@@ -182,34 +231,27 @@ impl ForecastObjective {
     /// Load the spec's data and check its fixed model settings.
     pub fn new(spec: &ExperimentSpec) -> Result<ForecastObjective, forecast_core::Error> {
         let series = spec.data.load_series()?;
-        let objective = ForecastObjective {
+        let base = spec.model.forecaster_spec().map_err(fixed_error)?;
+        Self::from_spec(
             series,
-            model: spec.model.clone(),
-            evaluation: spec.evaluation.clone(),
-            metric: spec.tune.metric.clone(),
-        };
-        if let Evaluation::Valid { fraction } = objective.evaluation {
-            if !(fraction > 0.0 && fraction < 1.0) {
-                return Err(forecast_core::Error::config(
-                    "evaluation.fraction",
-                    "must be in (0, 1)",
-                ));
-            }
-        }
-        // The fixed settings alone must make a valid model (sampled keys are checked
-        // per trial).
-        objective.configure(&Params::new()).map_err(|e| match e {
-            Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
-            other => forecast_core::Error::config("model", other.to_string()),
-        })?;
-        Ok(objective)
+            base,
+            spec.model.config.clone(),
+            spec.model.horizon,
+            spec.evaluation.clone(),
+            &spec.tune.metric,
+        )
     }
 
-    /// An objective over an already loaded series (accuracy studies tune on the rows
-    /// before their evaluation window). The fixed settings are checked as in [`Self::new`].
-    pub fn from_series(
+    /// An objective over an already loaded series from a typed spec (accuracy studies
+    /// tune on the rows before their evaluation window). `fixed` are the config keys to
+    /// re-apply when a trial samples another `kind`; `horizon` is the default horizon
+    /// of backtest evaluations. The fixed settings alone must make a valid model
+    /// (sampled keys are checked per trial).
+    pub fn from_spec(
         series: Series,
-        model: ModelSpec,
+        base: ForecasterSpec,
+        fixed: Map<String, Value>,
+        horizon: usize,
         evaluation: Evaluation,
         metric: &str,
     ) -> Result<ForecastObjective, forecast_core::Error> {
@@ -223,14 +265,13 @@ impl ForecastObjective {
         }
         let objective = ForecastObjective {
             series,
-            model,
+            base,
+            fixed,
+            horizon,
             evaluation,
             metric: metric.to_string(),
         };
-        objective.configure(&Params::new()).map_err(|e| match e {
-            Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
-            other => forecast_core::Error::config("model", other.to_string()),
-        })?;
+        objective.configure(&Params::new()).map_err(fixed_error)?;
         Ok(objective)
     }
 
@@ -246,25 +287,20 @@ impl ForecastObjective {
             value: value.to_string(),
             message: e,
         };
-        let kind = match params.get("kind") {
-            Some(v) => v
-                .as_str()
-                .ok_or_else(|| invalid("kind", v, "must be a model kind name".into()))?
-                .to_string(),
-            None => self.model.kind.clone(),
+        let mut model = match params.get("kind") {
+            None => self.base.model.clone(),
+            Some(v) => {
+                let kind = v
+                    .as_str()
+                    .ok_or_else(|| invalid("kind", v, "must be a model kind name".into()))?;
+                if kind == self.base.model.kind() {
+                    self.base.model.clone()
+                } else {
+                    config_with(kind, &self.fixed)?
+                }
+            }
         };
-        let mut model = ModelConfig::from_kind(&kind)
-            .map_err(|e| invalid("kind", &Value::from(kind.clone()), e.to_string()))?;
-        for (k, v) in &self.model.config {
-            model
-                .set_json(k, v.clone())
-                .map_err(|e| invalid(&format!("model.config.{k}"), v, e.to_string()))?;
-        }
-        let mut transform = match &self.model.transform {
-            Some(t) => Transform::from_str(t)
-                .map_err(|e| invalid("model.transform", &Value::from(t.clone()), e.to_string()))?,
-            None => Transform::None,
-        };
+        let mut transform = self.base.transform;
         for (key, value) in params {
             let target = match key.split_once('.') {
                 Some((k, rest)) if k == model.kind() => rest,
@@ -287,7 +323,7 @@ impl ForecastObjective {
         }
         let mut spec = ForecasterSpec::new(model);
         spec.transform = transform;
-        spec.seed = self.model.seed;
+        spec.seed = self.base.seed;
         if let Evaluation::Valid { fraction } = self.evaluation {
             spec.valid_fraction = fraction;
         }
@@ -305,7 +341,7 @@ impl ForecastObjective {
                 horizon,
                 step,
             } => {
-                let horizon = horizon.unwrap_or(self.model.horizon).max(1);
+                let horizon = horizon.unwrap_or(self.horizon).max(1);
                 let bt = BacktestSpec {
                     horizon,
                     plan: FoldPlan::Count {
@@ -516,12 +552,15 @@ mod tests {
             "#,
         )
         .unwrap();
-        let obj = ForecastObjective {
-            series: Series::from_values((0..48).map(|i| (i % 12) as f64).collect(), 12),
-            model: spec.model.clone(),
-            evaluation: spec.evaluation.clone(),
-            metric: spec.tune.metric.clone(),
-        };
+        let obj = ForecastObjective::from_spec(
+            Series::from_values((0..48).map(|i| (i % 12) as f64).collect(), 12),
+            spec.model.forecaster_spec().unwrap(),
+            spec.model.config.clone(),
+            spec.model.horizon,
+            spec.evaluation.clone(),
+            &spec.tune.metric,
+        )
+        .unwrap();
         let bad: Params = [("season_length".to_string(), Value::from(1.5))].into();
         let e = obj.configure(&bad).unwrap_err().to_string();
         assert!(e.contains("season_length") && e.contains("1.5"), "{e}");

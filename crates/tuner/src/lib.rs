@@ -44,6 +44,7 @@ pub mod space;
 pub mod store;
 #[cfg(feature = "forecast")]
 pub mod study;
+#[cfg(feature = "tracking")]
 pub mod tracking;
 
 pub use error::{Error, Result};

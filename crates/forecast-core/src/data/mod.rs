@@ -4,12 +4,14 @@
 pub mod calendar;
 mod load;
 mod missing;
+mod spec;
 pub mod time;
 mod write;
 
 pub use calendar::{Calendar, CalendarChoice, CalendarDecision};
 pub use load::{load, LoadOptions};
 pub use missing::MissingPolicy;
+pub use spec::DataSpec;
 pub use time::{format_timestamp, parse_timestamp, Frequency};
 pub use write::{write_csv_to, write_frame};
 

@@ -1,0 +1,409 @@
+//! Running a study: tune what the spec tunes, then backtest every model at every
+//! horizon beside the naive forecast.
+
+use super::report::{HorizonResult, ModelResult, StudyReport};
+use super::spec::{plan_for, refit_name, StudySpec};
+use super::tune::{self, TuneOutcome};
+use super::PreparedModel;
+use forecast_core::backtest::{backtest, BacktestReport, BacktestSpec};
+use forecast_core::error::Result;
+use forecast_core::split::{rolling_origin, Fold};
+use forecast_core::{ForecasterSpec, Series};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// A study ready to run: the spec, its checked models and its series.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// The spec.
+    pub spec: StudySpec,
+    /// Checked models (naive first when it was added).
+    pub models: Vec<PreparedModel>,
+    /// The series.
+    pub series: Series,
+}
+
+impl Study {
+    /// Check the models, load the data and check that every horizon's folds fit in it.
+    pub fn prepare(spec: StudySpec) -> Result<Study> {
+        let models = spec.prepare_models()?;
+        for m in &models {
+            if let Some(settings) = &m.entry.tune {
+                tune::check(m, settings)?;
+            }
+        }
+        let series = spec.data.load_series()?;
+        let study = Study {
+            spec,
+            models,
+            series,
+        };
+        for &h in &study.spec.evaluation.horizons {
+            study.folds_at(h)?;
+        }
+        Ok(study)
+    }
+
+    /// Most training rows any model needs.
+    fn min_train(&self) -> usize {
+        self.models
+            .iter()
+            .map(|m| m.spec.model.min_train_rows(self.series.season_length))
+            .max()
+            .unwrap_or(1)
+    }
+
+    fn folds_at(&self, horizon: usize) -> Result<Vec<Fold>> {
+        rolling_origin(
+            self.series.len(),
+            horizon,
+            plan_for(&self.spec.evaluation, horizon),
+            self.min_train(),
+        )
+    }
+
+    /// Total folds to run over all horizons and models (for progress bars).
+    pub fn total_folds(&self) -> usize {
+        self.spec.evaluation.horizons.len() * self.spec.evaluation.folds * self.models.len()
+    }
+
+    /// Rows before the earliest evaluation window (what tuning may see).
+    pub fn tuning_rows(&self) -> Result<usize> {
+        let mut first = self.series.len();
+        for &h in &self.spec.evaluation.horizons {
+            if let Some(f) = self.folds_at(h)?.first() {
+                first = first.min(f.origin());
+            }
+        }
+        Ok(first)
+    }
+
+    /// Run the study: tune what the spec tunes (on the rows before the earliest
+    /// evaluation window), then backtest every model at every horizon. A model that fails
+    /// is reported as failed in its row; the others still run. `on_fold` is called once
+    /// per finished fold, `on_stage` with a line saying what runs now.
+    pub fn run(
+        &self,
+        on_fold: &(dyn Fn() + Sync),
+        on_stage: &(dyn Fn(&str) + Sync),
+    ) -> Result<StudyReport> {
+        let start = Instant::now();
+        let ev = &self.spec.evaluation;
+        let tuning_rows = self.tuning_rows()?;
+        let history = self.series.head(tuning_rows);
+        // 1. Specs per (horizon, model), tuned where asked.
+        type Task = (
+            usize,
+            usize,
+            std::result::Result<ForecasterSpec, String>,
+            Option<TuneOutcome>,
+        );
+        let mut tasks: Vec<Task> = Vec::new();
+        for &h in &ev.horizons {
+            for (i, m) in self.models.iter().enumerate() {
+                let spec = m.spec_at(h).map_err(|e| e.to_string());
+                let (spec, tuned) = match (spec, &m.entry.tune) {
+                    (Ok(spec), Some(settings)) => {
+                        on_stage(&format!("tuning {} at horizon {h}", m.name));
+                        match tune::tune(m, &spec, &history, h, settings) {
+                            Ok(mut out) => {
+                                let s = out.spec.take().unwrap_or(spec);
+                                (Ok(s), Some(out))
+                            }
+                            Err(e) => (Err(format!("tuning: {e}")), None),
+                        }
+                    }
+                    (spec, _) => (spec, None),
+                };
+                tasks.push((h, i, spec, tuned));
+            }
+        }
+        on_stage("backtests");
+        // 2. Backtests, models in parallel (each backtest runs its folds in parallel too).
+        let run_one = |(h, i, spec, tuned): &Task| -> ModelResult {
+            let m = &self.models[*i];
+            let t0 = Instant::now();
+            let outcome: std::result::Result<BacktestReport, String> =
+                spec.as_ref().map_err(Clone::clone).and_then(|spec| {
+                    let bt = BacktestSpec {
+                        horizon: *h,
+                        plan: plan_for(ev, *h),
+                        refit: m.refit,
+                    };
+                    backtest(spec, &self.series, &bt, on_fold).map_err(|e| e.to_string())
+                });
+            let seconds = t0.elapsed().as_secs_f64();
+            let mut config = m.fixed.clone();
+            if let Some(Value::Object(p)) = tuned.as_ref().map(|t| &t.params) {
+                for (k, v) in p {
+                    config.insert(k.clone(), v.clone());
+                }
+            }
+            let transform = spec
+                .as_ref()
+                .map_or(&m.spec.transform, |s| &s.transform)
+                .to_string();
+            let mut r = ModelResult {
+                name: m.name.clone(),
+                kind: m.spec.model.kind().to_string(),
+                transform,
+                refit: refit_name(m.refit),
+                config,
+                metrics: None,
+                naive: None,
+                relative_mae: None,
+                beats_naive: None,
+                seconds,
+                tuned: tuned.clone(),
+                error: None,
+            };
+            match outcome {
+                Ok(rep) => {
+                    let rel = rep.metrics.mae / rep.naive.mae;
+                    r.relative_mae = rel.is_finite().then_some(rel);
+                    r.beats_naive = Some(rep.metrics.mae < rep.naive.mae);
+                    r.metrics = Some(rep.metrics);
+                    r.naive = Some(rep.naive);
+                }
+                Err(e) => r.error = Some(e),
+            }
+            r
+        };
+        let rows: Vec<ModelResult> = if ev.parallel {
+            tasks.par_iter().map(run_one).collect()
+        } else {
+            tasks.iter().map(run_one).collect()
+        };
+        let mut results = Vec::new();
+        let per = self.models.len();
+        for (k, &h) in ev.horizons.iter().enumerate() {
+            let folds = self.folds_at(h)?;
+            results.push(HorizonResult {
+                horizon: h,
+                folds: folds.len(),
+                step: ev.step.unwrap_or(h),
+                first_origin: folds.first().map_or(0, |f| f.origin()),
+                last_origin: folds.last().map_or(0, |f| f.origin()),
+                models: rows[k * per..(k + 1) * per].to_vec(),
+            });
+        }
+        Ok(StudyReport {
+            name: self.spec.name.clone(),
+            description: self.spec.description.clone(),
+            data: self.spec.data.clone(),
+            rows: self.series.len(),
+            season_length: self.series.season_length,
+            tuning_rows: if self.models.iter().any(|m| m.entry.tune.is_some()) {
+                tuning_rows
+            } else {
+                0
+            },
+            results,
+            seconds: start.elapsed().as_secs_f64(),
+            provenance: BTreeMap::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forecast_core::split::FoldPlan;
+
+    const SPEC: &str = r#"
+        name = "t"
+        [data]
+        path = "unused.csv"
+        target = "y"
+        [evaluation]
+        horizons = [3, 6]
+        folds = 3
+        [[model]]
+        kind = "seasonal-naive"
+        [[model]]
+        kind = "drift"
+        transform = "log"
+        refit = "never"
+    "#;
+
+    fn study(text: &str, y: Vec<f64>) -> Study {
+        let spec = StudySpec::from_toml(text).unwrap();
+        let models = spec.prepare_models().unwrap();
+        Study {
+            spec,
+            models,
+            series: Series::from_values(y, 12),
+        }
+    }
+
+    fn seasonal() -> Vec<f64> {
+        (0..96)
+            .map(|i| 100.0 + 10.0 * ((i % 12) as f64 - 6.0).abs() + 0.5 * i as f64)
+            .collect()
+    }
+
+    #[test]
+    fn naive_is_added_and_every_row_matches_a_direct_backtest() {
+        let s = study(SPEC, seasonal());
+        assert_eq!(s.models[0].name, "naive");
+        let r = s.run(&|| {}, &|_| {}).unwrap();
+        assert_eq!(r.results.len(), 2);
+        for h in &r.results {
+            assert_eq!(h.models.len(), 3);
+            for (m, row) in s.models.iter().zip(&h.models) {
+                // Independent reference: the plain backtest of that model.
+                let bt = BacktestSpec {
+                    horizon: h.horizon,
+                    plan: FoldPlan::Count {
+                        folds: 3,
+                        step: h.horizon,
+                    },
+                    refit: m.refit,
+                };
+                let direct = backtest(&m.spec, &s.series, &bt, &|| {}).unwrap();
+                assert_eq!(row.metrics.as_ref(), Some(&direct.metrics), "{}", row.name);
+                assert_eq!(row.naive.as_ref(), Some(&direct.naive));
+            }
+            // The naive row is the baseline itself.
+            assert_eq!(h.models[0].relative_mae, Some(1.0));
+            assert_eq!(h.models[0].beats_naive, Some(false));
+            assert_eq!(h.first_origin, 96 - h.horizon * 3);
+        }
+    }
+
+    #[test]
+    fn seasonal_naive_beats_naive_on_a_seasonal_series() {
+        let s = study(SPEC, seasonal());
+        let r = s.run(&|| {}, &|_| {}).unwrap();
+        let sn = &r.results[1].models[1];
+        assert_eq!(sn.name, "seasonal-naive");
+        assert_eq!(sn.beats_naive, Some(true));
+    }
+
+    #[test]
+    fn bad_specs_name_the_problem() {
+        let bad_kind = SPEC.replace("\"drift\"", "\"prophet\"");
+        let e = StudySpec::from_toml(&bad_kind)
+            .unwrap()
+            .prepare_models()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("prophet") && e.contains("model 'prophet'"),
+            "{e}"
+        );
+        let bad_key = SPEC.replace("refit = \"never\"", "set = { hidden = 3 }");
+        let e = StudySpec::from_toml(&bad_key)
+            .unwrap()
+            .prepare_models()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hidden"), "{e}");
+        let e = StudySpec::from_toml(&SPEC.replace("[3, 6]", "[]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("evaluation.horizons"), "{e}");
+        let e = StudySpec::from_toml(&SPEC.replace("folds = 3", "folds = 3\nbogus = 1"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = StudySpec::from_toml(&SPEC.replace("name = \"t\"", "name = \"../x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn too_short_series_is_an_error_before_running() {
+        let spec = StudySpec::from_toml(SPEC).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("y.csv");
+        std::fs::write(&path, "y\n1\n2\n3\n4\n5\n").unwrap();
+        let mut spec = spec;
+        spec.data.path = path;
+        let e = Study::prepare(spec).unwrap_err().to_string();
+        assert!(e.contains("folds"), "{e}");
+    }
+
+    #[test]
+    fn a_failing_model_is_reported_and_the_others_run() {
+        // Log transform of a series with negative values fails at fit time.
+        let y: Vec<f64> = seasonal().iter().map(|v| v - 150.0).collect();
+        let s = study(SPEC, y);
+        let r = s.run(&|| {}, &|_| {}).unwrap();
+        let f = r.failures();
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().all(|(_, n, _)| n == "drift"));
+        assert!(r.results[0].models[1].metrics.is_some());
+    }
+
+    #[test]
+    fn tuning_sees_only_rows_before_the_first_window() {
+        // Earliest window: horizon 6, 3 folds -> origin 96 - 18 = 78; the search runs
+        // on those 78 rows only (the outcome says how many it saw).
+        let text = SPEC.replace(
+            "refit = \"never\"",
+            "tune = { samples = 1, metric = \"valid_mae\", space = { kind = { choice = [\"drift\"] } } }",
+        );
+        let s = study(&text, seasonal());
+        let r = s.run(&|| {}, &|_| {}).unwrap();
+        assert_eq!(r.tuning_rows, 78);
+        for h in &r.results {
+            let t = h.models[2].tuned.as_ref().unwrap();
+            assert_eq!((t.rows, t.trials), (78, 1), "{:?}", h.models[2]);
+        }
+    }
+
+    #[test]
+    fn tunes_on_the_rows_before_the_window_and_evaluates_the_best() {
+        let text = r#"
+            name = "t"
+            [data]
+            path = "unused.csv"
+            target = "y"
+            [evaluation]
+            horizons = [12]
+            folds = 2
+            [[model]]
+            kind = "seasonal-naive"
+            tune = { samples = 1, search = "grid", metric = "valid_mae", space = { season_length = { grid = [5, 12] } } }
+        "#;
+        // Period 12 before the window, so tuning must pick 12.
+        let y: Vec<f64> = (0..96)
+            .map(|i| 50.0 + 10.0 * ((i % 12) as f64 - 6.0).abs())
+            .collect();
+        let s = study(text, y);
+        let r = s.run(&|| {}, &|_| {}).unwrap();
+        let row = &r.results[0].models[1];
+        let t = row.tuned.as_ref().unwrap();
+        assert_eq!(t.rows, 96 - 24);
+        assert_eq!(t.trials, 2);
+        assert_eq!(t.params["season_length"], 12);
+        assert_eq!(row.config["season_length"], 12);
+        assert!(row.metrics.unwrap().mae < 1e-9);
+    }
+
+    #[test]
+    fn bad_tune_tables_name_the_model() {
+        let text = r#"
+            name = "t"
+            [data]
+            path = "unused.csv"
+            target = "y"
+            [evaluation]
+            horizons = [1]
+            folds = 1
+            [[model]]
+            kind = "drift"
+            tune = { samples = 2 }
+        "#;
+        let spec = StudySpec::from_toml(text).unwrap();
+        let models = spec.prepare_models().unwrap();
+        let e = tune::check(&models[1], models[1].entry.tune.as_ref().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("drift") && e.contains("space"), "{e}");
+    }
+}
