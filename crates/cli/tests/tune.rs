@@ -218,3 +218,61 @@ out = "{}"
     assert!(csv.lines().skip(1).all(|l| l.contains(",completed,")));
     assert!(out.join("best_model/model.json").is_file());
 }
+
+/// The best model of a study scored on a validation part forecasts from the period after
+/// the file's last row, like `train --valid-fraction` (fitted on the training rows,
+/// conditioned on all of them).
+#[test]
+fn the_best_model_of_a_validation_study_forecasts_after_the_last_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("valid.toml");
+    let out = dir.path().join("exp");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"
+name = "valid-origin"
+[data]
+path = "{}"
+target = "passengers"
+[model]
+kind = "seasonal-naive"
+[space]
+season_length = {{ grid = [6, 12] }}
+[evaluation]
+kind = "valid"
+fraction = 0.2
+[tune]
+metric = "valid_mae"
+samples = 1
+search = "grid"
+max_concurrent = 1
+"#,
+            repo().join("datasets/airpassengers.csv").display()
+        ),
+    )
+    .unwrap();
+    let o = forecast()
+        .args(["tune", "--json", "--spec"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let best = out.join("best_model");
+    let model: Value =
+        serde_json::from_str(&std::fs::read_to_string(best.join("model.json")).unwrap()).unwrap();
+    // 144 rows, the last 29 (20%) scored: fitted on 115, conditioned on all 144.
+    assert_eq!(model["data"]["fitted_rows"], 115, "{}", model["data"]);
+    assert_eq!(model["data"]["conditioned_rows"], 144);
+    assert_eq!(model["config"]["season_length"], 12);
+    let p = forecast()
+        .args(["predict", "--horizon", "1", "--model"])
+        .arg(&best)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(p.stdout).unwrap();
+    // The file ends at 1960-12; a seasonal naive forecast of 1961-01 is 1960-01's 417.
+    assert!(csv.contains("\n1961-01-01,417,"), "{csv}");
+}

@@ -65,6 +65,24 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
 }
 
+/// Take an exclusive advisory lock on the file `path` (created if needed) without
+/// waiting: `Some(file)` holds the lock until the file is dropped, and the operating
+/// system releases it when the process ends, however it ends; `None` when another
+/// open file holds it (another process, or another handle in this one).
+pub fn try_lock(path: &Path) -> Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
 /// Fsync every regular file under `dir`, then `dir` itself.
 fn sync_tree(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {

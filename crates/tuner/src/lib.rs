@@ -44,6 +44,7 @@ pub mod space;
 pub mod store;
 #[cfg(feature = "forecast")]
 pub mod study;
+pub mod summary;
 #[cfg(feature = "tracking")]
 pub mod tracking;
 

@@ -4,8 +4,8 @@
 //! Observers are called in event order, one at a time, while the runner holds its lock:
 //! they should be quick (queue, don't ship over the network inline).
 
-use crate::runner::Summary;
 use crate::store::{ResultRow, TrialRecord};
+use crate::summary::Summary;
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -7,6 +7,7 @@ use crate::scheduler::{Action, Scheduler, SchedulerSpec};
 use crate::search::{SearchKind, Searcher};
 use crate::space::{Params, SearchSpace};
 use crate::store::{ExploitStep, ResultRow, Store, TrialRecord, TrialStatus};
+pub use crate::summary::{Best, Summary};
 use rayon::ThreadPool;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -146,34 +147,6 @@ impl TuneConfig {
             Mode::Max => -value,
         }
     }
-}
-
-/// The best trial of an experiment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Best {
-    /// Trial id.
-    pub trial: usize,
-    /// Its hyperparameters.
-    pub params: Params,
-    /// Its metric.
-    pub metric: f64,
-}
-
-/// The outcome of an experiment (`forecast tune --json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// The best trial, when any produced the metric.
-    pub best: Option<Best>,
-    /// Trials created.
-    pub trials: usize,
-    /// Trials that ran to their end.
-    pub completed: usize,
-    /// Trials stopped early (scheduler or time budget).
-    pub stopped_early: usize,
-    /// Trials that failed.
-    pub failed: usize,
-    /// Seconds this run took (this invocation, not counting earlier ones).
-    pub seconds: f64,
 }
 
 /// The summary of the trials in `store`.

@@ -181,20 +181,9 @@ pub struct Store {
 /// operating system releases it when the process ends, however it ends.
 fn lock_dir(dir: &Path) -> Result<File> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join("lock");
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match fs4::FileExt::try_lock(&file) {
-        Ok(()) => Ok(file),
-        Err(fs4::TryLockError::WouldBlock) => Err(Error::Locked {
-            path: dir.to_path_buf(),
-        }),
-        Err(fs4::TryLockError::Error(e)) => Err(Error::io(&path, e)),
-    }
+    forecast_core::fsio::try_lock(&dir.join("lock"))?.ok_or_else(|| Error::Locked {
+        path: dir.to_path_buf(),
+    })
 }
 
 impl Store {

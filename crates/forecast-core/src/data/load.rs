@@ -134,6 +134,65 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             path: path.to_path_buf(),
         });
     }
+    let time_column = check_columns(path, &raw, options)?;
+    let Typed {
+        times,
+        mut numeric,
+        text,
+    } = type_columns(path, format, raw, &time_column, options)?;
+    let (keep, repaired) = repair_missing(path, format, &mut numeric, options.missing, nrows)?;
+    let dropped = keep.iter().filter(|k| !**k).count();
+    if dropped == nrows {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let columns = numeric
+        .into_iter()
+        .map(|(name, values, integer)| Column {
+            name,
+            values: keep_rows(values, &keep)
+                .into_iter()
+                .map(|v| v.unwrap_or(f64::NAN))
+                .collect(),
+            integer,
+        })
+        .collect();
+    let text_columns = text
+        .into_iter()
+        .map(|(n, v)| (n, keep_rows(v, &keep)))
+        .collect();
+    let times = times.map(|t| keep_rows(t, &keep));
+    let frequency = times.as_deref().map_or(Frequency::Row, Frequency::infer);
+    let calendar = match (&times, frequency) {
+        (Some(t), Frequency::BusinessDay) => Some(calendar::resolve(options.calendar, t)),
+        _ => None,
+    };
+    let date_only = times.as_ref().is_none_or(|t| {
+        t.iter()
+            .all(|x| x.num_seconds_from_midnight() == 0 && x.nanosecond() == 0)
+    });
+    Ok(Frame {
+        source: path.to_path_buf(),
+        time_column,
+        times,
+        date_only,
+        frequency,
+        calendar,
+        columns,
+        text_columns,
+        repaired: repaired + dropped,
+    })
+}
+
+/// The time column (the one asked for, else the first of `date`, `datetime`,
+/// `timestamp`, `time` in any case, else none), after checking that every required
+/// column exists and is not the time column.
+fn check_columns(
+    path: &Path,
+    raw: &[(String, Raw)],
+    options: &LoadOptions,
+) -> Result<Option<String>> {
     let names: Vec<&str> = raw.iter().map(|(n, _)| n.as_str()).collect();
     let not_found = |column: &str| Error::ColumnNotFound {
         path: path.to_path_buf(),
@@ -163,9 +222,32 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             ));
         }
     }
+    Ok(time_column)
+}
 
-    let mut times: Option<Vec<NaiveDateTime>> = None;
-    let mut numeric: Vec<(String, Vec<Option<f64>>, bool)> = Vec::new();
+/// A numeric column as read: name, cells (`None` = missing), whole numbers only.
+type NumericColumn = (String, Vec<Option<f64>>, bool);
+/// A text column passed through: name, cells.
+type TextColumn = (String, Vec<Option<String>>);
+
+/// The columns of a file, typed.
+struct Typed {
+    times: Option<Vec<NaiveDateTime>>,
+    numeric: Vec<NumericColumn>,
+    text: Vec<TextColumn>,
+}
+
+/// Parse the time column and type every other column: numeric when every cell parses
+/// (required columns must), non-finite values refused, else text.
+fn type_columns(
+    path: &Path,
+    format: Format,
+    raw: Vec<(String, Raw)>,
+    time_column: &Option<String>,
+    options: &LoadOptions,
+) -> Result<Typed> {
+    let mut times = None;
+    let mut numeric = Vec::new();
     let mut text = Vec::new();
     for (name, col) in raw {
         if Some(&name) == time_column.as_ref() {
@@ -196,8 +278,22 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             },
         }
     }
+    Ok(Typed {
+        times,
+        numeric,
+        text,
+    })
+}
 
-    // Missing values: an explicit policy, never a silent fill.
+/// Apply the missing-value policy, an explicit one and never a silent fill: the rows
+/// to keep and the number of cells filled.
+fn repair_missing(
+    path: &Path,
+    format: Format,
+    numeric: &mut [NumericColumn],
+    policy: MissingPolicy,
+    nrows: usize,
+) -> Result<(Vec<bool>, usize)> {
     let mut repaired = 0;
     let mut keep: Vec<bool> = vec![true; nrows];
     for (name, values, _) in numeric.iter_mut() {
@@ -205,7 +301,7 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
         if missing == 0 {
             continue;
         }
-        match options.missing {
+        match policy {
             MissingPolicy::Error => {
                 let i = values.iter().position(Option::is_none).unwrap_or(0);
                 return Err(Error::Missing {
@@ -230,65 +326,15 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             }
         }
     }
-    let dropped = keep.iter().filter(|k| !**k).count();
-    if dropped == nrows {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let select = |i: usize| keep[i];
-    let columns = numeric
-        .into_iter()
-        .map(|(name, values, integer)| Column {
-            name,
-            values: values
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| select(*i))
-                .map(|(_, v)| v.unwrap_or(f64::NAN))
-                .collect(),
-            integer,
-        })
-        .collect();
-    let text_columns = text
-        .into_iter()
-        .map(|(n, v)| {
-            let v = v
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| select(*i))
-                .map(|(_, x)| x)
-                .collect();
-            (n, v)
-        })
-        .collect();
-    let times = times.map(|t| {
-        t.into_iter()
-            .enumerate()
-            .filter(|(i, _)| select(*i))
-            .map(|(_, x)| x)
-            .collect::<Vec<_>>()
-    });
-    let frequency = times.as_deref().map_or(Frequency::Row, Frequency::infer);
-    let calendar = match (&times, frequency) {
-        (Some(t), Frequency::BusinessDay) => Some(calendar::resolve(options.calendar, t)),
-        _ => None,
-    };
-    let date_only = times.as_ref().is_none_or(|t| {
-        t.iter()
-            .all(|x| x.num_seconds_from_midnight() == 0 && x.nanosecond() == 0)
-    });
-    Ok(Frame {
-        source: path.to_path_buf(),
-        time_column,
-        times,
-        date_only,
-        frequency,
-        calendar,
-        columns,
-        text_columns,
-        repaired: repaired + dropped,
-    })
+    Ok((keep, repaired))
+}
+
+/// The entries of `v` whose row is kept.
+fn keep_rows<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+    v.into_iter()
+        .zip(keep)
+        .filter_map(|(x, k)| k.then_some(x))
+        .collect()
 }
 
 fn parse_times(path: &Path, format: Format, name: &str, col: Raw) -> Result<Vec<NaiveDateTime>> {

@@ -471,18 +471,8 @@ impl Spool {
     /// Takes the run's shipping lock (non-blocking): only one process ships a run at a time.
     /// The lock is released when the returned file is dropped.
     pub fn lock_shipping(&self, id: &RunId) -> Result<File> {
-        let path = self.run_dir(id).join("ship.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| TrackingError::io(&path, e))?;
-        match fs4::FileExt::try_lock(&file) {
-            Ok(()) => Ok(file),
-            Err(fs4::TryLockError::WouldBlock) => Err(TrackingError::Busy(id.to_string())),
-            Err(fs4::TryLockError::Error(e)) => Err(TrackingError::io(&path, e)),
-        }
+        forecast_core::fsio::try_lock(&self.run_dir(id).join("ship.lock"))?
+            .ok_or_else(|| TrackingError::Busy(id.to_string()))
     }
 }
 

@@ -14,6 +14,7 @@
 
 use super::layers::Dropper;
 use super::lstm::{LstmLayer, LstmNet};
+use super::Net;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -712,6 +713,54 @@ pub fn loss_and_grads(
 fn add(acc: &mut [f32], v: &[f32]) {
     for (a, b) in acc.iter_mut().zip(v) {
         *a += b;
+    }
+}
+
+/// The LSTM as a trainable [`Net`]: this module's recurrence on the CPU, burn's autodiff
+/// elsewhere (the network's layout lives in [`super::lstm`], which does not depend on this
+/// module).
+impl Net for LstmNet {
+    /// On the CPU: the recurrence forward and back through time without a per-step
+    /// autodiff graph ([this module]); elsewhere burn's autodiff.
+    fn loss_and_grads(
+        &self,
+        x: Vec<f32>,
+        y: Vec<f32>,
+        shape: [usize; 3],
+        drop: &mut Dropper,
+        devices: &super::device::Devices,
+    ) -> (f32, burn::optim::GradientsParams) {
+        if devices.name == "cpu" {
+            loss_and_grads(self, &x, y, shape, drop, &devices.train, &devices.infer)
+        } else {
+            super::training::autodiff_step(self, x, y, shape, drop, &devices.train)
+        }
+    }
+
+    /// Without autodiff and dropout on the CPU (validation, forecasts), the recurrence
+    /// runs in [`last_hidden`]; otherwise as burn tensor operations.
+    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2> {
+        let device = x.device();
+        if !drop.active() && !device.is_autodiff() && device == Device::flex() {
+            let shape = x.dims();
+            if let Ok(v) = x.clone().into_data().try_to_vec::<f32>() {
+                let h = self.layers.last().map_or(0, |l| l.hidden);
+                let last = last_hidden(self, &v, shape);
+                let last = Tensor::<2>::from_data(TensorData::new(last, [shape[0], h]), &device);
+                return self.head.forward2(last);
+            }
+        }
+        let n = self.layers.len();
+        let mut x = x;
+        for (l, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, l + 1 < n);
+            if l + 1 < n {
+                x = drop.apply(x);
+            }
+        }
+        let [b, _, h] = x.dims();
+        let last = drop.apply(x.reshape([b, h]));
+        self.head.forward2(last)
     }
 }
 

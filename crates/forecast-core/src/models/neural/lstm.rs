@@ -5,8 +5,7 @@
 //! for the four gates (`[h, 4h]`), one sigmoid over all gates and one tanh, as PyTorch's
 //! fused cell does. Gate order: input, forget, cell, output.
 
-use super::layers::{uniform, Dense, Dropper};
-use super::Net;
+use super::layers::{uniform, Dense};
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -110,50 +109,5 @@ impl LstmNet {
             layers,
             head: Dense::new(hidden, horizon, rng, device),
         }
-    }
-}
-
-impl Net for LstmNet {
-    /// On the CPU: the recurrence forward and back through time without a per-step
-    /// autodiff graph ([`super::bptt`]); elsewhere burn's autodiff.
-    fn loss_and_grads(
-        &self,
-        x: Vec<f32>,
-        y: Vec<f32>,
-        shape: [usize; 3],
-        drop: &mut Dropper,
-        devices: &super::device::Devices,
-    ) -> (f32, burn::optim::GradientsParams) {
-        if devices.name == "cpu" {
-            super::bptt::loss_and_grads(self, &x, y, shape, drop, &devices.train, &devices.infer)
-        } else {
-            super::training::autodiff_step(self, x, y, shape, drop, &devices.train)
-        }
-    }
-
-    /// Without autodiff and dropout on the CPU (validation, forecasts), the recurrence
-    /// runs in [`super::bptt::last_hidden`]; otherwise as burn tensor operations.
-    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2> {
-        let device = x.device();
-        if !drop.active() && !device.is_autodiff() && device == Device::flex() {
-            let shape = x.dims();
-            if let Ok(v) = x.clone().into_data().try_to_vec::<f32>() {
-                let h = self.layers.last().map_or(0, |l| l.hidden);
-                let last = super::bptt::last_hidden(self, &v, shape);
-                let last = Tensor::<2>::from_data(TensorData::new(last, [shape[0], h]), &device);
-                return self.head.forward2(last);
-            }
-        }
-        let n = self.layers.len();
-        let mut x = x;
-        for (l, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, l + 1 < n);
-            if l + 1 < n {
-                x = drop.apply(x);
-            }
-        }
-        let [b, _, h] = x.dims();
-        let last = drop.apply(x.reshape([b, h]));
-        self.head.forward2(last)
     }
 }
