@@ -103,7 +103,7 @@ impl ForecasterSpec {
                 "differencing is a model's job (ARIMA's d), not a target transform",
             ));
         }
-        self.model.validate()?;
+        // The config is validated once, by ModelConfig::fit.
         let rows = train.end;
         let transform = self.transform.fit(&series.target[train.clone()])?;
         let y = transform.apply(&series.target[train.clone()])?;

@@ -2,7 +2,8 @@
 //! objective that fits a [`ForecasterSpec`] with sampled hyperparameters.
 //!
 //! Sampled keys land in the model's typed config through
-//! [`ModelConfig::set_json`], so a bad sample is an error naming the key. The special
+//! [`ModelConfig::set_json_many`] (one step for all of a trial's keys), so a bad sample
+//! is an error naming the key. The special
 //! key `kind` picks the model kind (a `choice` or `grid` over kinds); `transform`
 //! picks the target transform (`"log"`, `"boxcox:0.5"`); a dotted key `KIND.key`
 //! applies only when the trial's kind is `KIND`.
@@ -301,6 +302,8 @@ impl ForecastObjective {
             }
         };
         let mut transform = self.base.transform;
+        // (config key, sampled key, value): applied to the typed config in one step.
+        let mut sets: Vec<(&str, &str, &Value)> = Vec::new();
         for (key, value) in params {
             let target = match key.split_once('.') {
                 Some((k, rest)) if k == model.kind() => rest,
@@ -316,9 +319,16 @@ impl ForecastObjective {
                     transform = Transform::from_str(text)
                         .map_err(|e| invalid(key, value, e.to_string()))?;
                 }
-                k => model
-                    .set_json(k, value.clone())
-                    .map_err(|e| invalid(key, value, e.to_string()))?,
+                k => sets.push((k, key, value)),
+            }
+        }
+        let pairs: Vec<(&str, Value)> = sets.iter().map(|(k, _, v)| (*k, (*v).clone())).collect();
+        if model.set_json_many(&pairs).is_err() {
+            // Name the sampled key at fault, as the trial's error.
+            for (k, key, value) in &sets {
+                model
+                    .set_json(k, (*value).clone())
+                    .map_err(|e| invalid(key, value, e.to_string()))?;
             }
         }
         let mut spec = ForecasterSpec::new(model);
@@ -366,7 +376,7 @@ impl ForecastObjective {
     fn run_valid(&self, spec: &ForecasterSpec, ctx: &mut TrialContext<'_>) -> Result<(), String> {
         // Neural models checkpoint every epoch into a directory of this attempt.
         let mut spec = spec.clone();
-        let ckpt_dir = if spec.model.config_json().get("checkpoint_dir").is_some() {
+        let ckpt_dir = if spec.model.has_key("checkpoint_dir") {
             let dir = tempfile::Builder::new()
                 .prefix("tune-trial-")
                 .tempdir()
@@ -473,7 +483,7 @@ impl ForecastObjective {
     ) -> Result<Forecaster, String> {
         let mut spec = self.configure(params).map_err(|e| e.to_string())?;
         if let Some(n) = iterations {
-            if spec.model.config_json().get("epochs").is_some() {
+            if spec.model.has_key("epochs") {
                 spec.model
                     .set_json("epochs", Value::from(n))
                     .map_err(core)?;

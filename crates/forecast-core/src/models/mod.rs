@@ -185,6 +185,55 @@ impl ModelConfig {
         self.set_json(key, parsed)
     }
 
+    /// Whether the kind has config key `key` (the keys of `--set`; the same for every
+    /// config of a kind, read once per kind from its default).
+    pub fn has_key(&self, key: &str) -> bool {
+        use std::collections::{BTreeSet, HashMap};
+        use std::sync::{Mutex, OnceLock};
+        static KEYS: OnceLock<Mutex<HashMap<&'static str, BTreeSet<String>>>> = OnceLock::new();
+        let kind = self.kind();
+        let mut cache = KEYS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(kind)
+            .or_insert_with(|| {
+                ModelConfig::from_kind(kind)
+                    .map(|c| c.config_json())
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+                    .unwrap_or_default()
+            })
+            .contains(key)
+    }
+
+    /// Set several config keys at once: one serialisation, one deserialisation and one
+    /// validation for all of them (the tuner applies a trial's sampled keys so). On an
+    /// error the keys are tried one by one, so that the error names the key at fault;
+    /// a rejected set leaves the config as it was.
+    pub fn set_json_many(&mut self, pairs: &[(&str, Value)]) -> Result<()> {
+        if pairs.iter().all(|(k, _)| self.has_key(k)) {
+            let candidate = serde_json::to_value(&*self).ok().and_then(|mut whole| {
+                let config = whole.get_mut("config")?.as_object_mut()?;
+                for (k, v) in pairs {
+                    config.insert((*k).to_string(), v.clone());
+                }
+                serde_json::from_value::<ModelConfig>(whole).ok()
+            });
+            if let Some(c) = candidate.filter(|c| c.validate().is_ok()) {
+                *self = c;
+                return Ok(());
+            }
+        }
+        let mut one_by_one = self.clone();
+        for (k, v) in pairs {
+            one_by_one.set_json(k, v.clone())?;
+        }
+        *self = one_by_one;
+        Ok(())
+    }
+
     /// Set one config key to a JSON value; an unknown key or a value of the wrong type
     /// is an error naming the key.
     pub fn set_json(&mut self, key: &str, value: Value) -> Result<()> {
@@ -409,6 +458,32 @@ mod tests {
         let e = m.set("season_length", "abc").unwrap_err().to_string();
         assert!(e.contains("season_length"), "{e}");
         assert!(m.set("season_length", "0").is_err());
+    }
+
+    #[test]
+    fn several_keys_are_set_in_one_step_and_errors_name_the_key() {
+        let mut m = ModelConfig::from_kind("lstm").unwrap();
+        assert!(m.has_key("hidden_size") && m.has_key("epochs") && !m.has_key("order"));
+        assert!(!ModelConfig::from_kind("drift").unwrap().has_key("epochs"));
+        m.set_json_many(&[("hidden_size", Value::from(8)), ("epochs", Value::from(3))])
+            .unwrap();
+        let v = m.config_json();
+        assert_eq!(
+            (v["hidden_size"].as_u64(), v["epochs"].as_u64()),
+            (Some(8), Some(3))
+        );
+        let before = m.clone();
+        let e = m
+            .set_json_many(&[("epochs", Value::from(5)), ("dropout", Value::from(1.5))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("dropout"), "{e}");
+        assert_eq!(m, before, "a rejected set leaves the config as it was");
+        let e = m
+            .set_json_many(&[("hidden", Value::from(5))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hidden") && e.contains("hidden_size"), "{e}");
     }
 
     #[test]
