@@ -85,8 +85,8 @@ pub struct TrackingArgs {
 /// Which model, with which hyperparameters.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model kind: naive, seasonal-naive, drift, mean, arima, auto-arima, lstm, transformer.
-    #[arg(long)]
+    /// Model kind.
+    #[arg(long, value_parser = model_kinds())]
     pub model: String,
     /// ARIMA order p,d,q.
     #[arg(long)]
@@ -118,6 +118,16 @@ pub struct ModelArgs {
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// `--model`'s values: the library's list of kinds, with their aliases and help lines.
+fn model_kinds() -> clap::builder::PossibleValuesParser {
+    use clap::builder::PossibleValue;
+    clap::builder::PossibleValuesParser::new(forecast_core::models::KINDS.iter().map(|k| {
+        PossibleValue::new(k.name)
+            .aliases(k.aliases.iter().copied())
+            .help(k.about)
+    }))
 }
 
 impl ModelArgs {

@@ -217,13 +217,15 @@ fn finish_tracking(tracking: Option<&TuneTracker>, status: RunStatus) {
     }
 }
 
-fn expected_trials(spec: &ExperimentSpec, space: &tuner::SearchSpace) -> Option<u64> {
+/// Trials the search will create: `samples` per grid point (TPE samples the grid keys
+/// too), capped by `max_trials`. A time budget may end the study sooner.
+fn expected_trials(spec: &ExperimentSpec, space: &tuner::SearchSpace) -> u64 {
     let per = match spec.tune.search {
         tuner::SearchKind::Tpe => 1,
         _ => space.grid_points().len(),
     };
     let n = (spec.tune.samples * per) as u64;
-    Some(spec.tune.max_trials.map_or(n, |m| n.min(m as u64)))
+    spec.tune.max_trials.map_or(n, |m| n.min(m as u64))
 }
 
 fn print_human(s: &Summary, metric: &str, out: &std::path::Path) {
@@ -256,8 +258,8 @@ struct TrialsBar {
 }
 
 impl TrialsBar {
-    fn new(total: Option<u64>, metric: &str) -> Self {
-        let bar = crate::progress::bar(total.unwrap_or(0), "trials");
+    fn new(total: u64, metric: &str) -> Self {
+        let bar = crate::progress::bar(total, "trials");
         TrialsBar {
             bar,
             metric: metric.to_string(),

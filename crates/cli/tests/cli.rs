@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{dataset, fails, ok, root};
+use common::{dataset, fails, ok, root, usage_error};
 
 #[test]
 fn help_lists_commands_with_examples() {
@@ -266,7 +266,8 @@ fn bad_inputs_give_one_error_line_and_no_output() {
         out.to_str().unwrap(),
     ]);
     assert!(e.contains("hidden"), "{e}");
-    let e = fails(&[
+    // An unknown kind is a usage error; the message lists the kinds there are.
+    let e = usage_error(&[
         "train",
         "--data",
         &dataset("airpassengers.csv"),
@@ -277,7 +278,7 @@ fn bad_inputs_give_one_error_line_and_no_output() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(e.contains("wavenet"), "{e}");
+    assert!(e.contains("wavenet") && e.contains("auto-arima"), "{e}");
     assert!(!out.exists());
     let e = fails(&[
         "predict",

@@ -75,9 +75,6 @@ fn the_lstm_asha_spec_parses() {
             .unwrap();
     assert_eq!(spec.model.kind, "lstm");
     assert_eq!(spec.space().unwrap().params().len(), 5);
-    if forecast_core::ModelConfig::from_kind("lstm").is_err() {
-        eprintln!("skipping the LSTM run: the lstm model kind is not in this build");
-    }
 }
 
 fn count_events(runs: &str) -> (BTreeMap<u64, usize>, BTreeMap<u64, usize>) {

@@ -12,47 +12,74 @@ pub enum Error {
     /// The file could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// The cause.
         #[source]
         source: std::io::Error,
     },
     /// The file extension does not name a supported format.
     #[error("{path}: unsupported file format (expected .csv or .parquet)")]
-    UnsupportedFormat { path: PathBuf },
+    UnsupportedFormat {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+    },
     /// The CSV / Parquet reader rejected the file.
     #[error("{path}: cannot parse: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The file holds no data rows.
     #[error("{path}: file has no data rows")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+    },
     /// A column the request needs is absent.
     #[error("{path}: column '{column}' not found (columns: {available})")]
     ColumnNotFound {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// The column.
         column: String,
+        /// The columns the file has.
         available: String,
     },
     /// A cell in a numeric column is not a number.
     #[error("{path}: {place}, column '{column}': non-numeric value {value:?}")]
     NonNumeric {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The value at fault, as read.
         value: String,
     },
     /// A cell holds NaN or an infinity.
     #[error("{path}: {place}, column '{column}': non-finite value {value:?}")]
     NonFinite {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The value at fault, as read.
         value: String,
     },
     /// A cell is empty and the missing-value policy is `error`.
     #[error("{path}: {place}, column '{column}': missing value (choose a policy with --missing ffill|interpolate|drop)")]
     Missing {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
     },
     /// A missing value cannot be repaired by the chosen policy (e.g. ffill at the first row).
@@ -60,58 +87,103 @@ pub enum Error {
         "{path}: {place}, column '{column}': missing value cannot be repaired by policy '{policy}'"
     )]
     Unrepairable {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The missing-value policy.
         policy: String,
     },
     /// A timestamp cannot be parsed.
     #[error("{path}: {place}, column '{column}': cannot parse timestamp {value:?} (expected ISO 8601, e.g. 2017-11-10 or 2017-11-10T16:00:00)")]
     BadTimestamp {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The value at fault, as read.
         value: String,
     },
     /// Timestamps go backwards.
     #[error("{path}: {place}, column '{column}': timestamps not sorted ({value} comes after {previous})")]
     Unsorted {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The value at fault, as read.
         value: String,
+        /// The timestamp before it.
         previous: String,
     },
     /// The same timestamp appears twice.
     #[error("{path}: {place}, column '{column}': duplicate timestamp {value}")]
     Duplicate {
+        /// The file (or directory) at fault.
         path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
         place: String,
+        /// The column.
         column: String,
+        /// The value at fault, as read.
         value: String,
     },
     /// The data is too short for what was asked.
     #[error("too few rows: {what} needs at least {needed}, the data has {available}")]
     TooFewRows {
+        /// What needs the rows.
         what: String,
+        /// Rows needed.
         needed: usize,
+        /// Rows the data has.
         available: usize,
     },
     /// A configuration value (model, transform, split, indicator) is invalid.
     #[error("invalid {key}: {message}")]
-    InvalidConfig { key: String, message: String },
+    InvalidConfig {
+        /// The configuration key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A transform cannot be applied to these values (e.g. log of a non-positive value).
     #[error("transform '{transform}': {message}")]
-    Transform { transform: String, message: String },
+    Transform {
+        /// The transform.
+        transform: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A model artifact directory is missing files, truncated, or from a newer format.
     #[error("model artifact {path}: {message}")]
-    Artifact { path: PathBuf, message: String },
+    Artifact {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The model cannot do what was asked (e.g. exogenous values missing for a forecast).
     #[error("model '{model}': {message}")]
-    Model { model: String, message: String },
+    Model {
+        /// The model kind.
+        model: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A numerical routine failed (non-finite likelihood, singular matrix, ...).
     #[error("numerical failure in {what}: {message}")]
-    Numerical { what: String, message: String },
+    Numerical {
+        /// The routine that failed.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {

@@ -5,7 +5,7 @@ use crate::data::{Column, DataSchema};
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
 use crate::metrics::{mase_scale, Metrics, Window};
-use crate::models::{FittedModel, ModelConfig, TrainingData};
+use crate::models::{Fit, FittedModel, ModelConfig, TrainingData};
 use crate::reporter::{Reporter, Silent};
 use crate::series::Series;
 use crate::split::Split;
@@ -97,13 +97,7 @@ impl ForecasterSpec {
         valid: std::ops::Range<usize>,
         reporter: &mut dyn Reporter,
     ) -> Result<Forecaster> {
-        if matches!(self.transform, Transform::Difference { .. }) {
-            return Err(Error::config(
-                "transform",
-                "differencing is a model's job (ARIMA's d), not a target transform",
-            ));
-        }
-        // The config is validated once, by ModelConfig::fit.
+        // The config is checked once, by Fit::fit.
         let rows = train.end;
         let transform = self.transform.fit(&series.target[train.clone()])?;
         let y = transform.apply(&series.target[train.clone()])?;

@@ -105,9 +105,19 @@ impl Fold {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FoldPlan {
     /// `k` folds ending at the last row, origins `step` rows apart.
-    Count { folds: usize, step: usize },
+    Count {
+        /// Number of folds.
+        folds: usize,
+        /// Rows between consecutive origins.
+        step: usize,
+    },
     /// First origin after `initial` rows, then every `step` rows while a full horizon fits.
-    Initial { initial: usize, step: usize },
+    Initial {
+        /// Rows before the first origin.
+        initial: usize,
+        /// Rows between consecutive origins.
+        step: usize,
+    },
 }
 
 /// Rolling-origin folds over `n` rows for forecasts of `horizon` steps; each fold must

@@ -18,13 +18,14 @@ pub enum Transform {
     /// Natural logarithm (values must be positive).
     Log,
     /// Box-Cox with a fixed lambda (values must be positive).
-    BoxCox { lambda: f64 },
+    BoxCox {
+        /// The power; 0 is the logarithm.
+        lambda: f64,
+    },
     /// `(x - mean) / sd`, mean and sd (ddof 0) of the training values.
     Standard,
     /// `(x - min) / (max - min)` with the training min and max.
     MinMax,
-    /// Differences at `lag` (`x_t - x_{t-lag}`); the first `lag` values are kept to invert.
-    Difference { lag: usize },
 }
 
 /// The transform as written in specs and on the command line (`log`, `boxcox:0.5`);
@@ -37,7 +38,6 @@ impl std::fmt::Display for Transform {
             Transform::BoxCox { lambda } => write!(f, "boxcox:{lambda}"),
             Transform::Standard => write!(f, "standard"),
             Transform::MinMax => write!(f, "minmax"),
-            Transform::Difference { lag } => write!(f, "diff:{lag}"),
         }
     }
 }
@@ -61,19 +61,14 @@ impl FromStr for Transform {
             },
             "standard" => Transform::Standard,
             "minmax" => Transform::MinMax,
-            "diff" | "difference" => Transform::Difference {
-                lag: match arg {
-                    Some(a) => a
-                        .parse()
-                        .ok()
-                        .filter(|l| *l >= 1)
-                        .ok_or_else(|| bad("lag must be a whole number >= 1"))?,
-                    None => 1,
-                },
-            },
+            "diff" | "difference" => {
+                return Err(bad(
+                    "differencing is a model's job (ARIMA's d and D, or --model drift), not a target transform",
+                ))
+            }
             _ => {
                 return Err(bad(
-                    "unknown transform (none, log, boxcox:L, standard, minmax, diff[:lag])",
+                    "unknown transform (none, log, boxcox:L, standard, minmax)",
                 ))
             }
         })
@@ -89,13 +84,24 @@ pub enum FittedTransform {
     /// Natural logarithm.
     Log,
     /// Box-Cox.
-    BoxCox { lambda: f64 },
+    BoxCox {
+        /// The power; 0 is the logarithm.
+        lambda: f64,
+    },
     /// Standard scaling.
-    Standard { mean: f64, sd: f64 },
+    Standard {
+        /// Mean of the training values.
+        mean: f64,
+        /// Standard deviation (ddof 0) of the training values.
+        sd: f64,
+    },
     /// Min-max scaling.
-    MinMax { min: f64, max: f64 },
-    /// Differencing, with the first `lag` training values.
-    Difference { lag: usize, initial: Vec<f64> },
+    MinMax {
+        /// Smallest training value.
+        min: f64,
+        /// Largest training value.
+        max: f64,
+    },
 }
 
 fn positive(name: &str, x: &[f64]) -> Result<()> {
@@ -154,28 +160,15 @@ impl Transform {
                 }
                 FittedTransform::MinMax { min, max }
             }
-            Transform::Difference { lag } => {
-                if train.len() <= lag {
-                    return Err(Error::TooFewRows {
-                        what: format!("differencing at lag {lag}"),
-                        needed: lag + 1,
-                        available: train.len(),
-                    });
-                }
-                FittedTransform::Difference {
-                    lag,
-                    initial: train[..lag].to_vec(),
-                }
-            }
         })
     }
 }
 
 impl FittedTransform {
-    /// Transform one value (pointwise transforms only; differencing needs the series).
+    /// Transform one value.
     fn forward_one(&self, v: f64) -> f64 {
         match self {
-            FittedTransform::None | FittedTransform::Difference { .. } => v,
+            FittedTransform::None => v,
             FittedTransform::Log => v.ln(),
             FittedTransform::BoxCox { lambda } => {
                 if *lambda == 0.0 {
@@ -189,11 +182,11 @@ impl FittedTransform {
         }
     }
 
-    /// Invert one value (pointwise transforms only). Monotone increasing, so it maps
+    /// Invert one value. Monotone increasing, so it maps
     /// forecast quantiles to quantiles.
     pub fn inverse_one(&self, v: f64) -> f64 {
         match self {
-            FittedTransform::None | FittedTransform::Difference { .. } => v,
+            FittedTransform::None => v,
             FittedTransform::Log => v.exp(),
             FittedTransform::BoxCox { lambda } => {
                 if *lambda == 0.0 {
@@ -207,36 +200,19 @@ impl FittedTransform {
         }
     }
 
-    /// Transform a series. Log / Box-Cox check positivity; differencing drops the first
-    /// `lag` values.
+    /// Transform a series. Log / Box-Cox check positivity.
     pub fn apply(&self, x: &[f64]) -> Result<Vec<f64>> {
         match self {
             FittedTransform::Log => positive("log", x)?,
             FittedTransform::BoxCox { .. } => positive("boxcox", x)?,
-            FittedTransform::Difference { lag, .. } => {
-                return Ok(x.windows(lag + 1).map(|w| w[*lag] - w[0]).collect())
-            }
             _ => {}
         }
         Ok(x.iter().map(|v| self.forward_one(*v)).collect())
     }
 
-    /// Invert [`apply`](Self::apply): for differencing, cumulate from the stored initial
-    /// values of the training series.
+    /// Invert [`apply`](Self::apply).
     pub fn inverse(&self, y: &[f64]) -> Vec<f64> {
-        match self {
-            FittedTransform::Difference { lag, initial } => {
-                let mut out = initial.clone();
-                out.reserve(y.len());
-                for (i, d) in y.iter().enumerate() {
-                    let prev = out[i];
-                    out.push(prev + d);
-                }
-                let _ = lag;
-                out
-            }
-            _ => y.iter().map(|v| self.inverse_one(*v)).collect(),
-        }
+        y.iter().map(|v| self.inverse_one(*v)).collect()
     }
 }
 
@@ -246,8 +222,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// Within 1e-9 relative: of each value for the non-linear transforms, of the
-    /// series' magnitude for the affine ones and differencing, whose round trip
-    /// (`(x - m) / s * s + m`, cumulative sums) loses absolute precision of that order.
+    /// series' magnitude for the affine ones, whose round trip (`(x - m) / s * s + m`)
+    /// loses absolute precision of that order.
     fn rel_close(a: &[f64], b: &[f64], elementwise: bool) -> bool {
         let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         a.len() == b.len()
@@ -268,10 +244,6 @@ mod tests {
         assert_eq!(t.apply(&[1.0, 3.0, 5.0]).unwrap(), vec![-1.0, 1.0, 3.0]);
         let t = Transform::MinMax.fit(&[2.0, 4.0]).unwrap();
         assert_eq!(t.apply(&[3.0, 6.0]).unwrap(), vec![0.5, 2.0]);
-        let t = Transform::Difference { lag: 2 }
-            .fit(&[1.0, 2.0, 4.0, 7.0])
-            .unwrap();
-        assert_eq!(t.apply(&[1.0, 2.0, 4.0, 7.0]).unwrap(), vec![3.0, 5.0]);
     }
 
     #[test]
@@ -288,7 +260,8 @@ mod tests {
         assert!(Transform::Log.fit(&[1.0, 0.0]).is_err());
         assert!(Transform::Standard.fit(&[2.0, 2.0]).is_err());
         assert!("boxcox".parse::<Transform>().is_err());
-        assert!("diff:0".parse::<Transform>().is_err());
+        let e = "diff:1".parse::<Transform>().unwrap_err().to_string();
+        assert!(e.contains("ARIMA"), "{e}");
     }
 
     proptest! {
@@ -296,7 +269,6 @@ mod tests {
         fn inverse_of_apply_is_identity(
             x in proptest::collection::vec(0.001f64..1e5, 3..60),
             lambda in -1.0f64..2.0,
-            lag in 1usize..3,
         ) {
             for t in [
                 Transform::None,
@@ -304,7 +276,6 @@ mod tests {
                 Transform::BoxCox { lambda },
                 Transform::Standard,
                 Transform::MinMax,
-                Transform::Difference { lag },
             ] {
                 let Ok(f) = t.fit(&x) else { continue }; // constant inputs are rejected
                 let y = f.apply(&x).unwrap();

@@ -31,6 +31,7 @@ fn reference() -> Vec<(String, Vec<f64>)> {
     cols
 }
 
+/// Assert that `ours` matches the reference `theirs` (after its warm-up NaNs).
 pub fn assert_matches(name: &str, ours: &[f64], theirs: &[f64]) {
     assert_eq!(ours.len(), theirs.len(), "{name}: length");
     let first = theirs

@@ -16,15 +16,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A sampled value was rejected by the objective's configuration.
-    #[error("sampled {key} = {value}: {message}")]
+    /// A sampled (or fixed) value was rejected by the model's configuration.
+    #[error("sampled {key} = {value}: {source}")]
     InvalidSample {
         /// The parameter key.
         key: String,
         /// The sampled value, as JSON.
         value: String,
-        /// Why it was rejected.
-        message: String,
+        /// Why the forecasting library rejected it.
+        #[source]
+        source: Box<forecast_core::Error>,
     },
     /// A tuning setting is invalid (`tune.KEY: ...`).
     #[error("{key}: {message}")]
@@ -57,6 +58,16 @@ pub enum Error {
         /// The experiment directory.
         path: PathBuf,
     },
+    /// A setting of a spec (a study's model entry, an evaluation key) that the
+    /// forecasting library rejected.
+    #[error("{place}: {source}")]
+    In {
+        /// The setting, e.g. `model 'arima-211'`.
+        place: String,
+        /// Why the library rejected it.
+        #[source]
+        source: Box<forecast_core::Error>,
+    },
     /// An error of the forecasting library (data, model, artifact, file write).
     #[error(transparent)]
     Core(#[from] forecast_core::Error),
@@ -79,6 +90,27 @@ impl Error {
         }
     }
 
+    /// A sampled (or fixed) `value` of `key` that the library rejected.
+    pub fn invalid_sample(
+        key: &str,
+        value: &serde_json::Value,
+        source: forecast_core::Error,
+    ) -> Self {
+        Error::InvalidSample {
+            key: key.to_string(),
+            value: value.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    /// The library's error `source`, about the setting `place`.
+    pub fn within(place: &str, source: forecast_core::Error) -> Self {
+        Error::In {
+            place: place.to_string(),
+            source: Box::new(source),
+        }
+    }
+
     /// A search-space error on `key`.
     pub fn space(key: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Space {
@@ -93,5 +125,55 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// Why one trial failed: what an objective returns. The runner retries the trial up to
+/// `max_failures` times, then records it as failed with this error's text; the
+/// experiment goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    /// The forecasting library refused the configuration or failed the fit.
+    #[error(transparent)]
+    Forecast(Box<forecast_core::Error>),
+    /// A tuner-level failure: a rejected sample, a checkpoint that cannot be read or
+    /// written.
+    #[error(transparent)]
+    Tuner(Box<Error>),
+    /// A file of the trial (its checkpoint) could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other failure, in the objective's own words.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<forecast_core::Error> for TrialError {
+    fn from(e: forecast_core::Error) -> Self {
+        TrialError::Forecast(Box::new(e))
+    }
+}
+
+impl From<Error> for TrialError {
+    fn from(e: Error) -> Self {
+        TrialError::Tuner(Box::new(e))
+    }
+}
+
+impl From<String> for TrialError {
+    fn from(message: String) -> Self {
+        TrialError::Failed(message)
+    }
+}
+
+impl From<&str> for TrialError {
+    fn from(message: &str) -> Self {
+        TrialError::Failed(message.to_string())
     }
 }

@@ -29,7 +29,7 @@
 //! keep the weights' shapes (`learning_rate`, `dropout`, `weight_decay`, ...): a
 //! checkpoint that does not fit the new architecture is a trial error.
 
-use crate::error::Error;
+use crate::error::{Error, TrialError};
 use crate::runner::{Control, TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::backtest::{BacktestSpec, Refit};
@@ -172,10 +172,8 @@ impl ModelSpec {
     pub fn forecaster_spec(&self) -> crate::Result<ForecasterSpec> {
         let mut spec = ForecasterSpec::new(config_with(&self.kind, &self.config)?);
         if let Some(t) = &self.transform {
-            spec.transform = Transform::from_str(t).map_err(|e| Error::InvalidSample {
-                key: "model.transform".into(),
-                value: Value::from(t.clone()).to_string(),
-                message: e.to_string(),
+            spec.transform = Transform::from_str(t).map_err(|e| {
+                Error::invalid_sample("model.transform", &Value::from(t.clone()), e)
             })?;
         }
         spec.seed = self.seed;
@@ -185,29 +183,14 @@ impl ModelSpec {
 
 /// The config of `kind` with the `fixed` keys set (errors name `model.config.KEY`).
 fn config_with(kind: &str, fixed: &Map<String, Value>) -> crate::Result<ModelConfig> {
-    let mut model = ModelConfig::from_kind(kind).map_err(|e| Error::InvalidSample {
-        key: "kind".into(),
-        value: Value::from(kind).to_string(),
-        message: e.to_string(),
-    })?;
+    let mut model = ModelConfig::from_kind(kind)
+        .map_err(|e| Error::invalid_sample("kind", &Value::from(kind), e))?;
     for (k, v) in fixed {
         model
             .set_json(k, v.clone())
-            .map_err(|e| Error::InvalidSample {
-                key: format!("model.config.{k}"),
-                value: v.to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::invalid_sample(&format!("model.config.{k}"), v, e))?;
     }
     Ok(model)
-}
-
-/// A fixed setting that makes no valid model, as the library's configuration error.
-fn fixed_error(e: Error) -> forecast_core::Error {
-    match e {
-        Error::InvalidSample { key, message, .. } => forecast_core::Error::config(key, message),
-        other => forecast_core::Error::config("model", other.to_string()),
-    }
 }
 
 /// The objective: data loaded once, trials configure and fit a forecaster.
@@ -224,15 +207,11 @@ pub struct ForecastObjective {
     metric: String,
 }
 
-fn core(e: forecast_core::Error) -> String {
-    e.to_string()
-}
-
 impl ForecastObjective {
     /// Load the spec's data and check its fixed model settings.
-    pub fn new(spec: &ExperimentSpec) -> Result<ForecastObjective, forecast_core::Error> {
+    pub fn new(spec: &ExperimentSpec) -> crate::Result<ForecastObjective> {
         let series = spec.data.load_series()?;
-        let base = spec.model.forecaster_spec().map_err(fixed_error)?;
+        let base = spec.model.forecaster_spec()?;
         Self::from_spec(
             series,
             base,
@@ -255,13 +234,10 @@ impl ForecastObjective {
         horizon: usize,
         evaluation: Evaluation,
         metric: &str,
-    ) -> Result<ForecastObjective, forecast_core::Error> {
+    ) -> crate::Result<ForecastObjective> {
         if let Evaluation::Valid { fraction } = evaluation {
             if !(fraction > 0.0 && fraction < 1.0) {
-                return Err(forecast_core::Error::config(
-                    "evaluation.fraction",
-                    "must be in (0, 1)",
-                ));
+                return Err(Error::config("evaluation.fraction", "must be in (0, 1)"));
             }
         }
         let objective = ForecastObjective {
@@ -272,7 +248,7 @@ impl ForecastObjective {
             evaluation,
             metric: metric.to_string(),
         };
-        objective.configure(&Params::new()).map_err(fixed_error)?;
+        objective.configure(&Params::new())?;
         Ok(objective)
     }
 
@@ -283,17 +259,19 @@ impl ForecastObjective {
 
     /// The forecaster spec of a trial: fixed settings, then the sampled keys.
     pub fn configure(&self, params: &Params) -> crate::Result<ForecasterSpec> {
-        let invalid = |key: &str, value: &Value, e: String| Error::InvalidSample {
-            key: key.to_string(),
-            value: value.to_string(),
-            message: e,
+        let invalid = |key: &str, value: &Value, e: forecast_core::Error| {
+            Error::invalid_sample(key, value, e)
         };
         let mut model = match params.get("kind") {
             None => self.base.model.clone(),
             Some(v) => {
-                let kind = v
-                    .as_str()
-                    .ok_or_else(|| invalid("kind", v, "must be a model kind name".into()))?;
+                let kind = v.as_str().ok_or_else(|| {
+                    invalid(
+                        "kind",
+                        v,
+                        forecast_core::Error::config("kind", "must be a model kind name"),
+                    )
+                })?;
                 if kind == self.base.model.kind() {
                     self.base.model.clone()
                 } else {
@@ -313,11 +291,14 @@ impl ForecastObjective {
             match target {
                 "kind" => {}
                 "transform" => {
-                    let text = value
-                        .as_str()
-                        .ok_or_else(|| invalid(key, value, "must be a transform name".into()))?;
-                    transform = Transform::from_str(text)
-                        .map_err(|e| invalid(key, value, e.to_string()))?;
+                    let text = value.as_str().ok_or_else(|| {
+                        invalid(
+                            key,
+                            value,
+                            forecast_core::Error::config(key, "must be a transform name"),
+                        )
+                    })?;
+                    transform = Transform::from_str(text).map_err(|e| invalid(key, value, e))?;
                 }
                 k => sets.push((k, key, value)),
             }
@@ -328,7 +309,7 @@ impl ForecastObjective {
             for (k, key, value) in &sets {
                 model
                     .set_json(k, (*value).clone())
-                    .map_err(|e| invalid(key, value, e.to_string()))?;
+                    .map_err(|e| invalid(key, value, e))?;
             }
         }
         let mut spec = ForecasterSpec::new(model);
@@ -342,8 +323,8 @@ impl ForecastObjective {
 
     /// Run one trial: configure, fit (forwarding each epoch to the scheduler),
     /// evaluate.
-    pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), String> {
-        let spec = self.configure(ctx.params()).map_err(|e| e.to_string())?;
+    pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), TrialError> {
+        let spec = self.configure(ctx.params())?;
         match self.evaluation {
             Evaluation::Valid { .. } => self.run_valid(&spec, ctx),
             Evaluation::Backtest {
@@ -360,8 +341,7 @@ impl ForecastObjective {
                     },
                     refit: Refit::Every,
                 };
-                let report =
-                    forecast_core::backtest(&spec, &self.series, &bt, &|| {}).map_err(core)?;
+                let report = forecast_core::backtest(&spec, &self.series, &bt, &|| {})?;
                 let mut m = metric_pairs("backtest", &report.metrics);
                 if let Some(v) = report.naive.mase {
                     m.push(("naive_mase".into(), v));
@@ -373,23 +353,28 @@ impl ForecastObjective {
         }
     }
 
-    fn run_valid(&self, spec: &ForecasterSpec, ctx: &mut TrialContext<'_>) -> Result<(), String> {
+    fn run_valid(
+        &self,
+        spec: &ForecasterSpec,
+        ctx: &mut TrialContext<'_>,
+    ) -> Result<(), TrialError> {
         // Neural models checkpoint every epoch into a directory of this attempt.
         let mut spec = spec.clone();
         let ckpt_dir = if spec.model.has_key("checkpoint_dir") {
             let dir = tempfile::Builder::new()
                 .prefix("tune-trial-")
                 .tempdir()
-                .map_err(|e| format!("checkpoint directory: {e}"))?;
+                .map_err(|source| TrialError::Io {
+                    what: "creating the trial's checkpoint directory".into(),
+                    source,
+                })?;
             if let Some(bytes) = ctx.checkpoint() {
                 unpack_checkpoint(bytes, dir.path())?;
             }
-            spec.model
-                .set_json(
-                    "checkpoint_dir",
-                    Value::from(dir.path().to_string_lossy().into_owned()),
-                )
-                .map_err(core)?;
+            spec.model.set_json(
+                "checkpoint_dir",
+                Value::from(dir.path().to_string_lossy().into_owned()),
+            )?;
             Some(dir)
         } else {
             None
@@ -397,7 +382,7 @@ impl ForecastObjective {
         let ckpt_path = ckpt_dir.as_ref().map(|d| d.path().to_path_buf());
         // The directory holds the state after the last epoch the trainer finished; it is
         // the trial's checkpoint when that epoch is the last reported iteration.
-        let save = |ctx: &mut TrialContext<'_>| -> Result<(), String> {
+        let save = |ctx: &mut TrialContext<'_>| -> Result<(), TrialError> {
             let Some(dir) = &ckpt_path else {
                 return Ok(());
             };
@@ -414,7 +399,7 @@ impl ForecastObjective {
         let stopped = RefCell::new(false);
         let forecaster = {
             let ctx_cell = RefCell::new(&mut *ctx);
-            let save_error: RefCell<Option<String>> = RefCell::new(None);
+            let save_error: RefCell<Option<TrialError>> = RefCell::new(None);
             let mut reporter = |r: &EpochReport| -> Decision {
                 // The previous epoch's checkpoint, now on disk.
                 if let Err(e) = save(&mut ctx_cell.borrow_mut()) {
@@ -439,7 +424,7 @@ impl ForecastObjective {
                     Decision::Continue
                 }
             };
-            let fitted = spec.fit(&self.series, &mut reporter).map_err(core);
+            let fitted = spec.fit(&self.series, &mut reporter);
             if let Some(e) = save_error.into_inner() {
                 return Err(e);
             }
@@ -480,16 +465,14 @@ impl ForecastObjective {
         &self,
         params: &Params,
         iterations: Option<usize>,
-    ) -> Result<Forecaster, String> {
-        let mut spec = self.configure(params).map_err(|e| e.to_string())?;
+    ) -> Result<Forecaster, TrialError> {
+        let mut spec = self.configure(params)?;
         if let Some(n) = iterations {
             if spec.model.has_key("epochs") {
-                spec.model
-                    .set_json("epochs", Value::from(n))
-                    .map_err(core)?;
+                spec.model.set_json("epochs", Value::from(n))?;
             }
         }
-        spec.fit_quiet(&self.series).map_err(core)
+        Ok(spec.fit_quiet(&self.series)?)
     }
 }
 
@@ -501,8 +484,11 @@ fn checkpoint_epoch(dir: &Path) -> Option<usize> {
 }
 
 /// The files of a training-loop checkpoint directory as a tar archive.
-fn pack_checkpoint(dir: &Path) -> Result<Vec<u8>, String> {
-    let err = |e: std::io::Error| format!("packing checkpoint {}: {e}", dir.display());
+fn pack_checkpoint(dir: &Path) -> Result<Vec<u8>, TrialError> {
+    let err = |source: std::io::Error| TrialError::Io {
+        what: format!("packing checkpoint {}", dir.display()),
+        source,
+    };
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(err)?
         .filter_map(|e| e.ok())
@@ -520,10 +506,13 @@ fn pack_checkpoint(dir: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Unpack a checkpoint written by [`pack_checkpoint`] into `dir`.
-fn unpack_checkpoint(bytes: &[u8], dir: &Path) -> Result<(), String> {
+fn unpack_checkpoint(bytes: &[u8], dir: &Path) -> Result<(), TrialError> {
     tar::Archive::new(bytes)
         .unpack(dir)
-        .map_err(|e| format!("unpacking the trial's checkpoint: {e}"))
+        .map_err(|source| TrialError::Io {
+            what: "unpacking the trial's checkpoint".into(),
+            source,
+        })
 }
 
 fn report(ctx: &mut TrialContext<'_>, m: &[(String, f64)]) -> Control {

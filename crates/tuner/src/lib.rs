@@ -48,7 +48,7 @@ pub mod summary;
 #[cfg(feature = "tracking")]
 pub mod tracking;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, TrialError};
 pub use observer::{JsonlObserver, NoopObserver, TrialObserver};
 pub use runner::{
     summarize, Best, Control, Experiment, Mode, Scope, Summary, TrialContext, TuneConfig,

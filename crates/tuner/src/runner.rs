@@ -1,19 +1,19 @@
 //! The runner: trials in parallel on a rayon pool, results through the scheduler,
 //! every event into the store and the observers.
 
-use crate::error::{Error, Result};
+mod drive;
+
+use crate::error::{Error, Result, TrialError};
 use crate::observer::TrialObserver;
 use crate::scheduler::{Action, Scheduler, SchedulerSpec};
 use crate::search::{SearchKind, Searcher};
 use crate::space::{Params, SearchSpace};
 use crate::store::{ExploitStep, ResultRow, Store, TrialRecord, TrialStatus};
 pub use crate::summary::{Best, Summary};
-use rayon::ThreadPool;
+use drive::{dispatch, replay, wrap_up, Pools};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Whether lower or higher metric values are better.
@@ -468,7 +468,7 @@ impl Experiment {
     /// experiment goes on. Returns the summary and the store.
     pub fn run<F>(self, store: Store, objective: F) -> Result<(Summary, Store)>
     where
-        F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), String> + Sync,
+        F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), TrialError> + Sync,
     {
         let config = self.config.clone();
         config.check()?;
@@ -479,118 +479,12 @@ impl Experiment {
         let mut scheduler = config.scheduler.build(&self.space, config.seed)?;
         let mut store = store;
         let resumed = !store.state().trials.is_empty();
-        // Replay the history so the searcher and the scheduler resume where they were:
-        // trials in creation order, then their results iteration by iteration (the
-        // order a synchronous scheduler saw them in), each finished trial completing
-        // after its last result.
-        let mut queue: VecDeque<usize> = VecDeque::new();
-        let mut events: Vec<(usize, usize, Option<f64>)> = Vec::new();
-        for t in &store.state().trials {
-            scheduler.on_trial_add(t.id, &t.params);
-            for r in &t.history {
-                let loss = r.metrics.get(&config.metric).map(|v| config.loss(*v));
-                events.push((r.iteration, t.id, loss));
-            }
-            if t.status.is_finished() {
-                searcher.observe(t.id, &t.params, t.metric.map(|m| config.loss(m)));
-            }
-        }
-        events.sort_by_key(|e| (e.0, e.1));
-        let mut last_event: HashMap<usize, usize> = HashMap::new();
-        for (i, e) in events.iter().enumerate() {
-            last_event.insert(e.1, i);
-        }
-        // The scheduler's last answer to each unfinished trial.
-        let mut last_action: HashMap<usize, Action> = HashMap::new();
-        for (i, (iteration, id, loss)) in events.iter().enumerate() {
-            if let Some(l) = loss {
-                let action = scheduler.on_result(*id, *iteration, *l);
-                last_action.insert(*id, action);
-            }
-            let finished = store.trial(*id).is_some_and(|t| t.status.is_finished());
-            if finished && last_event.get(id) == Some(&i) {
-                scheduler.on_trial_complete(*id);
-            }
-        }
-        for t in &store.state().trials {
-            if t.history.is_empty() && t.status.is_finished() {
-                scheduler.on_trial_complete(t.id);
-            }
-        }
-        // Unfinished trials: paused where the scheduler paused them at their checkpoint,
-        // stopped where it stopped them, otherwise restarted from their checkpoints.
-        let unfinished: Vec<TrialRecord> = store
-            .state()
-            .trials
-            .iter()
-            .filter(|t| !t.status.is_finished())
-            .cloned()
-            .collect();
-        let mut stopped: Vec<usize> = scheduler.take_stopped();
-        for mut rec in unfinished {
-            let at_checkpoint = rec
-                .checkpoint
-                .as_ref()
-                .is_some_and(|c| c.iteration == rec.iterations());
-            match last_action.get(&rec.id) {
-                Some(Action::Stop) => stopped.push(rec.id),
-                Some(Action::Pause) if at_checkpoint => {
-                    if rec.status != TrialStatus::Paused {
-                        rec.status = TrialStatus::Paused;
-                        store.put(rec)?;
-                    }
-                }
-                _ if rec.status == TrialStatus::Paused && !stopped.contains(&rec.id) => {
-                    // Handed back (or to be) by the scheduler.
-                }
-                _ => queue.push_back(rec.id),
-            }
-        }
-        for id in stopped {
-            if let Some(mut rec) = store.trial(id).cloned() {
-                if !rec.status.is_finished() {
-                    rec.status = TrialStatus::Stopped;
-                    rec.stop_reason = Some("scheduler".into());
-                    scheduler.on_trial_complete(id);
-                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
-                    store.put(rec)?;
-                }
-            }
-        }
-        // Trials stopped by the completions just told.
-        for id in scheduler.take_stopped() {
-            if let Some(mut rec) = store.trial(id).cloned() {
-                if !rec.status.is_finished() {
-                    rec.status = TrialStatus::Stopped;
-                    rec.stop_reason = Some("scheduler".into());
-                    searcher.observe(id, &rec.params, rec.metric.map(|m| config.loss(m)));
-                    store.put(rec)?;
-                    queue.retain(|q| *q != id);
-                }
-            }
-        }
+        let queue = replay(&mut store, &config, &mut *searcher, &mut *scheduler)?;
         let mut observers = self.observers;
         for o in observers.iter_mut() {
             o.experiment_started(&self.name, &self.spec, resumed);
         }
-        let threads = config.threads_per_trial.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / config.max_concurrent).max(1)
-        });
-        let build = |n: usize, what: &str| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .thread_name({
-                    let what = what.to_string();
-                    move |i| format!("tune-{what}-{i}")
-                })
-                .build()
-                .map_err(|e| Error::config("tune.max_concurrent", e.to_string()))
-        };
-        let outer = build(config.max_concurrent, "trial")?;
-        let mut pools: Vec<Arc<ThreadPool>> = (0..config.max_concurrent)
-            .map(|_| build(threads, "work").map(Arc::new))
-            .collect::<Result<_>>()?;
+        let pools = Pools::new(&config)?;
         let shared = Shared {
             inner: Mutex::new(Inner {
                 store,
@@ -603,265 +497,8 @@ impl Experiment {
             config: config.clone(),
             started,
         };
-        let (tx, rx) = mpsc::channel::<(usize, Arc<ThreadPool>)>();
-        let objective = &objective;
-        let shared_ref = &shared;
-        outer.in_place_scope(|scope| {
-            let mut running = 0usize;
-            let mut exhausted = false;
-            // Paused trials handed back by the scheduler whose objective has not yet
-            // returned from the pause.
-            let mut unpaused: VecDeque<usize> = VecDeque::new();
-            let mut rescued = false;
-            loop {
-                while running < config.max_concurrent && !shared_ref.over_budget() {
-                    let next = {
-                        let mut g = shared_ref.lock();
-                        let inner = &mut *g;
-                        let is_paused = |inner: &Inner, id: usize| {
-                            inner
-                                .store
-                                .trial(id)
-                                .is_some_and(|t| t.status == TrialStatus::Paused)
-                        };
-                        let mut next = None;
-                        if let Some(i) = unpaused.iter().position(|id| is_paused(inner, *id)) {
-                            next = unpaused.remove(i);
-                        }
-                        if next.is_none() {
-                            next = queue.pop_front();
-                        }
-                        while next.is_none() {
-                            match inner.scheduler.choose_paused() {
-                                Some(id) if is_paused(inner, id) => next = Some(id),
-                                Some(id) => {
-                                    let finished = inner
-                                        .store
-                                        .trial(id)
-                                        .is_none_or(|t| t.status.is_finished());
-                                    if !finished {
-                                        unpaused.push_back(id);
-                                    }
-                                }
-                                None => break,
-                            }
-                        }
-                        if next.is_none() && !exhausted {
-                            let id = inner.store.state().trials.len();
-                            let capped = config.max_trials.is_some_and(|m| id >= m);
-                            match (!capped).then(|| inner.searcher.suggest(id)).flatten() {
-                                Some(params) => {
-                                    // The scheduler hears of the trial now, under the
-                                    // lock that created it, not when its thread starts:
-                                    // otherwise a cut decided before then (e.g. by
-                                    // `on_no_more_trials` for the next free slot) would
-                                    // leave it out of the bracket it was made for.
-                                    inner.scheduler.on_trial_add(id, &params);
-                                    inner.put(TrialRecord::new(id, params));
-                                    next = Some(id);
-                                }
-                                None => {
-                                    exhausted = true;
-                                    inner.scheduler.on_no_more_trials();
-                                    inner.drain_stops(&config);
-                                    next = inner.scheduler.choose_paused();
-                                }
-                            }
-                        }
-                        if next.is_none() && running == 0 && unpaused.is_empty() && !rescued {
-                            // Nothing runs and the scheduler hands nothing back: trials
-                            // it does not know as paused (a resume under another
-                            // scheduler) restart from their checkpoints.
-                            rescued = true;
-                            queue.extend(
-                                inner
-                                    .store
-                                    .state()
-                                    .trials
-                                    .iter()
-                                    .filter(|t| t.status == TrialStatus::Paused)
-                                    .map(|t| t.id),
-                            );
-                            next = queue.pop_front();
-                        }
-                        next
-                    };
-                    let Some(id) = next else { break };
-                    let Some(pool) = pools.pop() else { break };
-                    running += 1;
-                    let tx = tx.clone();
-                    scope.spawn(move |_| {
-                        run_trial(shared_ref, id, &pool, threads, objective);
-                        let _ = tx.send((id, pool));
-                    });
-                }
-                if running == 0 {
-                    break;
-                }
-                match rx.recv() {
-                    Ok((_, pool)) => {
-                        running -= 1;
-                        pools.push(pool);
-                    }
-                    Err(_) => break,
-                }
-                if shared_ref.lock().error.is_some() {
-                    // The store cannot be written: finish the running trials, start none.
-                    exhausted = true;
-                    queue.clear();
-                }
-            }
-        });
-        let over_budget = shared.over_budget();
-        let mut inner = shared.inner.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = inner.error.take() {
-            return Err(e);
-        }
-        if over_budget {
-            let paused: Vec<TrialRecord> = inner
-                .store
-                .state()
-                .trials
-                .iter()
-                .filter(|t| t.status == TrialStatus::Paused)
-                .cloned()
-                .collect();
-            for mut rec in paused {
-                rec.status = TrialStatus::Stopped;
-                rec.stop_reason = Some("time budget".into());
-                finish(&mut inner, rec, &config);
-            }
-            if let Some(e) = inner.error.take() {
-                return Err(e);
-            }
-        }
-        let all_done = inner
-            .store
-            .state()
-            .trials
-            .iter()
-            .all(|t| t.status.is_finished());
-        inner.store.set_finished(all_done)?;
-        let summary = summarize(&inner.store, &config, started.elapsed().as_secs_f64());
-        for o in inner.observers.iter_mut() {
-            o.experiment_finished(&summary);
-        }
-        Ok((summary, inner.store))
-    }
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
-    }
-}
-
-fn run_trial<F>(shared: &Shared, id: usize, pool: &ThreadPool, threads: usize, objective: &F)
-where
-    F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), String> + Sync,
-{
-    loop {
-        // Start (or restart) under the lock: status, start count, checkpoint.
-        let (params, checkpoint, iteration) = {
-            let mut g = shared.lock();
-            let inner = &mut *g;
-            let Some(mut rec) = inner.store.trial(id).cloned() else {
-                return;
-            };
-            rec.status = TrialStatus::Running;
-            rec.starts += 1;
-            let ckpt = match &rec.checkpoint {
-                Some(r) => match inner.store.load_checkpoint(r) {
-                    Ok(b) => Some((b, r.iteration)),
-                    Err(e) => {
-                        inner.error.get_or_insert(e);
-                        None
-                    }
-                },
-                None => None,
-            };
-            // Results after the checkpoint will be reported again.
-            let from = ckpt.as_ref().map_or(0, |c| c.1);
-            rec.history.retain(|r| r.iteration <= from);
-            inner.scheduler.on_trial_add(id, &rec.params);
-            let params = rec.params.clone();
-            // Observers hear of an event only once the store holds it.
-            inner.put(rec.clone());
-            for o in inner.observers.iter_mut() {
-                o.trial_started(&rec);
-            }
-            let (bytes, it) = ckpt.map_or((None, 0), |(b, i)| (Some(b), i));
-            (params, bytes, it)
-        };
-        let mut ctx = TrialContext {
-            id,
-            params,
-            checkpoint,
-            iteration,
-            threads,
-            shared,
-            started: Instant::now(),
-            outcome: Outcome::Running,
-        };
-        let result = pool.install(|| catch_unwind(AssertUnwindSafe(|| objective(&mut ctx))));
-        let error = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(msg)) => Some(msg),
-            Err(p) => Some(format!("panicked: {}", panic_message(p.as_ref()))),
-        };
-        let mut g = shared.lock();
-        let inner = &mut *g;
-        let Some(mut rec) = inner.store.trial(id).cloned() else {
-            return;
-        };
-        rec.seconds += ctx.started.elapsed().as_secs_f64();
-        match (error, ctx.outcome) {
-            (None, Outcome::Restart) => {
-                inner.put(rec);
-                continue;
-            }
-            (None, Outcome::Paused) => {
-                if inner.stop_when_paused.remove(&id) {
-                    rec.status = TrialStatus::Stopped;
-                    rec.stop_reason = Some("scheduler".into());
-                    finish(inner, rec, &shared.config);
-                } else {
-                    rec.status = TrialStatus::Paused;
-                    inner.put(rec);
-                }
-                return;
-            }
-            (None, outcome) => {
-                rec.status = if outcome == Outcome::Stopped {
-                    TrialStatus::Stopped
-                } else {
-                    TrialStatus::Completed
-                };
-                finish(inner, rec, &shared.config);
-                return;
-            }
-            (Some(msg), _) => {
-                rec.failures += 1;
-                rec.error = Some(msg.clone());
-                if rec.failures <= shared.config.max_failures && !shared.over_budget() {
-                    inner.put(rec);
-                    continue;
-                }
-                rec.status = TrialStatus::Failed;
-                inner.scheduler.on_trial_complete(id);
-                inner.searcher.observe(id, &rec.params, None);
-                inner.put(rec.clone());
-                for o in inner.observers.iter_mut() {
-                    o.trial_failed(&rec, &msg);
-                }
-                inner.drain_stops(&shared.config);
-                return;
-            }
-        }
+        dispatch(&shared, pools, queue, &objective);
+        wrap_up(shared)
     }
 }
 

@@ -27,7 +27,7 @@ fn failures_and_panics_are_recorded_and_the_experiment_goes_on() {
         .run(mem(), |t| {
             let x = t.params()["x"].as_i64().unwrap();
             match x {
-                1 => Err("diverged".to_string()),
+                1 => Err("diverged".into()),
                 2 => panic!("boom {x}"),
                 _ => {
                     t.report(&[("loss", (x - 4).abs() as f64)], None);
@@ -368,7 +368,7 @@ fn hyperband_experiment() -> Experiment {
     )
 }
 
-fn hyperband_objective(t: &mut tuner::TrialContext<'_>) -> Result<(), String> {
+fn hyperband_objective(t: &mut tuner::TrialContext<'_>) -> Result<(), tuner::TrialError> {
     let x = t.params()["x"].as_f64().unwrap();
     let from = t.checkpoint().map_or(0, |b| b[0] as usize);
     for it in from + 1..=20 {

@@ -30,6 +30,17 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A run refused as a usage error by the argument parser: exit status 2, an `error:`
+/// line first, no panic.
+pub fn usage_error(args: &[&str]) -> String {
+    let out = forecast(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
 /// A failing run: exactly one `error:` line, a non-zero exit, no panic.
 pub fn fails(args: &[&str]) -> String {
     let out = forecast(args);

@@ -24,12 +24,20 @@ pub enum Feature {
     Rsi(usize),
     /// `macd`, `macd_signal`, `macd_hist` (suffixed `_F_S_G` for non-default periods).
     Macd {
+        /// Period of the fast EMA (12).
         fast: usize,
+        /// Period of the slow EMA (26).
         slow: usize,
+        /// Period of the signal line's EMA (9).
         signal: usize,
     },
     /// `bb_upper_N`, `bb_middle_N`, `bb_lower_N` at `k` standard deviations.
-    BBands { period: usize, k: f64 },
+    BBands {
+        /// Window of the moving average and standard deviation.
+        period: usize,
+        /// Band width in standard deviations.
+        k: f64,
+    },
     /// Simple return `return`.
     Returns,
     /// Log return `log_return`.

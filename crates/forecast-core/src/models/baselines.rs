@@ -14,7 +14,7 @@
 //! Intervals are Gaussian (`meanf` in R uses Student-t quantiles; the difference is
 //! below 1% once T > 60).
 
-use super::{Fit, Predict, TrainingData};
+use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
@@ -70,9 +70,22 @@ pub struct NaiveFitted {
     pub nobs: usize,
 }
 
+impl ModelFacts for Naive {
+    fn kind(&self) -> &'static str {
+        "naive"
+    }
+    fn min_train_rows(&self, _season_length: usize) -> usize {
+        2
+    }
+}
+
 impl Fit for Naive {
     type Fitted = NaiveFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NaiveFitted> {
+    fn fit_checked(
+        _config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<NaiveFitted> {
         let y = data.target;
         need("the naive model", 2, y)?;
         let mse = lag_mse(y, 1);
@@ -110,15 +123,6 @@ pub struct SeasonalNaive {
     pub season_length: Option<usize>,
 }
 
-impl SeasonalNaive {
-    pub(crate) fn validate(&self) -> Result<()> {
-        if self.season_length == Some(0) {
-            return Err(Error::config("season_length", "must be at least 1"));
-        }
-        Ok(())
-    }
-}
-
 /// A fitted [`SeasonalNaive`] model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalNaiveFitted {
@@ -130,15 +134,29 @@ pub struct SeasonalNaiveFitted {
     pub nobs: usize,
 }
 
+impl ModelFacts for SeasonalNaive {
+    fn kind(&self) -> &'static str {
+        "seasonal-naive"
+    }
+    fn check(&self) -> Result<()> {
+        if self.season_length == Some(0) {
+            return Err(Error::config("season_length", "must be at least 1"));
+        }
+        Ok(())
+    }
+    fn min_train_rows(&self, season_length: usize) -> usize {
+        self.season_length.unwrap_or(season_length).max(1) + 1
+    }
+}
+
 impl Fit for SeasonalNaive {
     type Fitted = SeasonalNaiveFitted;
-    fn fit(
-        &self,
+    fn fit_checked(
+        config: &Checked<Self>,
         data: &TrainingData<'_>,
         reporter: &mut dyn Reporter,
     ) -> Result<SeasonalNaiveFitted> {
-        self.validate()?;
-        let m = self.season_length.unwrap_or(data.season_length).max(1);
+        let m = config.season_length.unwrap_or(data.season_length).max(1);
         let y = data.target;
         need(&format!("the seasonal naive model (season {m})"), m + 1, y)?;
         let mse = lag_mse(y, m);
@@ -196,9 +214,22 @@ pub struct DriftFitted {
     pub nobs: usize,
 }
 
+impl ModelFacts for Drift {
+    fn kind(&self) -> &'static str {
+        "drift"
+    }
+    fn min_train_rows(&self, _season_length: usize) -> usize {
+        3
+    }
+}
+
 impl Fit for Drift {
     type Fitted = DriftFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<DriftFitted> {
+    fn fit_checked(
+        _config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<DriftFitted> {
         let y = data.target;
         need("the drift model", 3, y)?;
         let t = y.len();
@@ -255,9 +286,22 @@ pub struct MeanFitted {
     pub nobs: usize,
 }
 
+impl ModelFacts for Mean {
+    fn kind(&self) -> &'static str {
+        "mean"
+    }
+    fn min_train_rows(&self, _season_length: usize) -> usize {
+        2
+    }
+}
+
 impl Fit for Mean {
     type Fitted = MeanFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<MeanFitted> {
+    fn fit_checked(
+        _config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<MeanFitted> {
         let y = data.target;
         need("the mean model", 2, y)?;
         let n = y.len() as f64;

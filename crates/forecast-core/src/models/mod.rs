@@ -1,9 +1,13 @@
-//! Models: the shared config → fit → fitted → predict shape, and the model kinds.
+//! Models: the shared config → checked config → fitted → predict shape, and the model
+//! kinds.
 //!
-//! Each kind has a config type implementing [`Fit`]; fitting returns a different type
-//! implementing [`Predict`], so an unfitted model cannot forecast. [`ModelConfig`] and
-//! [`FittedModel`] are serde-tagged enums over the kinds, which the CLI, the tuner and
-//! the artifact format use for dynamic choice.
+//! Each kind has a config type implementing [`ModelFacts`] (its name, its checks, the
+//! rows it needs) and [`Fit`]; only a [`Checked`] config can be fitted, and fitting
+//! returns a different type implementing [`Predict`], so an unfitted model cannot
+//! forecast. [`ModelConfig`] and [`FittedModel`] are serde-tagged enums over the kinds,
+//! which the CLI, the tuner and the artifact format use for dynamic choice; both, and
+//! the list of kinds [`KINDS`], come from the one table in this module
+//! (`model_kinds!`), so adding a kind touches that table and the kind's own module.
 
 pub mod arima;
 pub mod baselines;
@@ -51,12 +55,72 @@ impl<'a> TrainingData<'a> {
     }
 }
 
+/// What a model kind states about a configuration of itself, before any data is seen.
+/// Object-safe: [`ModelConfig`] dispatches to its kind's facts once, through
+/// `&dyn ModelFacts`.
+pub trait ModelFacts {
+    /// The kind's name, as `--model` and `model.json` spell it.
+    fn kind(&self) -> &'static str;
+    /// Check every hyperparameter; an error names the key at fault.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Fewest training rows the model can be fitted on, for data of season
+    /// `season_length`.
+    fn min_train_rows(&self, season_length: usize) -> usize;
+    /// The longest horizon one forecast can have: the trained horizon of the
+    /// multi-output (neural) kinds, `None` (unbounded) for the others.
+    fn max_horizon(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// A configuration whose hyperparameters passed [`ModelFacts::check`]: the only form a
+/// model is fitted from (the idea of linfa's `ParamGuard`). Build one with
+/// [`Checked::new`]; it derefs to the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<C>(C);
+
+impl<C: Fit> Checked<C> {
+    /// Check `config` once.
+    pub fn new(config: C) -> Result<Self> {
+        config.check()?;
+        Ok(Checked(config))
+    }
+
+    /// Fit the checked configuration on `data`, reporting progress to `reporter`.
+    pub fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<C::Fitted> {
+        C::fit_checked(self, data, reporter)
+    }
+
+    /// The configuration.
+    pub fn into_inner(self) -> C {
+        self.0
+    }
+}
+
+impl<C> std::ops::Deref for Checked<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
 /// A model configuration that can be fitted.
-pub trait Fit {
+pub trait Fit: ModelFacts + Clone {
     /// The fitted model.
     type Fitted: Predict;
-    /// Fit on `data`, reporting progress to `reporter`.
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<Self::Fitted>;
+    /// Fit a checked configuration on `data`, reporting progress to `reporter`
+    /// (called through [`Checked::fit`]; the hyperparameters need no second check).
+    fn fit_checked(
+        config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Self::Fitted>;
+    /// Check, then fit: `Checked::new(config)?.fit(data, reporter)`.
+    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<Self::Fitted> {
+        Checked::new(self.clone())?.fit(data, reporter)
+    }
 }
 
 /// A fitted model.
@@ -72,101 +136,192 @@ pub trait Predict: Sized {
     fn fit_stats(&self) -> Value;
 }
 
-/// Every model kind's configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "config", rename_all = "kebab-case")]
-pub enum ModelConfig {
-    /// Random walk: the last value.
-    Naive(Naive),
-    /// The value one season ago.
-    SeasonalNaive(SeasonalNaive),
-    /// Random walk with drift.
-    Drift(Drift),
-    /// The historical mean.
-    Mean(Mean),
-    /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.
-    Arima(Arima),
-    /// ARIMA with orders chosen by the Hyndman–Khandakar search.
-    AutoArima(AutoArima),
-    /// Stacked LSTM network.
-    Lstm(LstmConfig),
-    /// Transformer encoder network.
-    Transformer(TransformerConfig),
+/// One model kind as the command line lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    /// The name `--model` takes.
+    pub name: &'static str,
+    /// Other names accepted for it.
+    pub aliases: &'static [&'static str],
+    /// One line on what it is.
+    pub about: &'static str,
 }
 
-/// Every model kind, fitted.
-// Fitted models are built once per fit and moved rarely; boxing buys nothing here.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "state", rename_all = "kebab-case")]
-pub enum FittedModel {
-    /// Fitted [`Naive`].
-    Naive(NaiveFitted),
-    /// Fitted [`SeasonalNaive`].
-    SeasonalNaive(SeasonalNaiveFitted),
-    /// Fitted [`Drift`].
-    Drift(DriftFitted),
-    /// Fitted [`Mean`].
-    Mean(MeanFitted),
-    /// Fitted [`Arima`].
-    Arima(ArimaFitted),
-    /// Fitted [`AutoArima`].
-    AutoArima(AutoArimaFitted),
-    /// Fitted [`LstmConfig`].
-    Lstm(NeuralFitted),
-    /// Fitted [`TransformerConfig`].
-    Transformer(NeuralFitted),
-}
+/// The table of model kinds. Each row: the doc line, the enum variant, the config type,
+/// the fitted type, the name (kebab-case of the variant, which is also its serde tag)
+/// and its aliases. It generates [`ModelConfig`], [`FittedModel`], [`KINDS`] and every
+/// method that must name each kind.
+macro_rules! model_kinds {
+    ($( #[doc = $about:literal] $variant:ident($config:ty => $fitted:ty) = $name:literal $(| $alias:literal)*; )*) => {
+        /// Every model kind's configuration.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", content = "config", rename_all = "kebab-case")]
+        pub enum ModelConfig {
+            $( #[doc = $about] $variant($config), )*
+        }
 
-/// Dispatch a method over every variant of an enum whose variants wrap one value.
-macro_rules! dispatch {
-    ($enum:ident, $value:expr, $inner:ident => $body:expr) => {
-        match $value {
-            $enum::Naive($inner) => $body,
-            $enum::SeasonalNaive($inner) => $body,
-            $enum::Drift($inner) => $body,
-            $enum::Mean($inner) => $body,
-            $enum::Arima($inner) => $body,
-            $enum::AutoArima($inner) => $body,
-            $enum::Lstm($inner) => $body,
-            $enum::Transformer($inner) => $body,
+        /// Every model kind, fitted.
+        // Fitted models are built once per fit and moved rarely; boxing buys nothing here.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", content = "state", rename_all = "kebab-case")]
+        pub enum FittedModel {
+            $( #[doc = concat!("A fitted `", $name, "` model.")] $variant($fitted), )*
+        }
+
+        /// Every model kind, in the order the command line lists them.
+        pub const KINDS: &[KindInfo] = &[
+            $( KindInfo { name: $name, aliases: &[$($alias),*], about: $about.trim_ascii() }, )*
+        ];
+
+        impl ModelConfig {
+            /// The default configuration of the kind named `name` (or an alias).
+            fn default_of(name: &str) -> Option<ModelConfig> {
+                match name {
+                    $( $name $(| $alias)* => Some(ModelConfig::$variant(<$config>::default())), )*
+                    _ => None,
+                }
+            }
+
+            /// The facts of this configuration's kind.
+            pub fn facts(&self) -> &dyn ModelFacts {
+                match self {
+                    $( ModelConfig::$variant(c) => c, )*
+                }
+            }
+
+            /// Fit the kind's own checked config (this one passed its check).
+            fn fit_kind(
+                &self,
+                data: &TrainingData<'_>,
+                reporter: &mut dyn Reporter,
+            ) -> Result<FittedModel> {
+                Ok(match self {
+                    $( ModelConfig::$variant(c) => {
+                        FittedModel::$variant(<$config as Fit>::fit_checked(&Checked(c.clone()), data, reporter)?)
+                    } )*
+                })
+            }
+        }
+
+        impl FittedModel {
+            /// Forecast; see [`Predict::predict`].
+            pub fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast> {
+                if horizon == 0 {
+                    return Err(Error::config("horizon", "must be at least 1"));
+                }
+                match self {
+                    $( FittedModel::$variant(m) => m.predict(horizon, levels, future), )*
+                }
+            }
+
+            /// Re-anchor on a new history; see [`Predict::condition`].
+            pub fn condition(&self, history: &TrainingData<'_>) -> Result<FittedModel> {
+                Ok(match self {
+                    $( FittedModel::$variant(m) => FittedModel::$variant(m.condition(history)?), )*
+                })
+            }
+
+            /// Fit statistics; see [`Predict::fit_stats`].
+            pub fn fit_stats(&self) -> Value {
+                match self {
+                    $( FittedModel::$variant(m) => m.fit_stats(), )*
+                }
+            }
         }
     };
 }
 
+model_kinds! {
+    /// Random walk: the last value.
+    Naive(Naive => NaiveFitted) = "naive";
+    /// The value one season ago.
+    SeasonalNaive(SeasonalNaive => SeasonalNaiveFitted) = "seasonal-naive" | "snaive";
+    /// Random walk with drift.
+    Drift(Drift => DriftFitted) = "drift";
+    /// The historical mean.
+    Mean(Mean => MeanFitted) = "mean";
+    /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.
+    Arima(Arima => ArimaFitted) = "arima";
+    /// ARIMA with orders chosen by the Hyndman–Khandakar search.
+    AutoArima(AutoArima => AutoArimaFitted) = "auto-arima";
+    /// Stacked LSTM network.
+    Lstm(LstmConfig => NeuralFitted) = "lstm";
+    /// Transformer encoder network.
+    Transformer(TransformerConfig => NeuralFitted) = "transformer";
+}
+
+impl ModelFacts for ModelConfig {
+    fn kind(&self) -> &'static str {
+        self.facts().kind()
+    }
+    fn check(&self) -> Result<()> {
+        self.facts().check()
+    }
+    fn min_train_rows(&self, season_length: usize) -> usize {
+        self.facts().min_train_rows(season_length)
+    }
+    fn max_horizon(&self) -> Option<usize> {
+        self.facts().max_horizon()
+    }
+}
+
+impl Predict for FittedModel {
+    fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast> {
+        FittedModel::predict(self, horizon, levels, future)
+    }
+    fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {
+        FittedModel::condition(self, history)
+    }
+    fn fit_stats(&self) -> Value {
+        FittedModel::fit_stats(self)
+    }
+}
+
+impl Fit for ModelConfig {
+    type Fitted = FittedModel;
+    fn fit_checked(
+        config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<FittedModel> {
+        config.fit_kind(data, reporter)
+    }
+}
+
 impl ModelConfig {
-    /// The default configuration of a kind, by its CLI name.
+    /// The default configuration of a kind, by its name or alias (see [`KINDS`]).
     pub fn from_kind(kind: &str) -> Result<ModelConfig> {
-        Ok(match kind {
-            "naive" => ModelConfig::Naive(Naive::default()),
-            "seasonal-naive" | "snaive" => ModelConfig::SeasonalNaive(SeasonalNaive::default()),
-            "drift" => ModelConfig::Drift(Drift::default()),
-            "mean" => ModelConfig::Mean(Mean::default()),
-            "arima" => ModelConfig::Arima(Arima::default()),
-            "auto-arima" => ModelConfig::AutoArima(AutoArima::default()),
-            "lstm" => ModelConfig::Lstm(LstmConfig::default()),
-            "transformer" => ModelConfig::Transformer(TransformerConfig::default()),
-            _ => {
-                return Err(Error::config(
-                    "model",
-                    format!("unknown or not yet available model kind '{kind}' (available: naive, seasonal-naive, drift, mean, arima, auto-arima, lstm, transformer)"),
-                ))
-            }
+        ModelConfig::default_of(kind).ok_or_else(|| {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+            Error::config(
+                "model",
+                format!(
+                    "unknown model kind '{kind}' (available: {})",
+                    names.join(", ")
+                ),
+            )
         })
     }
 
-    /// The CLI name of the kind.
+    /// The kind's name (see [`KINDS`]).
     pub fn kind(&self) -> &'static str {
-        match self {
-            ModelConfig::Naive(_) => "naive",
-            ModelConfig::SeasonalNaive(_) => "seasonal-naive",
-            ModelConfig::Drift(_) => "drift",
-            ModelConfig::Mean(_) => "mean",
-            ModelConfig::Arima(_) => "arima",
-            ModelConfig::AutoArima(_) => "auto-arima",
-            ModelConfig::Lstm(_) => "lstm",
-            ModelConfig::Transformer(_) => "transformer",
-        }
+        self.facts().kind()
+    }
+
+    /// Check every hyperparameter; see [`ModelFacts::check`].
+    pub fn validate(&self) -> Result<()> {
+        self.facts().check()
+    }
+
+    /// Fewest training rows; see [`ModelFacts::min_train_rows`].
+    pub fn min_train_rows(&self, season_length: usize) -> usize {
+        self.facts().min_train_rows(season_length)
+    }
+
+    /// The longest horizon of one forecast; see [`ModelFacts::max_horizon`].
+    pub fn max_horizon(&self) -> Option<usize> {
+        self.facts().max_horizon()
     }
 
     /// The kind's config as a JSON object (the keys `--set` and the tuner use).
@@ -272,48 +427,11 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// Check every hyperparameter once, before any data is touched.
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            ModelConfig::SeasonalNaive(c) => c.validate(),
-            ModelConfig::Arima(c) => c.validate(),
-            ModelConfig::AutoArima(c) => c.validate(),
-            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).validate(),
-            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).validate(),
-            _ => Ok(()),
-        }
-    }
-
-    /// Fit the configured model.
-    pub fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<FittedModel> {
-        self.validate()?;
-        Ok(match self {
-            ModelConfig::Naive(c) => FittedModel::Naive(c.fit(data, reporter)?),
-            ModelConfig::SeasonalNaive(c) => FittedModel::SeasonalNaive(c.fit(data, reporter)?),
-            ModelConfig::Drift(c) => FittedModel::Drift(c.fit(data, reporter)?),
-            ModelConfig::Mean(c) => FittedModel::Mean(c.fit(data, reporter)?),
-            ModelConfig::Arima(c) => FittedModel::Arima(c.fit(data, reporter)?),
-            ModelConfig::AutoArima(c) => FittedModel::AutoArima(c.fit(data, reporter)?),
-            ModelConfig::Lstm(c) => FittedModel::Lstm(c.fit(data, reporter)?),
-            ModelConfig::Transformer(c) => FittedModel::Transformer(c.fit(data, reporter)?),
-        })
-    }
-
     /// The neural training settings, for the kinds that have them.
     fn neural_train_mut(&mut self) -> Option<&mut neural::TrainConfig> {
         match self {
             ModelConfig::Lstm(c) => Some(&mut c.train),
             ModelConfig::Transformer(c) => Some(&mut c.train),
-            _ => None,
-        }
-    }
-
-    /// The longest horizon one forecast can have: the trained horizon of the
-    /// multi-output (neural) kinds, `None` (unbounded) for the others.
-    pub fn max_horizon(&self) -> Option<usize> {
-        match self {
-            ModelConfig::Lstm(c) => Some(c.train.horizon),
-            ModelConfig::Transformer(c) => Some(c.train.horizon),
             _ => None,
         }
     }
@@ -351,45 +469,9 @@ impl ModelConfig {
         }
         c
     }
-
-    /// Fewest training rows the model can be fitted on.
-    pub fn min_train_rows(&self, season_length: usize) -> usize {
-        match self {
-            ModelConfig::Naive(_) => 2,
-            ModelConfig::SeasonalNaive(c) => c.season_length.unwrap_or(season_length).max(1) + 1,
-            ModelConfig::Drift(_) => 3,
-            ModelConfig::Mean(_) => 2,
-            ModelConfig::Arima(c) => c.min_train_rows(season_length),
-            ModelConfig::AutoArima(c) => c.min_train_rows(),
-            ModelConfig::Lstm(c) => neural::Arch::Lstm(c.clone()).min_rows(),
-            ModelConfig::Transformer(c) => neural::Arch::Transformer(c.clone()).min_rows(),
-        }
-    }
 }
 
 impl FittedModel {
-    /// Forecast; see [`Predict::predict`].
-    pub fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast> {
-        if horizon == 0 {
-            return Err(Error::config("horizon", "must be at least 1"));
-        }
-        dispatch!(FittedModel, self, m => m.predict(horizon, levels, future))
-    }
-
-    /// Re-anchor on a new history; see [`Predict::condition`].
-    pub fn condition(&self, history: &TrainingData<'_>) -> Result<FittedModel> {
-        Ok(match self {
-            FittedModel::Naive(m) => FittedModel::Naive(m.condition(history)?),
-            FittedModel::SeasonalNaive(m) => FittedModel::SeasonalNaive(m.condition(history)?),
-            FittedModel::Drift(m) => FittedModel::Drift(m.condition(history)?),
-            FittedModel::Mean(m) => FittedModel::Mean(m.condition(history)?),
-            FittedModel::Arima(m) => FittedModel::Arima(m.condition(history)?),
-            FittedModel::AutoArima(m) => FittedModel::AutoArima(m.condition(history)?),
-            FittedModel::Lstm(m) => FittedModel::Lstm(m.condition(history)?),
-            FittedModel::Transformer(m) => FittedModel::Transformer(m.condition(history)?),
-        })
-    }
-
     /// Keep the interval calibration of `scored` (a fit that held out validation
     /// windows) in a model refitted on every row, which has no held-out windows of its
     /// own: the neural kinds' split-conformal residuals. Others calibrate on their fit.
@@ -417,11 +499,6 @@ impl FittedModel {
             FittedModel::Lstm(m) | FittedModel::Transformer(m) => m.load_files(dir),
             _ => Ok(()),
         }
-    }
-
-    /// Fit statistics; see [`Predict::fit_stats`].
-    pub fn fit_stats(&self) -> Value {
-        dispatch!(FittedModel, self, m => m.fit_stats())
     }
 }
 
@@ -484,6 +561,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("hidden") && e.contains("hidden_size"), "{e}");
+    }
+
+    #[test]
+    fn every_kind_round_trips_by_name() {
+        for k in KINDS {
+            let m = ModelConfig::from_kind(k.name).unwrap();
+            assert_eq!(m.kind(), k.name);
+            let v = serde_json::to_value(&m).unwrap();
+            assert_eq!(v["kind"], k.name, "serde tag of {}", k.name);
+            assert_eq!(serde_json::from_value::<ModelConfig>(v).unwrap(), m);
+            assert!(
+                m.validate().is_ok(),
+                "default {} config passes its check",
+                k.name
+            );
+            for a in k.aliases {
+                assert_eq!(ModelConfig::from_kind(a).unwrap().kind(), k.name);
+            }
+            assert!(!k.about.is_empty() && !k.about.starts_with(' '));
+        }
+        let e = ModelConfig::from_kind("prophet").unwrap_err().to_string();
+        assert!(e.contains("prophet") && e.contains("auto-arima"), "{e}");
+    }
+
+    #[test]
+    fn only_a_checked_config_is_fitted() {
+        let bad = SeasonalNaive {
+            season_length: Some(0),
+        };
+        assert!(Checked::new(bad.clone()).is_err());
+        let e = bad
+            .fit(
+                &TrainingData::univariate(&[1.0, 2.0, 3.0], 1),
+                &mut crate::reporter::Silent,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("season_length"), "{e}");
+        let ok = Checked::new(ModelConfig::from_kind("naive").unwrap()).unwrap();
+        let f = ok
+            .fit(
+                &TrainingData::univariate(&[1.0, 2.0, 4.0], 1),
+                &mut crate::reporter::Silent,
+            )
+            .unwrap();
+        assert_eq!(f.predict(1, &[], &[]).unwrap().point, vec![4.0]);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use super::report::{HorizonResult, ModelResult, StudyReport};
 use super::spec::{plan_for, refit_name, StudySpec};
 use super::tune::{self, TuneOutcome};
 use super::PreparedModel;
+use crate::error::Result;
 use forecast_core::backtest::{backtest, BacktestReport, BacktestSpec};
-use forecast_core::error::Result;
 use forecast_core::split::{rolling_origin, Fold};
 use forecast_core::{ForecasterSpec, Series};
 use rayon::prelude::*;
@@ -56,12 +56,12 @@ impl Study {
     }
 
     fn folds_at(&self, horizon: usize) -> Result<Vec<Fold>> {
-        rolling_origin(
+        Ok(rolling_origin(
             self.series.len(),
             horizon,
             plan_for(&self.spec.evaluation, horizon),
             self.min_train(),
-        )
+        )?)
     }
 
     /// Total folds to run over all horizons and models (for progress bars).

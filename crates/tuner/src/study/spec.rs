@@ -1,9 +1,9 @@
 //! A study spec: `[data]`, `[evaluation]` and `[[model]]` entries, checked before any
 //! data is touched.
 
+use crate::error::{Error, Result};
 use forecast_core::backtest::Refit;
 pub use forecast_core::data::DataSpec;
-use forecast_core::error::{Error, Result};
 use forecast_core::split::FoldPlan;
 use forecast_core::transform::Transform;
 use forecast_core::{ForecasterSpec, ModelConfig};
@@ -125,9 +125,9 @@ impl StudySpec {
     pub fn from_file(path: &Path) -> Result<StudySpec> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(&text).map_err(|e| match e {
-            Error::InvalidConfig { key, message } if key.is_empty() => Error::Parse {
+            Error::Config { key, message } if key.is_empty() => Error::Corrupt {
                 path: path.to_path_buf(),
-                message,
+                message: format!("cannot parse: {message}"),
             },
             other => other,
         })
@@ -209,13 +209,13 @@ impl StudySpec {
         let default_refit = self.evaluation.refit.as_deref().unwrap_or("every");
         let default_refit: Refit = default_refit
             .parse()
-            .map_err(|e: Error| Error::config("evaluation.refit", e.to_string()))?;
+            .map_err(|e| Error::within("evaluation.refit", e))?;
         let mut names = HashSet::new();
         let mut out = Vec::new();
         for (i, m) in entries.into_iter().enumerate() {
             let name = m.display_name();
             let place = format!("model '{name}'");
-            let ctx = |e: Error| Error::config(&place, e.to_string());
+            let ctx = |e: forecast_core::Error| Error::within(&place, e);
             if !names.insert(name.clone()) {
                 return Err(Error::config(
                     &place,

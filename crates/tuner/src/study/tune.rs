@@ -14,11 +14,11 @@
 //! ```
 
 use super::spec::PreparedModel;
+use crate::error::{Error, Result};
 use crate::forecast::{Evaluation, ForecastObjective};
 use crate::runner::{Experiment, TuneConfig};
 use crate::space::SearchSpace;
 use crate::store::Store;
-use forecast_core::error::{Error, Result};
 use forecast_core::{ForecasterSpec, Series};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

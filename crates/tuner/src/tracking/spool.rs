@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the spool layout this build writes.
-pub const SPOOL_FORMAT: u32 = 1;
+pub(crate) const SPOOL_FORMAT: u32 = 1;
 
 /// A local run id: `YYYYMMDD-HHMMSS-` and 8 hex digits (sortable, unique enough).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -533,7 +533,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 

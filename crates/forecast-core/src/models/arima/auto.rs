@@ -55,12 +55,15 @@
 //! an error naming the shortfall.
 
 use super::unit_root::{diff, is_constant, ndiffs, nsdiffs};
-use super::{check_finite, model_error, params, roots, Arima, ArimaFitted, Trend};
+mod search;
+
+use super::{check_finite, model_error, Arima, ArimaFitted, Trend};
 use crate::data::Column;
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
-use crate::models::{Fit, Predict, TrainingData};
-use crate::reporter::{Decision, EpochReport, Reporter, Silent};
+use crate::models::{Checked, Fit, ModelFacts, Predict, TrainingData};
+use crate::reporter::{Reporter, Silent};
+use search::{near_unit_root, Limits, Searcher};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -286,115 +289,6 @@ impl AutoArima {
     }
 }
 
-/// The state of a search: the data, the fixed parts of every candidate, the record.
-struct Searcher<'a, 'r> {
-    config: &'a AutoArima,
-    data: &'a TrainingData<'a>,
-    ic: Ic,
-    d: usize,
-    sd: usize,
-    m: usize,
-    candidates: Vec<Candidate>,
-    best: Option<(f64, ArimaFitted)>,
-    first_error: Option<Error>,
-    reporter: &'r mut dyn Reporter,
-    stopped: bool,
-}
-
-impl Searcher<'_, '_> {
-    fn seen(&self, p: usize, q: usize, sp: usize, sq: usize, constant: bool) -> bool {
-        self.candidates.iter().any(|c| {
-            c.order == [p, self.d, q]
-                && c.seasonal_order[0] == sp
-                && c.seasonal_order[2] == sq
-                && c.constant == constant
-        })
-    }
-
-    /// Fit one candidate and record it; its criterion value, infinite when the fit
-    /// failed or was rejected.
-    fn try_model(&mut self, p: usize, q: usize, sp: usize, sq: usize, constant: bool) -> f64 {
-        let seasonal_order = if self.m > 1 {
-            [sp, self.sd, sq, self.m]
-        } else {
-            [0, 0, 0, 0]
-        };
-        let config = Arima {
-            order: [p, self.d, q],
-            seasonal_order,
-            constant: Some(constant),
-            multi_start: self.config.multi_start,
-        };
-        let (ic, rejected, fit) = match config.fit_with(self.data, &mut Silent, false) {
-            Ok(fit) => {
-                let ic = self.ic.of(&fit);
-                if !ic.is_finite() {
-                    (None, Some("criterion undefined".to_string()), None)
-                } else if let Some(r) = near_unit_root(&fit, self.config.root_check) {
-                    (None, Some(format!("root of modulus {r:.4} < 1.01")), None)
-                } else {
-                    (Some(ic), None, Some(fit))
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                if self.first_error.is_none() {
-                    self.first_error = Some(e);
-                }
-                (None, Some(msg), None)
-            }
-        };
-        self.candidates.push(Candidate {
-            order: [p, self.d, q],
-            seasonal_order: [sp, self.sd, sq, self.m],
-            constant,
-            ic,
-            rejected,
-        });
-        if let (Some(v), Some(fit)) = (ic, fit) {
-            if self.best.as_ref().is_none_or(|(b, _)| v < *b) {
-                self.best = Some((v, fit));
-            }
-        }
-        if let Some((b, _)) = &self.best {
-            let decision = self.reporter.report(&EpochReport {
-                epoch: self.candidates.len(),
-                max_epochs: None,
-                train_loss: *b,
-                valid_loss: None,
-                extra: vec![("models".into(), self.candidates.len() as f64)],
-            });
-            if decision == Decision::Stop {
-                self.stopped = true;
-            }
-        }
-        ic.unwrap_or(f64::INFINITY)
-    }
-}
-
-/// The smallest root modulus below 1.01 of the candidate's full AR or MA polynomial,
-/// if any (the polynomials are truncated after their last coefficient above 1e-8 in
-/// magnitude, as R and statsforecast do).
-fn near_unit_root(fit: &ArimaFitted, rule: RootCheck) -> Option<f64> {
-    let (mut phi, mut theta) = (Vec::new(), Vec::new());
-    params::expand(&fit.orders().arma, &fit.coefs, &mut phi, &mut theta);
-    let mut min_root = f64::INFINITY;
-    for (coefs, sign) in [(&phi, -1.0), (&theta, 1.0)] {
-        let Some(last) = coefs.iter().rposition(|c| c.abs() > 1e-8) else {
-            continue;
-        };
-        if rule == RootCheck::Statsforecast && last == 0 {
-            continue;
-        }
-        let mut poly = vec![1.0];
-        poly.extend(coefs[..=last].iter().map(|c| sign * c));
-        if let Some(r) = roots::min_root_modulus(&poly) {
-            min_root = min_root.min(r);
-        }
-    }
-    (min_root < 1.01).then_some(min_root)
-}
-
 /// Residuals of the OLS regression of `y` on a constant and the regressors (the series
 /// the differencing tests see when there are regressors).
 fn regression_residuals(y: &[f64], x: &[Column]) -> Option<Vec<f64>> {
@@ -418,12 +312,105 @@ fn regression_residuals(y: &[f64], x: &[Column]) -> Option<Vec<f64>> {
     )
 }
 
+impl ModelFacts for AutoArima {
+    fn kind(&self) -> &'static str {
+        "auto-arima"
+    }
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn min_train_rows(&self, _season_length: usize) -> usize {
+        AutoArima::min_train_rows(self)
+    }
+}
+
 impl Fit for AutoArima {
     type Fitted = AutoArimaFitted;
 
+    fn fit_checked(
+        config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<AutoArimaFitted> {
+        config.search(data, reporter)
+    }
+}
+
+impl AutoArima {
+    /// The Hyndman–Khandakar search on a checked config: check the data, choose the
+    /// differences, search the orders, refit the winner with standard errors.
     #[allow(non_snake_case)]
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<AutoArimaFitted> {
-        self.validate()?;
+    fn search(
+        &self,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<AutoArimaFitted> {
+        self.check_data(data)?;
+        let n = data.target.len();
+        let m = if self.seasonal {
+            match self.season_length {
+                0 => data.season_length,
+                s => s,
+            }
+        } else {
+            1
+        }
+        .max(1);
+        let ic = if n <= 3 { Ic::Aic } else { self.ic };
+        let (d, D) = self.differences(data, m)?;
+        let limits = self.limits(n, m);
+        let allowdrift = self.allowdrift && d + D == 1;
+        let allowmean = self.allowmean && d + D == 0;
+        let mut s = Searcher {
+            config: self,
+            data,
+            ic,
+            d,
+            sd: D,
+            m,
+            candidates: Vec::new(),
+            best: None,
+            first_error: None,
+            reporter,
+            stopped: false,
+        };
+        if self.stepwise {
+            s.stepwise(limits, allowdrift || allowmean, n);
+        } else {
+            s.exhaustive(limits, allowdrift || allowmean);
+        }
+        let Searcher {
+            candidates,
+            best,
+            first_error,
+            ..
+        } = s;
+        let Some((best_ic, model)) = best else {
+            let detail = match first_error {
+                Some(e) => format!(" (first failure: {e})"),
+                None => " (every candidate had a root within 1.01 of the unit circle)".into(),
+            };
+            return Err(auto_error(format!(
+                "no suitable ARIMA model found among {} candidates with d = {d}, D = {D}{detail}",
+                candidates.len()
+            )));
+        };
+        Ok(AutoArimaFitted {
+            model: self.refine(data, ic, best_ic, model),
+            search: Search {
+                ic,
+                d,
+                seasonal_d: D,
+                season_length: m,
+                stepwise: self.stepwise,
+                candidates,
+            },
+        })
+    }
+
+    /// Refuse data no search can model: too few rows, non-finite values, a constant
+    /// target, regressors of the wrong length or constant.
+    fn check_data(&self, data: &TrainingData<'_>) -> Result<()> {
         let y = data.target;
         check_finite("the target", y)?;
         let n = y.len();
@@ -456,22 +443,39 @@ impl Fit for AutoArima {
                 )));
             }
         }
-        let m = if self.seasonal {
-            match self.season_length {
-                0 => data.season_length,
-                s => s,
-            }
-        } else {
-            1
-        }
-        .max(1);
-        let mut max_p = self.max_p.min(n / 3);
-        let mut max_q = self.max_q.min(n / 3);
-        let mut max_P = self.max_P.min(n / 3 / m);
-        let mut max_Q = self.max_Q.min(n / 3 / m);
-        let ic = if n <= 3 { Ic::Aic } else { self.ic };
+        Ok(())
+    }
 
-        // The differencing tests see the regression residuals when there are regressors.
+    /// The order limits for `n` rows of season `m`: a third of the rows, no seasonal
+    /// terms without a season, non-seasonal orders below the season length.
+    fn limits(&self, n: usize, m: usize) -> Limits {
+        let mut l = Limits {
+            p: self.max_p.min(n / 3),
+            q: self.max_q.min(n / 3),
+            P: self.max_P.min(n / 3 / m),
+            Q: self.max_Q.min(n / 3 / m),
+        };
+        if m == 1 {
+            (l.P, l.Q) = (0, 0);
+        } else {
+            if l.p > 0 {
+                l.p = l.p.min(m - 1);
+            }
+            if l.q > 0 {
+                l.q = l.q.min(m - 1);
+            }
+        }
+        l
+    }
+
+    /// The differences `(d, D)`: the configured ones, else the seasonal strength test
+    /// (D) and the KPSS test (d) on the series (the regression residuals when there
+    /// are regressors), one fewer where a difference would make a regressor vanish.
+    /// An error when the differenced series is too short or constant.
+    #[allow(non_snake_case)]
+    fn differences(&self, data: &TrainingData<'_>, m: usize) -> Result<(usize, usize)> {
+        let y = data.target;
+        let n = y.len();
         let xx = if data.features.is_empty() {
             y.to_vec()
         } else {
@@ -485,8 +489,6 @@ impl Fit for AutoArima {
             D = Some(0);
         }
         let D = if m == 1 {
-            max_P = 0;
-            max_Q = 0;
             0
         } else {
             match D {
@@ -547,173 +549,18 @@ impl Fit for AutoArima {
                 "the series is constant after {d} difference(s) and {D} seasonal difference(s): it is a deterministic trend or seasonal pattern with no noise to model"
             )));
         }
-        if m > 1 {
-            if max_p > 0 {
-                max_p = max_p.min(m - 1);
-            }
-            if max_q > 0 {
-                max_q = max_q.min(m - 1);
-            }
-        }
-        let allowdrift = self.allowdrift && d + D == 1;
-        let allowmean = self.allowmean && d + D == 0;
-        let mut constant = allowdrift || allowmean;
+        Ok((d, D))
+    }
 
-        let mut s = Searcher {
-            config: self,
-            data,
-            ic,
-            d,
-            sd: D,
-            m,
-            candidates: Vec::new(),
-            best: None,
-            first_error: None,
-            reporter,
-            stopped: false,
-        };
-        if !self.stepwise {
-            let max_k = usize::from(allowdrift || allowmean);
-            'all: for p in 0..=max_p {
-                for q in 0..=max_q {
-                    for sp in 0..=max_P {
-                        for sq in 0..=max_Q {
-                            if p + q + sp + sq > self.max_order {
-                                continue;
-                            }
-                            for k in 0..=max_k {
-                                s.try_model(p, q, sp, sq, k == 1);
-                                if s.stopped {
-                                    break 'all;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        } else {
-            let (start_p, start_q, start_P, start_Q) = if n < 10 {
-                (self.start_p.min(1), self.start_q.min(1), 0, 0)
-            } else {
-                (self.start_p, self.start_q, self.start_P, self.start_Q)
-            };
-            let mut p = start_p.min(max_p);
-            let mut q = start_q.min(max_q);
-            let mut P = start_P.min(max_P);
-            let mut Q = start_Q.min(max_Q);
-            let nmodels = self.nmodels;
-            // The four (five) initial models, in R's order.
-            let mut best = s.try_model(p, q, P, Q, constant);
-            let mut initial = vec![(0, 0, 0, 0, constant)];
-            if max_p > 0 || max_P > 0 {
-                initial.push((
-                    usize::from(max_p > 0),
-                    0,
-                    usize::from(m > 1 && max_P > 0),
-                    0,
-                    constant,
-                ));
-            }
-            if max_q > 0 || max_Q > 0 {
-                initial.push((
-                    0,
-                    usize::from(max_q > 0),
-                    0,
-                    usize::from(m > 1 && max_Q > 0),
-                    constant,
-                ));
-            }
-            if constant {
-                initial.push((0, 0, 0, 0, false));
-            }
-            for (ip, iq, iP, iQ, ic) in initial {
-                if s.stopped || s.candidates.len() >= nmodels {
-                    break;
-                }
-                let v = s.try_model(ip, iq, iP, iQ, ic);
-                if v < best {
-                    best = v;
-                    (p, q, P, Q) = (ip, iq, iP, iQ);
-                }
-            }
-            // Neighbour moves: (dp, dq, dP, dQ) in R's order; the constant toggle last.
-            const MOVES: [(i32, i32, i32, i32); 16] = [
-                (0, 0, -1, 0),
-                (0, 0, 0, -1),
-                (0, 0, 1, 0),
-                (0, 0, 0, 1),
-                (0, 0, -1, -1),
-                (0, 0, -1, 1),
-                (0, 0, 1, -1),
-                (0, 0, 1, 1),
-                (-1, 0, 0, 0),
-                (0, -1, 0, 0),
-                (1, 0, 0, 0),
-                (0, 1, 0, 0),
-                (-1, -1, 0, 0),
-                (-1, 1, 0, 0),
-                (1, -1, 0, 0),
-                (1, 1, 0, 0),
-            ];
-            let step = |v: usize, dv: i32, max: usize| -> Option<usize> {
-                let w = v as i64 + dv as i64;
-                (w >= 0 && w as usize <= max).then_some(w as usize)
-            };
-            let mut startk = 0;
-            'search: while startk < s.candidates.len() && s.candidates.len() < nmodels {
-                startk = s.candidates.len();
-                for (dp, dq, dP, dQ) in MOVES {
-                    let (Some(np), Some(nq), Some(nP), Some(nQ)) = (
-                        step(p, dp, max_p),
-                        step(q, dq, max_q),
-                        step(P, dP, max_P),
-                        step(Q, dQ, max_Q),
-                    ) else {
-                        continue;
-                    };
-                    if s.seen(np, nq, nP, nQ, constant) {
-                        continue;
-                    }
-                    if s.candidates.len() >= nmodels || s.stopped {
-                        break 'search;
-                    }
-                    let v = s.try_model(np, nq, nP, nQ, constant);
-                    if v < best {
-                        best = v;
-                        (p, q, P, Q) = (np, nq, nP, nQ);
-                        continue 'search;
-                    }
-                }
-                if (allowdrift || allowmean) && !s.seen(p, q, P, Q, !constant) {
-                    if s.candidates.len() >= nmodels || s.stopped {
-                        break 'search;
-                    }
-                    let v = s.try_model(p, q, P, Q, !constant);
-                    if v < best {
-                        best = v;
-                        constant = !constant;
-                        continue 'search;
-                    }
-                }
-            }
-        }
-        let Searcher {
-            candidates,
-            best,
-            first_error,
-            ..
-        } = s;
-        let Some((best_ic, mut model)) = best else {
-            let detail = match first_error {
-                Some(e) => format!(" (first failure: {e})"),
-                None => " (every candidate had a root within 1.01 of the unit circle)".into(),
-            };
-            return Err(auto_error(format!(
-                "no suitable ARIMA model found among {} candidates with d = {d}, D = {D}{detail}",
-                candidates.len()
-            )));
-        };
-        // The chosen model again, from several starts and with standard errors.
+    /// The chosen model again, from several starts and with standard errors; kept when
+    /// it is no worse and has no near-unit root, else refitted as searched.
+    fn refine(
+        &self,
+        data: &TrainingData<'_>,
+        ic: Ic,
+        best_ic: f64,
+        model: ArimaFitted,
+    ) -> ArimaFitted {
         let config = |multi_start| Arima {
             order: model.order,
             seasonal_order: model.seasonal_order,
@@ -721,26 +568,11 @@ impl Fit for AutoArima {
             multi_start,
         };
         match config(true).fit(data, &mut Silent) {
-            Ok(f) if ic.of(&f) <= best_ic && near_unit_root(&f, self.root_check).is_none() => {
-                model = f
-            }
-            _ => {
-                if let Ok(f) = config(self.multi_start).fit(data, &mut Silent) {
-                    model = f;
-                }
-            }
+            Ok(f) if ic.of(&f) <= best_ic && near_unit_root(&f, self.root_check).is_none() => f,
+            _ => config(self.multi_start)
+                .fit(data, &mut Silent)
+                .unwrap_or(model),
         }
-        Ok(AutoArimaFitted {
-            model,
-            search: Search {
-                ic,
-                d,
-                seasonal_d: D,
-                season_length: m,
-                stepwise: self.stepwise,
-                candidates,
-            },
-        })
     }
 }
 

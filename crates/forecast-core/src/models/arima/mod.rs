@@ -32,7 +32,7 @@ pub mod unit_root;
 
 pub use auto::{AutoArima, AutoArimaFitted};
 
-use super::{Fit, Predict, TrainingData};
+use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
@@ -348,11 +348,27 @@ impl Arima {
     }
 }
 
+impl ModelFacts for Arima {
+    fn kind(&self) -> &'static str {
+        "arima"
+    }
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn min_train_rows(&self, season_length: usize) -> usize {
+        Arima::min_train_rows(self, season_length)
+    }
+}
+
 impl Fit for Arima {
     type Fitted = ArimaFitted;
 
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<ArimaFitted> {
-        self.fit_with(data, reporter, true)
+    fn fit_checked(
+        config: &Checked<Self>,
+        data: &TrainingData<'_>,
+        reporter: &mut dyn Reporter,
+    ) -> Result<ArimaFitted> {
+        config.fit_with(data, reporter, true)
     }
 }
 

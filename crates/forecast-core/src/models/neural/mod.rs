@@ -20,7 +20,7 @@ pub mod lstm;
 pub mod training;
 pub mod transformer;
 
-use super::{Fit, Predict, TrainingData};
+use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
@@ -321,19 +321,40 @@ impl Arch {
     }
 }
 
-impl Fit for LstmConfig {
-    type Fitted = NeuralFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
-        fit(&Arch::Lstm(self.clone()), data, reporter)
-    }
+/// The facts and the fit of a network kind: both kinds are an [`Arch`] variant over the
+/// shared training loop.
+macro_rules! network_kind {
+    ($config:ty, $arch:ident, $name:literal) => {
+        impl ModelFacts for $config {
+            fn kind(&self) -> &'static str {
+                $name
+            }
+            fn check(&self) -> Result<()> {
+                Arch::$arch(self.clone()).validate()
+            }
+            fn min_train_rows(&self, _season_length: usize) -> usize {
+                Arch::$arch(self.clone()).min_rows()
+            }
+            fn max_horizon(&self) -> Option<usize> {
+                Some(self.train.horizon)
+            }
+        }
+
+        impl Fit for $config {
+            type Fitted = NeuralFitted;
+            fn fit_checked(
+                config: &Checked<Self>,
+                data: &TrainingData<'_>,
+                reporter: &mut dyn Reporter,
+            ) -> Result<NeuralFitted> {
+                fit(&Arch::$arch((**config).clone()), data, reporter)
+            }
+        }
+    };
 }
 
-impl Fit for TransformerConfig {
-    type Fitted = NeuralFitted;
-    fn fit(&self, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
-        fit(&Arch::Transformer(self.clone()), data, reporter)
-    }
-}
+network_kind!(LstmConfig, Lstm, "lstm");
+network_kind!(TransformerConfig, Transformer, "transformer");
 
 /// A fitted neural forecaster. The weights travel beside `model.json` in
 /// [`WEIGHTS_FILE`]; their SHA-256 is kept here to detect a truncated or foreign file.
@@ -375,8 +396,8 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Train a network of a checked architecture (see [`Checked`]).
 fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
-    arch.validate()?;
     let cfg = arch.train();
     let (l, h) = (cfg.lookback, cfg.horizon);
     let mut tab = table(data.target, data.features)?;
