@@ -2,8 +2,12 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use forecast_core::data::{load, CalendarChoice, LoadOptions, MissingPolicy};
+use forecast_core::data::panel::column_names;
+use forecast_core::data::{
+    load_data, CalendarChoice, Data, LoadOptions, MissingPolicy, Panel, PanelOptions,
+};
 use forecast_core::features::Feature;
+use forecast_core::panel::{series_of, PanelSeries, ShortPolicy};
 use forecast_core::transform::Transform;
 use forecast_core::{ForecasterSpec, Frame, ModelConfig, Series, SeriesSpec};
 use std::path::PathBuf;
@@ -11,15 +15,22 @@ use std::path::PathBuf;
 /// Where the series comes from.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// CSV or Parquet file (by extension).
+    /// CSV or Parquet file (by extension); a long-format file with a series id column,
+    /// a folder or a glob ('data/*.csv', one series per file; hive folders KEY=VALUE/)
+    /// is a panel of many series.
     #[arg(long)]
     pub data: PathBuf,
-    /// Time column [default: date, else the file is indexed by row].
+    /// Series id column of a long-format file [default: the first of unique_id,
+    /// ticker, symbol present; none: one series].
+    #[arg(long)]
+    pub id_column: Option<String>,
+    /// Time column [default: date (or datetime, timestamp, time, ds), else the file is
+    /// indexed by row].
     #[arg(long)]
     pub time_col: Option<String>,
-    /// Column to forecast.
+    /// Column to forecast [default: y, when the data has such a column].
     #[arg(long)]
-    pub target: String,
+    pub target: Option<String>,
     /// Input columns (exogenous regressors / network inputs), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
@@ -36,36 +47,76 @@ pub struct DataArgs {
     /// are mostly NYSE holidays), nyse or business (plain weekdays).
     #[arg(long, default_value = "auto")]
     pub calendar: CalendarChoice,
+    /// A panel's series too short for the model: error (default) or skip (left out and
+    /// listed in the output).
+    #[arg(long, default_value = "error")]
+    pub short: ShortPolicy,
+}
+
+/// What `--data` held: one series or a panel.
+pub enum Loaded {
+    /// One series.
+    One(Box<(Frame, Series)>),
+    /// Many series.
+    Panel(Panel, Vec<PanelSeries>),
 }
 
 impl DataArgs {
-    /// Load and validate the file, then build the modelling series.
-    pub fn load(&self) -> Result<(Frame, Series)> {
-        let indicators = match &self.indicators {
-            Some(s) => Feature::parse_list(s)?,
-            None => vec![],
-        };
-        let mut required = vec![self.target.clone()];
+    /// The target column: `--target`, else `y` when the data has it.
+    pub fn target(&self) -> Result<String> {
+        if let Some(t) = &self.target {
+            return Ok(t.clone());
+        }
+        let names = column_names(&self.data)?;
+        anyhow::ensure!(
+            names.iter().any(|n| n == "y"),
+            "--target is required: {} has no 'y' column (columns: {})",
+            self.data.display(),
+            names.join(", ")
+        );
+        Ok("y".into())
+    }
+
+    /// How to read the data: the target and features are required, other columns are
+    /// not validated.
+    pub fn options(&self, target: &str) -> PanelOptions {
+        let mut required = vec![target.to_string()];
         required.extend(self.features.iter().cloned());
-        let frame = load(
-            &self.data,
-            &LoadOptions {
+        PanelOptions {
+            id_column: self.id_column.clone(),
+            load: LoadOptions {
                 time_col: self.time_col.clone(),
                 required,
                 missing: self.missing,
                 calendar: self.calendar,
             },
-        )?;
-        let series = Series::from_frame(
-            &frame,
-            &SeriesSpec {
-                target: self.target.clone(),
-                features: self.features.clone(),
-                indicators,
-                season_length: self.season_length,
-            },
-        )?;
-        Ok((frame, series))
+        }
+    }
+
+    /// Load and validate the data, then build the modelling series (one, or one per
+    /// series of a panel).
+    pub fn load(&self) -> Result<Loaded> {
+        let target = self.target()?;
+        let indicators = match &self.indicators {
+            Some(s) => Feature::parse_list(s)?,
+            None => vec![],
+        };
+        let spec = SeriesSpec {
+            target: target.clone(),
+            features: self.features.clone(),
+            indicators,
+            season_length: self.season_length,
+        };
+        Ok(match load_data(&self.data, &self.options(&target))? {
+            Data::One(frame) => {
+                let series = Series::from_frame(&frame, &spec)?;
+                Loaded::One(Box::new((frame, series)))
+            }
+            Data::Panel(panel) => {
+                let series = series_of(&panel, &spec)?;
+                Loaded::Panel(panel, series)
+            }
+        })
     }
 }
 

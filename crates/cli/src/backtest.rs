@@ -1,26 +1,30 @@
 //! `forecast backtest`
 
-use crate::args::{DataArgs, ModelArgs, TrackingArgs};
+use crate::args::{DataArgs, Loaded, ModelArgs, TrackingArgs};
 use crate::progress::bar;
 use anyhow::Result;
 use clap::Args;
 use forecast_core::backtest::{backtest, BacktestSpec, Refit};
 use forecast_core::metrics::Metrics;
+use forecast_core::panel::PanelSeries;
 use forecast_core::split::FoldPlan;
 use serde_json::json;
+use std::path::PathBuf;
 
 /// Rolling-origin backtest.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
     forecast backtest --data datasets/airpassengers.csv --target passengers --model seasonal-naive --horizon 12 --folds 5 --json\n  \
     forecast backtest --data datasets/msft_daily.csv --target close --model drift --horizon 5 --initial 7000 --step 20\n  \
-    forecast backtest --data datasets/wineind.csv --target sales --model seasonal-naive --horizon 12 --folds 8 --refit never")]
+    forecast backtest --data datasets/wineind.csv --target sales --model seasonal-naive --horizon 12 --folds 8 --refit never\n  \
+    forecast backtest --data datasets/m3_monthly_train.csv --test datasets/m3_monthly_test.csv --model auto-arima --horizon 18")]
 pub struct BacktestArgs {
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Steps forecast at each origin.
+    /// Steps forecast at each origin (with --test: the test rows of each series; this
+    /// only sizes multi-output models).
     #[arg(long)]
     pub horizon: usize,
     /// Number of folds, ending at the last row, origins --step apart.
@@ -35,6 +39,10 @@ pub struct BacktestArgs {
     /// Refit at every fold (every), once (never), or every N folds.
     #[arg(long, default_value = "every")]
     pub refit: String,
+    /// Competition-style scoring: forecast each series from the end of --data over its
+    /// rows in this file (same columns and ids) and score them; no rolling origins.
+    #[arg(long, value_name = "PATH")]
+    pub test: Option<PathBuf>,
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -42,7 +50,7 @@ pub struct BacktestArgs {
     pub tracking: TrackingArgs,
 }
 
-fn metrics_json(m: &Metrics) -> serde_json::Value {
+pub(crate) fn metrics_json(m: &Metrics) -> serde_json::Value {
     // The struct's own field names are the contract (`mape`/`mase` null when undefined).
     serde_json::to_value(m).unwrap_or_default()
 }
@@ -59,12 +67,37 @@ pub fn run(a: BacktestArgs) -> Result<()> {
             step,
         },
     };
-    let (_, series) = a.data.load()?;
     let bt = BacktestSpec {
         horizon: a.horizon,
         plan,
         refit,
     };
+    let series = match a.data.load()? {
+        Loaded::One(one) if a.test.is_none() => one.1,
+        Loaded::One(one) => {
+            let (frame, series) = *one;
+            let id = a.data.target()?;
+            return crate::panel::backtest(
+                &a,
+                &spec,
+                &bt,
+                &frame.source,
+                vec![PanelSeries { id, series }],
+                None,
+            );
+        }
+        Loaded::Panel(panel, series) => {
+            return crate::panel::backtest(
+                &a,
+                &spec,
+                &bt,
+                &panel.source,
+                series,
+                Some(&panel.id_column),
+            );
+        }
+    };
+    let target = a.data.target()?;
     let folds = forecast_core::split::rolling_origin(
         series.len(),
         a.horizon,
@@ -89,7 +122,7 @@ pub fn run(a: BacktestArgs) -> Result<()> {
             ("forecast.command", "backtest"),
             ("forecast.model", spec.model.kind()),
             ("forecast.data", data_path.as_str()),
-            ("forecast.target", a.data.target.as_str()),
+            ("forecast.target", target.as_str()),
         ])
     });
     let pb = bar(folds as u64, "folds");
@@ -121,7 +154,6 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
         println!(
             "{} folds, horizon {}, {} rows, first origin after {} rows",
             report.folds,
@@ -129,25 +161,31 @@ pub fn run(a: BacktestArgs) -> Result<()> {
             series.len(),
             report.per_fold.first().map_or(0, |f| f.train_rows)
         );
-        println!(
-            "{:<16} {:>12} {:>12} {:>9} {:>9} {:>8} {:>8}",
-            "model", "MAE", "RMSE", "MAPE%", "sMAPE%", "MASE", "dir.acc"
-        );
-        for (name, m) in [
+        print_table(&[
             (report.model.as_str(), &report.metrics),
             ("naive", &report.naive),
-        ] {
-            println!(
-                "{:<16} {:>12.4} {:>12.4} {:>9} {:>9.3} {:>8} {:>8.3}",
-                name,
-                m.mae,
-                m.rmse,
-                opt(m.mape),
-                m.smape,
-                opt(m.mase),
-                m.directional_accuracy
-            );
-        }
+        ]);
     }
     Ok(())
+}
+
+/// The metrics table printed by `backtest`: one line per model.
+pub(crate) fn print_table(rows: &[(&str, &Metrics)]) {
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "{:<16} {:>12} {:>12} {:>9} {:>9} {:>8} {:>8}",
+        "model", "MAE", "RMSE", "MAPE%", "sMAPE%", "MASE", "dir.acc"
+    );
+    for (name, m) in rows {
+        println!(
+            "{:<16} {:>12.4} {:>12.4} {:>9} {:>9.3} {:>8} {:>8.3}",
+            name,
+            m.mae,
+            m.rmse,
+            opt(m.mape),
+            m.smape,
+            opt(m.mase),
+            m.directional_accuracy
+        );
+    }
 }

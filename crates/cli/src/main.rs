@@ -8,6 +8,7 @@ mod backtest;
 mod experiment;
 mod features;
 mod output;
+mod panel;
 mod predict;
 mod progress;
 mod runs;

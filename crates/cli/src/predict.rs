@@ -12,6 +12,8 @@ use std::path::PathBuf;
 pub enum Format {
     Csv,
     Json,
+    /// Parquet (panel models; needs --output).
+    Parquet,
 }
 
 /// Forecast from a saved model.
@@ -19,7 +21,8 @@ pub enum Format {
 #[command(after_help = "Examples:\n  \
     forecast predict --model models/msft --horizon 10 --level 80,95\n  \
     forecast predict --model models/msft --horizon 10 --format json --output forecast.json\n  \
-    forecast predict --model models/msft --horizon 5 --data datasets/msft_daily.csv   # condition on newer rows, no refit")]
+    forecast predict --model models/msft --horizon 5 --data datasets/msft_daily.csv   # condition on newer rows, no refit\n  \
+    forecast predict --model models/m3 --horizon 18 --level 80,95 --format parquet --output f.parquet   # a panel model")]
 pub struct PredictArgs {
     /// Model directory written by `forecast train`.
     #[arg(long)]
@@ -42,10 +45,43 @@ pub struct PredictArgs {
     /// Write to this file (atomically) instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Panel models: forecast only these series (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<String>,
+    /// Panel models: the model's column name in the output [default: the model kind].
+    #[arg(long)]
+    pub alias: Option<String>,
 }
 
 pub fn run(a: PredictArgs) -> Result<()> {
     anyhow::ensure!(a.horizon >= 1, "--horizon must be at least 1");
+    if artifact::is_panel(&a.model) {
+        return crate::panel::predict(crate::panel::PredictPanel {
+            model: &a.model,
+            horizon: a.horizon,
+            levels: &a.level,
+            ids: &a.ids,
+            data: a.data.as_deref(),
+            alias: a.alias.as_deref(),
+            format: match a.format {
+                Format::Csv => "csv",
+                Format::Json => "json",
+                Format::Parquet => "parquet",
+            },
+            output: a.output.as_deref(),
+            missing: a.missing,
+        });
+    }
+    anyhow::ensure!(
+        a.ids.is_empty() && a.alias.is_none(),
+        "--ids and --alias apply to panel models; {} holds one series",
+        a.model.display()
+    );
+    anyhow::ensure!(
+        !matches!(a.format, Format::Parquet),
+        "--format parquet applies to panel models; {} holds one series (csv or json)",
+        a.model.display()
+    );
     let mut model = artifact::load(&a.model)?;
     if let Some(path) = &a.data {
         let schema = &model.schema;
@@ -96,7 +132,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             });
             format!("{}\n", serde_json::to_string_pretty(&doc)?)
         }
-        Format::Csv => {
+        Format::Csv | Format::Parquet => {
             let mut s = String::from(if times.is_some() {
                 "timestamp,forecast"
             } else {

@@ -1,6 +1,6 @@
 //! `forecast train`
 
-use crate::args::{DataArgs, ModelArgs, TrackingArgs};
+use crate::args::{DataArgs, Loaded, ModelArgs, TrackingArgs};
 use crate::progress::EpochBar;
 use crate::runs::CommandRun;
 use anyhow::Result;
@@ -16,7 +16,8 @@ use tuner::tracking::{flatten_params, numeric_leaves, RunStatus, TrackingReporte
 #[command(after_help = "Examples:\n  \
     forecast train --data datasets/msft_daily.csv --target close --model naive --out models/msft-naive\n  \
     forecast train --data datasets/airpassengers.csv --target passengers --model seasonal-naive --transform log --out models/air\n  \
-    forecast train --data datasets/msft_daily.csv --target close --model drift --test-fraction 0.1 --json --out models/msft-drift")]
+    forecast train --data datasets/msft_daily.csv --target close --model drift --test-fraction 0.1 --json --out models/msft-drift\n  \
+    forecast train --data datasets/m3_monthly_train.csv --model auto-arima --out models/m3   # a panel: one model per series")]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -84,7 +85,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let spec = a
         .model
         .spec(a.horizon, a.valid_fraction, a.test_fraction, a.refit_final)?;
-    let (frame, series) = a.data.load()?;
+    let (frame, series) = match a.data.load()? {
+        Loaded::One(one) => *one,
+        Loaded::Panel(panel, series) => return crate::panel::train(&a, &spec, &panel, &series),
+    };
+    let target = a.data.target()?;
     let kind = spec.model.kind();
     let mut tracking = CommandRun::start(&a.tracking, &format!("train-{kind}"))?;
     let data_path = a.data.data.display().to_string();
@@ -93,7 +98,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             ("forecast.command", "train"),
             ("forecast.model", kind),
             ("forecast.data", data_path.as_str()),
-            ("forecast.target", a.data.target.as_str()),
+            ("forecast.target", target.as_str()),
         ])
     });
     let mut bar = EpochBar::new();

@@ -4,8 +4,10 @@
 use crate::data::DataSchema;
 use crate::error::{Error, Result};
 use crate::models::FittedModel;
+use crate::panel::{PanelForecaster, Skipped};
 use crate::pipeline::{Forecaster, ForecasterSpec, TestReport};
 use crate::transform::FittedTransform;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -123,19 +125,7 @@ fn mlmodel(file: &ModelFile) -> String {
 /// replaced; an existing directory that is not a model artifact is left alone and
 /// reported as an error.
 pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
-    if dir.exists() {
-        let is_model = dir.join("model.json").is_file();
-        let is_empty = dir
-            .read_dir()
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !dir.is_dir() || !(is_model || is_empty) {
-            return Err(artifact_err(
-                dir,
-                "exists and is not a model directory; refusing to overwrite it",
-            ));
-        }
-    }
+    check_overwrite(dir)?;
     let file = ModelFile::new(forecaster);
     let json = serde_json::to_string_pretty(&file)
         .map_err(|e| artifact_err(dir, format!("cannot serialise: {e}")))?;
@@ -152,6 +142,24 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// Refuse to replace `dir` unless it is absent, empty or a model directory.
+fn check_overwrite(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let is_model = dir.join("model.json").is_file() || dir.join(PANEL_FILE).is_file();
+        let is_empty = dir
+            .read_dir()
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !dir.is_dir() || !(is_model || is_empty) {
+            return Err(artifact_err(
+                dir,
+                "exists and is not a model directory; refusing to overwrite it",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Load a model artifact. Missing files, truncated or corrupt JSON, and artifacts of a
@@ -201,4 +209,176 @@ pub fn load(dir: &Path) -> Result<Forecaster> {
     let mut forecaster = file.into_forecaster();
     forecaster.model.load_files(dir)?;
     Ok(forecaster)
+}
+
+/// The manifest of a panel model directory.
+pub const PANEL_FILE: &str = "panel.json";
+/// One line per series: `{"unique_id", "model": <model.json's contents>}`.
+pub const SERIES_FILE: &str = "series.jsonl";
+
+/// The contents of `panel.json`: what the panel model is, and which series it left out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PanelManifest {
+    /// Artifact format version.
+    pub format_version: u32,
+    /// Model kind, the same for every series.
+    pub kind: String,
+    /// Name of the series id column.
+    pub id_column: String,
+    /// Number of series fitted (lines of `series.jsonl`).
+    pub series: usize,
+    /// Series left out by the short-series policy.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// Version of forecast-core that wrote the directory.
+    pub crate_version: String,
+    /// Creation time, RFC 3339 UTC.
+    pub created: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SeriesLine {
+    unique_id: String,
+    model: ModelFile,
+}
+
+/// Whether `dir` holds a panel model (`panel.json`) rather than a one-series model.
+pub fn is_panel(dir: &Path) -> bool {
+    dir.join(PANEL_FILE).is_file()
+}
+
+/// Save a model fitted on a panel: `panel.json` (the manifest), `series.jsonl` (one
+/// line per series, the same contents as a one-series `model.json`) and `MLmodel`, in
+/// one directory written atomically. One file for every series keeps thousands of
+/// series to one open and one parse per line (in parallel) when loading.
+pub fn save_panel(panel: &PanelForecaster, dir: &Path) -> Result<()> {
+    check_overwrite(dir)?;
+    let kind = panel.kind().to_string();
+    if panel
+        .series
+        .iter()
+        .any(|(_, f)| !f.model.extra_files().is_empty())
+    {
+        return Err(artifact_err(
+            dir,
+            format!("'{kind}' keeps weights outside model.json; a panel directory holds models without them"),
+        ));
+    }
+    let lines: Vec<Result<String>> = panel
+        .series
+        .par_iter()
+        .map(|(id, f)| {
+            serde_json::to_string(&SeriesLine {
+                unique_id: id.clone(),
+                model: ModelFile::new(f),
+            })
+            .map_err(|e| artifact_err(dir, format!("cannot serialise series '{id}': {e}")))
+        })
+        .collect();
+    let mut body = String::new();
+    for line in lines {
+        body.push_str(&line?);
+        body.push('\n');
+    }
+    let manifest = PanelManifest {
+        format_version: FORMAT_VERSION,
+        kind: kind.clone(),
+        id_column: panel.id_column.clone(),
+        series: panel.series.len(),
+        skipped: panel.skipped.clone(),
+        crate_version: CRATE_VERSION.to_string(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let json = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| artifact_err(dir, format!("cannot serialise: {e}")))?;
+    let mlmodel = format!(
+        "artifact_path: model\n\
+         flavors:\n  \
+           forecast:\n    \
+             format_version: {fv}\n    \
+             kind: {kind}\n    \
+             panel_file: {PANEL_FILE}\n    \
+             series_file: {SERIES_FILE}\n    \
+             forecast_version: {ver}\n    \
+             loader: forecast predict --model <this directory>\n\
+         utc_time_created: '{created}'\n",
+        fv = manifest.format_version,
+        ver = manifest.crate_version,
+        created = manifest.created,
+    );
+    let files = [
+        (PANEL_FILE, json.into_bytes()),
+        (SERIES_FILE, body.into_bytes()),
+        ("MLmodel", mlmodel.into_bytes()),
+    ];
+    crate::fsio::write_dir(dir, |tmp| {
+        for (name, bytes) in &files {
+            let p = tmp.join(name);
+            std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    })
+}
+
+/// Load a panel model directory (series parsed in parallel). Missing files, a
+/// truncated or corrupt line, a count that differs from the manifest's, and a newer
+/// format are errors naming the directory (and the line).
+pub fn load_panel(dir: &Path) -> Result<PanelForecaster> {
+    for required in [PANEL_FILE, SERIES_FILE] {
+        if !dir.join(required).is_file() {
+            return Err(artifact_err(dir, format!("missing {required}")));
+        }
+    }
+    let path = dir.join(PANEL_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let manifest: PanelManifest = serde_json::from_str(&text)
+        .map_err(|e| artifact_err(dir, format!("{PANEL_FILE} is truncated or invalid ({e})")))?;
+    if manifest.format_version > FORMAT_VERSION {
+        return Err(artifact_err(
+            dir,
+            format!(
+                "format version {} is newer than this build reads ({FORMAT_VERSION}); upgrade forecast",
+                manifest.format_version
+            ),
+        ));
+    }
+    let path = dir.join(SERIES_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() != manifest.series {
+        return Err(artifact_err(
+            dir,
+            format!(
+                "{SERIES_FILE} has {} series, {PANEL_FILE} says {} (truncated?)",
+                lines.len(),
+                manifest.series
+            ),
+        ));
+    }
+    let parsed: Vec<Result<(String, Forecaster)>> = lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let l: SeriesLine = serde_json::from_str(line)
+                .map_err(|e| artifact_err(dir, format!("{SERIES_FILE} line {}: {e}", i + 1)))?;
+            if l.model.kind != manifest.kind || l.model.kind != l.model.spec.model.kind() {
+                return Err(artifact_err(
+                    dir,
+                    format!(
+                        "{SERIES_FILE} line {}: kind '{}' differs from the panel's '{}'",
+                        i + 1,
+                        l.model.kind,
+                        manifest.kind
+                    ),
+                ));
+            }
+            Ok((l.unique_id, l.model.into_forecaster()))
+        })
+        .collect();
+    let series = parsed.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(PanelForecaster {
+        id_column: manifest.id_column,
+        series,
+        skipped: manifest.skipped,
+    })
 }

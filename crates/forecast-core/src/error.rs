@@ -134,6 +134,40 @@ pub enum Error {
         /// The value at fault, as read.
         value: String,
     },
+    /// A row of a long-format panel has no series id.
+    #[error("{path}: {place}, column '{column}': empty series id")]
+    EmptyId {
+        /// The file at fault.
+        path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
+        place: String,
+        /// The id column.
+        column: String,
+    },
+    /// One series of a panel mixes sampling frequencies (e.g. a daily row among monthly
+    /// ones).
+    #[error(
+        "{path}: {place}: timestamp {step} is not a whole number of the series' {frequency} steps"
+    )]
+    MixedFrequency {
+        /// The file at fault.
+        path: PathBuf,
+        /// Where in the file: `line N` of a CSV, `row N` of a Parquet file.
+        place: String,
+        /// The timestamp at fault and the one before it (`T after PREV`).
+        step: String,
+        /// The frequency inferred for the series.
+        frequency: String,
+    },
+    /// A failure in one series of a panel: the series id, then what failed.
+    #[error("series '{id}': {source}")]
+    Series {
+        /// The series id.
+        id: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The data is too short for what was asked.
     #[error("too few rows: {what} needs at least {needed}, the data has {available}")]
     TooFewRows {
@@ -192,6 +226,17 @@ impl Error {
         Error::InvalidConfig {
             key: key.into(),
             message: message.into(),
+        }
+    }
+
+    /// This error, as raised while handling the series `id` of a panel.
+    pub fn in_series(self, id: &str) -> Self {
+        match self {
+            e @ Error::Series { .. } => e,
+            e => Error::Series {
+                id: id.to_string(),
+                source: Box::new(e),
+            },
         }
     }
 

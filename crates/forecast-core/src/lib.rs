@@ -30,6 +30,7 @@ pub mod forecast;
 pub mod fsio;
 pub mod metrics;
 pub mod models;
+pub mod panel;
 pub mod pipeline;
 pub mod reporter;
 pub mod series;

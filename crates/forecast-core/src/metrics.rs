@@ -70,6 +70,27 @@ pub fn mase_scale(train: &[f64], m: usize) -> f64 {
 }
 
 impl Metrics {
+    /// The unweighted mean of each metric over `each` (one entry per series: the
+    /// M-competition convention, so that large-scale series do not dominate). A metric
+    /// undefined for any entry is undefined in the mean; an empty slice gives NaN.
+    pub fn mean(each: &[Metrics]) -> Metrics {
+        let n = each.len() as f64;
+        let avg = |f: &dyn Fn(&Metrics) -> f64| each.iter().map(f).sum::<f64>() / n;
+        let avg_opt = |f: &dyn Fn(&Metrics) -> Option<f64>| {
+            let v: Option<Vec<f64>> = each.iter().map(f).collect();
+            v.filter(|v| !v.is_empty())
+                .map(|v| v.iter().sum::<f64>() / n)
+        };
+        Metrics {
+            mae: avg(&|m| m.mae),
+            rmse: avg(&|m| m.rmse),
+            mape: avg_opt(&|m| m.mape),
+            smape: avg(&|m| m.smape),
+            mase: avg_opt(&|m| m.mase),
+            directional_accuracy: avg(&|m| m.directional_accuracy),
+        }
+    }
+
     /// Pool the errors of several windows. MASE is the mean of each window's scaled MAE.
     pub fn pooled(windows: &[Window]) -> Metrics {
         let mut n = 0.0;

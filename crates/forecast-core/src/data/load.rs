@@ -24,13 +24,13 @@ pub struct LoadOptions {
     pub calendar: CalendarChoice,
 }
 
-enum Raw {
+pub(super) enum Raw {
     Text(Vec<Option<String>>),
     Num(Vec<Option<f64>>),
 }
 
 #[derive(Clone, Copy)]
-enum Format {
+pub(super) enum Format {
     Csv,
     Parquet,
 }
@@ -46,6 +46,24 @@ impl Format {
     }
 }
 
+/// Where the rows of a table stand in its file, for messages: row `i` of the table is
+/// row `rows[i]` of the file (a series of a long-format panel), or row `i` itself.
+#[derive(Clone, Copy)]
+pub(super) struct Places<'a> {
+    /// The file's format.
+    pub(super) format: Format,
+    /// The file row of each table row, when the table is a subset of the file.
+    pub(super) rows: Option<&'a [usize]>,
+}
+
+impl Places<'_> {
+    /// How row `i` of the table is named in messages.
+    pub(super) fn place(&self, i: usize) -> String {
+        self.format
+            .place(self.rows.and_then(|r| r.get(i).copied()).unwrap_or(i))
+    }
+}
+
 fn polars_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Parse {
         path: path.to_path_buf(),
@@ -53,7 +71,36 @@ fn polars_err(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
-fn read_raw(path: &Path) -> Result<(Format, Vec<(String, Raw)>)> {
+impl Raw {
+    /// Number of cells.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Raw::Text(v) => v.len(),
+            Raw::Num(v) => v.len(),
+        }
+    }
+
+    /// The cells at `rows`, in that order.
+    pub(super) fn gather(&self, rows: &[usize]) -> Raw {
+        match self {
+            Raw::Text(v) => Raw::Text(rows.iter().map(|&i| v[i].clone()).collect()),
+            Raw::Num(v) => Raw::Num(rows.iter().map(|&i| v[i]).collect()),
+        }
+    }
+
+    /// Cell `i` as text (`None` when empty).
+    pub(super) fn text(&self, i: usize) -> Option<String> {
+        match self {
+            Raw::Text(v) => v[i].clone(),
+            Raw::Num(v) => v[i].map(|x| x.to_string()),
+        }
+    }
+}
+
+/// A file's columns as read, untyped.
+pub(super) type RawColumns = Vec<(String, Raw)>;
+
+pub(super) fn read_raw(path: &Path) -> Result<(Format, RawColumns)> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -123,24 +170,44 @@ fn read_raw(path: &Path) -> Result<(Format, Vec<(String, Raw)>)> {
 /// says how to repair them.
 pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
     let path = path.as_ref();
-    let (format, raw) = read_raw(path)?;
-    let nrows = match raw.first() {
-        Some((_, Raw::Text(v))) => v.len(),
-        Some((_, Raw::Num(v))) => v.len(),
-        None => 0,
+    let (format, mut raw) = read_raw(path)?;
+    let time_column = check_columns(path, &raw, options, &[])?;
+    let places = Places { format, rows: None };
+    let times = match &time_column {
+        Some(name) => {
+            let i = raw.iter().position(|(n, _)| n == name).unwrap_or(0);
+            let (name, col) = raw.remove(i);
+            let times = parse_times(path, places, &name, &col)?;
+            check_order(path, places, &name, &times, None)?;
+            Some(times)
+        }
+        None => None,
+    };
+    build_frame(path, places, raw, time_column, times, options)
+}
+
+/// The rest of loading, once the time column is parsed, sorted and taken out of `raw`:
+/// type the columns, repair missing values by policy, infer the frequency and calendar.
+pub(super) fn build_frame(
+    path: &Path,
+    places: Places<'_>,
+    raw: RawColumns,
+    time_column: Option<String>,
+    times: Option<Vec<NaiveDateTime>>,
+    options: &LoadOptions,
+) -> Result<Frame> {
+    let nrows = match (&times, raw.first()) {
+        (Some(t), _) => t.len(),
+        (None, Some((_, c))) => c.len(),
+        (None, None) => 0,
     };
     if nrows == 0 {
         return Err(Error::Empty {
             path: path.to_path_buf(),
         });
     }
-    let time_column = check_columns(path, &raw, options)?;
-    let Typed {
-        times,
-        mut numeric,
-        text,
-    } = type_columns(path, format, raw, &time_column, options)?;
-    let (keep, repaired) = repair_missing(path, format, &mut numeric, options.missing, nrows)?;
+    let Typed { mut numeric, text } = type_columns(path, places, raw, options)?;
+    let (keep, repaired) = repair_missing(path, places, &mut numeric, options, nrows)?;
     let dropped = keep.iter().filter(|k| !**k).count();
     if dropped == nrows {
         return Err(Error::Empty {
@@ -186,12 +253,14 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
 }
 
 /// The time column (the one asked for, else the first of `date`, `datetime`,
-/// `timestamp`, `time` in any case, else none), after checking that every required
-/// column exists and is not the time column.
-fn check_columns(
+/// `timestamp`, `time`, `ds` in any case, else none), after checking that every
+/// required column exists and is neither the time column nor one of `not_values` (a
+/// panel's id column).
+pub(super) fn check_columns(
     path: &Path,
     raw: &[(String, Raw)],
     options: &LoadOptions,
+    not_values: &[&str],
 ) -> Result<Option<String>> {
     let names: Vec<&str> = raw.iter().map(|(n, _)| n.as_str()).collect();
     let not_found = |column: &str| Error::ColumnNotFound {
@@ -202,7 +271,7 @@ fn check_columns(
     let time_column = match &options.time_col {
         Some(c) if names.contains(&c.as_str()) => Some(c.clone()),
         Some(c) => return Err(not_found(c)),
-        None => ["date", "datetime", "timestamp", "time"]
+        None => ["date", "datetime", "timestamp", "time", "ds"]
             .iter()
             .find_map(|want| {
                 names
@@ -221,6 +290,12 @@ fn check_columns(
                 format!("'{r}' is the time column, not a value column"),
             ));
         }
+        if not_values.contains(&r.as_str()) {
+            return Err(Error::config(
+                "target",
+                format!("'{r}' is the series id column, not a value column"),
+            ));
+        }
     }
     Ok(time_column)
 }
@@ -230,30 +305,23 @@ type NumericColumn = (String, Vec<Option<f64>>, bool);
 /// A text column passed through: name, cells.
 type TextColumn = (String, Vec<Option<String>>);
 
-/// The columns of a file, typed.
+/// The value columns of a file, typed.
 struct Typed {
-    times: Option<Vec<NaiveDateTime>>,
     numeric: Vec<NumericColumn>,
     text: Vec<TextColumn>,
 }
 
-/// Parse the time column and type every other column: numeric when every cell parses
-/// (required columns must), non-finite values refused, else text.
+/// Type every column but the time column: numeric when every cell parses (required
+/// columns must), non-finite values refused, else text.
 fn type_columns(
     path: &Path,
-    format: Format,
-    raw: Vec<(String, Raw)>,
-    time_column: &Option<String>,
+    places: Places<'_>,
+    raw: RawColumns,
     options: &LoadOptions,
 ) -> Result<Typed> {
-    let mut times = None;
     let mut numeric = Vec::new();
     let mut text = Vec::new();
     for (name, col) in raw {
-        if Some(&name) == time_column.as_ref() {
-            times = Some(parse_times(path, format, &name, col)?);
-            continue;
-        }
         let required = options.required.contains(&name);
         match col {
             Raw::Num(v) => {
@@ -264,7 +332,7 @@ fn type_columns(
                 {
                     return Err(Error::NonFinite {
                         path: path.to_path_buf(),
-                        place: format.place(i),
+                        place: places.place(i),
                         column: name,
                         value: x.to_string(),
                     });
@@ -272,31 +340,33 @@ fn type_columns(
                 let integer = v.iter().flatten().all(|x| x.fract() == 0.0);
                 numeric.push((name, v, integer));
             }
-            Raw::Text(v) => match parse_numbers(path, format, &name, &v, required)? {
+            Raw::Text(v) => match parse_numbers(path, places, &name, &v, required)? {
                 Some((nums, integer)) => numeric.push((name, nums, integer)),
                 None => text.push((name, v)),
             },
         }
     }
-    Ok(Typed {
-        times,
-        numeric,
-        text,
-    })
+    Ok(Typed { numeric, text })
 }
 
 /// Apply the missing-value policy, an explicit one and never a silent fill: the rows
-/// to keep and the number of cells filled.
+/// to keep and the number of cells filled. Only the columns the request needs are held
+/// to it (every numeric column when it names none): another column's empty cells stay
+/// empty (NaN, written back as empty cells) and neither fail the load nor drop rows.
 fn repair_missing(
     path: &Path,
-    format: Format,
+    places: Places<'_>,
     numeric: &mut [NumericColumn],
-    policy: MissingPolicy,
+    options: &LoadOptions,
     nrows: usize,
 ) -> Result<(Vec<bool>, usize)> {
     let mut repaired = 0;
     let mut keep: Vec<bool> = vec![true; nrows];
+    let policy = options.missing;
     for (name, values, _) in numeric.iter_mut() {
+        if !options.required.is_empty() && !options.required.contains(name) {
+            continue;
+        }
         let missing = values.iter().filter(|v| v.is_none()).count();
         if missing == 0 {
             continue;
@@ -306,7 +376,7 @@ fn repair_missing(
                 let i = values.iter().position(Option::is_none).unwrap_or(0);
                 return Err(Error::Missing {
                     path: path.to_path_buf(),
-                    place: format.place(i),
+                    place: places.place(i),
                     column: name.clone(),
                 });
             }
@@ -318,7 +388,7 @@ fn repair_missing(
             policy => {
                 fill(values, policy).map_err(|i| Error::Unrepairable {
                     path: path.to_path_buf(),
-                    place: format.place(i),
+                    place: places.place(i),
                     column: name.clone(),
                     policy: policy.name().to_string(),
                 })?;
@@ -337,43 +407,69 @@ fn keep_rows<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
         .collect()
 }
 
-fn parse_times(path: &Path, format: Format, name: &str, col: Raw) -> Result<Vec<NaiveDateTime>> {
-    let cells: Vec<Option<String>> = match col {
-        Raw::Text(v) => v,
-        Raw::Num(v) => v.into_iter().map(|x| x.map(|x| x.to_string())).collect(),
-    };
-    let mut out: Vec<NaiveDateTime> = Vec::with_capacity(cells.len());
-    for (i, cell) in cells.iter().enumerate() {
-        let s = cell.as_deref().unwrap_or("");
-        let t = parse_timestamp(s).ok_or_else(|| Error::BadTimestamp {
-            path: path.to_path_buf(),
-            place: format.place(i),
-            column: name.to_string(),
-            value: s.to_string(),
-        })?;
-        if let Some(prev) = out.last() {
-            let fmt = |t: NaiveDateTime| format_timestamp(t, false);
-            if t == *prev {
-                return Err(Error::Duplicate {
+/// Parse every cell of the time column (in file order, not yet checked for order).
+pub(super) fn parse_times(
+    path: &Path,
+    places: Places<'_>,
+    name: &str,
+    col: &Raw,
+) -> Result<Vec<NaiveDateTime>> {
+    (0..col.len())
+        .map(|i| {
+            let cell = col.text(i);
+            let s = cell.as_deref().unwrap_or("");
+            parse_timestamp(s).ok_or_else(|| Error::BadTimestamp {
+                path: path.to_path_buf(),
+                place: places.place(i),
+                column: name.to_string(),
+                value: s.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Check that `times` increase strictly: a repeated timestamp is a duplicate, one that
+/// goes back is unsorted. With a `frequency`, every step must also be a whole number of
+/// that frequency's steps (a panel series must not mix frequencies).
+pub(super) fn check_order(
+    path: &Path,
+    places: Places<'_>,
+    name: &str,
+    times: &[NaiveDateTime],
+    frequency: Option<Frequency>,
+) -> Result<()> {
+    let fmt = |t: NaiveDateTime| format_timestamp(t, false);
+    for (i, w) in times.windows(2).enumerate() {
+        let (prev, t) = (w[0], w[1]);
+        if t == prev {
+            return Err(Error::Duplicate {
+                path: path.to_path_buf(),
+                place: places.place(i + 1),
+                column: name.to_string(),
+                value: fmt(t),
+            });
+        }
+        if t < prev {
+            return Err(Error::Unsorted {
+                path: path.to_path_buf(),
+                place: places.place(i + 1),
+                column: name.to_string(),
+                value: fmt(t),
+                previous: fmt(prev),
+            });
+        }
+        if let Some(f) = frequency {
+            if !f.reaches(prev, t) {
+                return Err(Error::MixedFrequency {
                     path: path.to_path_buf(),
-                    place: format.place(i),
-                    column: name.to_string(),
-                    value: s.to_string(),
-                });
-            }
-            if t < *prev {
-                return Err(Error::Unsorted {
-                    path: path.to_path_buf(),
-                    place: format.place(i),
-                    column: name.to_string(),
-                    value: fmt(t),
-                    previous: fmt(*prev),
+                    place: places.place(i + 1),
+                    step: format!("{} after {}", fmt(t), fmt(prev)),
+                    frequency: f.name(),
                 });
             }
         }
-        out.push(t);
     }
-    Ok(out)
+    Ok(())
 }
 
 type Parsed = Option<(Vec<Option<f64>>, bool)>;
@@ -382,7 +478,7 @@ type Parsed = Option<(Vec<Option<f64>>, bool)>;
 /// only for columns the request does not need).
 fn parse_numbers(
     path: &Path,
-    format: Format,
+    places: Places<'_>,
     name: &str,
     cells: &[Option<String>],
     required: bool,
@@ -404,7 +500,7 @@ fn parse_numbers(
             Ok(_) => {
                 return Err(Error::NonFinite {
                     path: PathBuf::from(path),
-                    place: format.place(i),
+                    place: places.place(i),
                     column: name.to_string(),
                     value: s.to_string(),
                 })
@@ -412,7 +508,7 @@ fn parse_numbers(
             Err(_) => {
                 return Err(Error::NonNumeric {
                     path: PathBuf::from(path),
-                    place: format.place(i),
+                    place: places.place(i),
                     column: name.to_string(),
                     value: s.to_string(),
                 })

@@ -4,6 +4,7 @@
 pub mod calendar;
 mod load;
 mod missing;
+pub mod panel;
 mod spec;
 pub mod time;
 mod write;
@@ -11,9 +12,10 @@ mod write;
 pub use calendar::{Calendar, CalendarChoice, CalendarDecision};
 pub use load::{load, LoadOptions};
 pub use missing::MissingPolicy;
+pub use panel::{load_data, Data, Member, Panel, PanelOptions};
 pub use spec::DataSpec;
 pub use time::{format_timestamp, parse_timestamp, Frequency};
-pub use write::{write_csv_to, write_frame};
+pub use write::{write_csv_to, write_frame, write_long_parquet};
 
 use crate::error::{Error, Result};
 use chrono::NaiveDateTime;

@@ -90,6 +90,42 @@ impl Frequency {
         }
     }
 
+    /// Whether `to` lies a whole number (at least one) of this frequency's steps after
+    /// `from`: gaps are allowed, a step of another frequency (a daily row in a monthly
+    /// series) is not.
+    pub fn reaches(self, from: NaiveDateTime, to: NaiveDateTime) -> bool {
+        if to <= from {
+            return false;
+        }
+        let secs = (to - from).num_seconds();
+        const DAY: i64 = 86_400;
+        match self {
+            Frequency::Row => true,
+            Frequency::Seconds(s) => s > 0 && secs % s == 0,
+            Frequency::Daily | Frequency::BusinessDay => secs % DAY == 0,
+            Frequency::Weekly => secs % (7 * DAY) == 0,
+            Frequency::MonthStart
+            | Frequency::MonthEnd
+            | Frequency::QuarterStart
+            | Frequency::QuarterEnd
+            | Frequency::Yearly => {
+                let mut t = from;
+                // Calendar steps: walk (a gap of a few hundred steps at the most).
+                for _ in 0..10_000 {
+                    let n = self.next(t);
+                    if n <= t {
+                        return false;
+                    }
+                    if n >= to {
+                        return n == to;
+                    }
+                    t = n;
+                }
+                false
+            }
+        }
+    }
+
     /// Infer the frequency from sorted, distinct timestamps. Uses the median step, so
     /// holidays in trading-day data or a few gaps do not change the answer.
     pub fn infer(times: &[NaiveDateTime]) -> Frequency {

@@ -1,0 +1,333 @@
+//! The panel forms of `train`, `predict` and `backtest`: many series in one command.
+
+use crate::backtest::{metrics_json, print_table, BacktestArgs};
+use crate::output::emit;
+use crate::progress::bar;
+use crate::train::TrainArgs;
+use anyhow::{Context, Result};
+use forecast_core::artifact;
+use forecast_core::backtest::BacktestSpec;
+use forecast_core::data::{load_data, write_long_parquet, Data, Panel};
+use forecast_core::panel::{
+    backtest_panel, fit_panel, score_holdout, series_of, Failed, LongTable, PanelForecaster,
+    PanelScore, PanelSeries, SeriesForecast, Skipped,
+};
+use forecast_core::{ForecasterSpec, SeriesSpec};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Instant;
+
+/// Fail (exit status 1) when some series failed, after everything else was written.
+fn fail_if_any(failed: &[Failed], what: &str) -> Result<()> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    for f in failed {
+        eprintln!("failed: series '{}': {}", f.unique_id, f.error);
+    }
+    anyhow::bail!(
+        "{} of the series failed to {what} (listed above; the others were written)",
+        failed.len()
+    )
+}
+
+fn listed(failed: &[Failed]) -> Vec<Skipped> {
+    failed.iter().map(Failed::listed).collect()
+}
+
+/// `forecast train` on a panel: one model per series, one model directory.
+pub fn train(
+    a: &TrainArgs,
+    spec: &ForecasterSpec,
+    panel: &Panel,
+    series: &[PanelSeries],
+) -> Result<()> {
+    let started = Instant::now();
+    let pb = bar(series.len() as u64, "series");
+    let fit = fit_panel(spec, &panel.id_column, series, a.data.short, &|| pb.inc(1));
+    pb.finish_and_clear();
+    let fit = fit?;
+    anyhow::ensure!(
+        !fit.fitted.series.is_empty(),
+        "no series was fitted ({} skipped, {} failed){}",
+        fit.fitted.skipped.len(),
+        fit.failed.len(),
+        fit.failed
+            .first()
+            .map(|f| format!("; first failure: series '{}': {}", f.unique_id, f.error))
+            .unwrap_or_default()
+    );
+    artifact::save_panel(&fit.fitted, &a.out)?;
+    let summary = json!({
+        "kind": spec.model.kind(),
+        "series": fit.fitted.series.len(),
+        "skipped": fit.fitted.skipped,
+        "failed": listed(&fit.failed),
+        "out": a.out,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        eprintln!(
+            "trained {} on {} series of {} ({} rows) in {:.1} s; {} skipped, {} failed",
+            spec.model.kind(),
+            fit.fitted.series.len(),
+            panel.source.display(),
+            panel.rows(),
+            started.elapsed().as_secs_f64(),
+            fit.fitted.skipped.len(),
+            fit.failed.len()
+        );
+        for s in &fit.fitted.skipped {
+            eprintln!("skipped: series '{}': {}", s.unique_id, s.reason);
+        }
+        eprintln!("model written to {}", a.out.display());
+    }
+    fail_if_any(&fit.failed, "fit")
+}
+
+/// Output of `predict` on a panel model.
+pub struct PredictPanel<'a> {
+    /// Model directory.
+    pub model: &'a Path,
+    /// Steps to forecast.
+    pub horizon: usize,
+    /// Interval levels.
+    pub levels: &'a [f64],
+    /// Only these series.
+    pub ids: &'a [String],
+    /// Newer history to condition on.
+    pub data: Option<&'a Path>,
+    /// The model's column name.
+    pub alias: Option<&'a str>,
+    /// csv, json or parquet.
+    pub format: &'a str,
+    /// Output file.
+    pub output: Option<&'a Path>,
+    /// Missing-value policy for `data`.
+    pub missing: forecast_core::MissingPolicy,
+}
+
+/// `forecast predict` with a panel model: a long table of every series' forecast.
+pub fn predict(p: PredictPanel<'_>) -> Result<()> {
+    let mut model = artifact::load_panel(p.model)?;
+    if !p.ids.is_empty() {
+        model = model.subset(p.ids)?;
+    }
+    if let Some(path) = p.data {
+        model = condition(&model, path, p.missing)?;
+    }
+    let (forecasts, failed) = model.predict(p.horizon, p.levels);
+    let name = p.alias.unwrap_or(model.kind());
+    write_forecasts(&forecasts, &model, name, &p, &failed)?;
+    fail_if_any(&failed, "forecast")
+}
+
+/// Re-anchor every series of `model` at the end of its rows in `path` (same schema,
+/// newer rows), without refitting.
+fn condition(
+    model: &PanelForecaster,
+    path: &Path,
+    missing: forecast_core::MissingPolicy,
+) -> Result<PanelForecaster> {
+    let first = &model
+        .series
+        .first()
+        .context("the panel model holds no series")?
+        .1;
+    let schema = &first.schema;
+    let mut required = vec![schema.target.clone()];
+    required.extend(schema.input_columns.iter().cloned());
+    let options = forecast_core::data::PanelOptions {
+        id_column: Some(model.id_column.clone()),
+        load: forecast_core::LoadOptions {
+            time_col: schema.time_column.clone(),
+            required,
+            missing,
+            ..Default::default()
+        },
+    };
+    let Data::Panel(panel) = load_data(path, &options)? else {
+        anyhow::bail!("{} is not a panel", path.display());
+    };
+    let spec = SeriesSpec::from_schema(schema, first.season_length);
+    let history = series_of(&panel, &spec)?;
+    let by_id: std::collections::HashMap<&str, &forecast_core::Series> =
+        history.iter().map(|s| (s.id.as_str(), &s.series)).collect();
+    let mut out = model.clone();
+    for (id, f) in &mut out.series {
+        let h = by_id
+            .get(id.as_str())
+            .with_context(|| format!("series '{id}' has no rows in {}", path.display()))?;
+        *f = f.condition(h).with_context(|| {
+            format!("series '{id}': {} does not match the model", path.display())
+        })?;
+    }
+    Ok(out)
+}
+
+fn write_forecasts(
+    forecasts: &[SeriesForecast],
+    model: &PanelForecaster,
+    name: &str,
+    p: &PredictPanel<'_>,
+    failed: &[Failed],
+) -> Result<()> {
+    let table = LongTable::new(forecasts, name, p.levels);
+    match p.format {
+        "parquet" => {
+            let out = p.output.context(
+                "--format parquet needs --output FILE (Parquet is not written to a terminal)",
+            )?;
+            write_long_parquet(&table, out)?;
+        }
+        "json" => {
+            let rows: Vec<Value> = (0..table.len())
+                .map(|i| {
+                    let mut row = serde_json::Map::new();
+                    row.insert("unique_id".into(), json!(table.unique_id[i]));
+                    row.insert("ds".into(), json!(table.ds[i]));
+                    for (c, v) in &table.columns {
+                        row.insert(c.clone(), json!(v[i].is_finite().then_some(v[i])));
+                    }
+                    Value::Object(row)
+                })
+                .collect();
+            let mut skipped = model.skipped.clone();
+            skipped.extend(listed(failed));
+            let doc = json!({
+                "model": name,
+                "horizon": p.horizon,
+                "levels": p.levels,
+                "series": forecasts.len(),
+                "rows": rows,
+                "skipped": skipped,
+            });
+            emit(
+                &format!("{}\n", serde_json::to_string_pretty(&doc)?),
+                p.output,
+            )?;
+        }
+        _ => emit(&table.to_csv(), p.output)?,
+    }
+    if !model.skipped.is_empty() {
+        eprintln!(
+            "{} series were skipped at training (too short): {}",
+            model.skipped.len(),
+            model
+                .skipped
+                .iter()
+                .map(|s| s.unique_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `forecast backtest` on a panel (or, with `--test`, on one series): rolling origins
+/// per series, or competition-style scoring against the test file; metrics pooled as
+/// the mean over series.
+pub fn backtest(
+    a: &BacktestArgs,
+    spec: &ForecasterSpec,
+    bt: &BacktestSpec,
+    source: &Path,
+    series: Vec<PanelSeries>,
+    id_column: Option<&str>,
+) -> Result<()> {
+    let started = Instant::now();
+    let pb = bar(series.len() as u64, "series");
+    let tick = || pb.inc(1);
+    let result = match &a.test {
+        Some(test_path) => {
+            let target = a.data.target()?;
+            let mut options = a.data.options(&target);
+            options.load.required = vec![target.clone()];
+            let test: Vec<(String, forecast_core::Frame)> =
+                match (load_data(test_path, &options)?, id_column) {
+                    (Data::Panel(p), Some(_)) => {
+                        p.members.into_iter().map(|m| (m.id, m.frame)).collect()
+                    }
+                    (Data::One(f), None) => vec![(series[0].id.clone(), f)],
+                    (Data::Panel(_), None) => anyhow::bail!(
+                        "{} is a panel but {} is one series",
+                        test_path.display(),
+                        source.display()
+                    ),
+                    (Data::One(_), Some(_)) => anyhow::bail!(
+                        "{} is one series but {} is a panel",
+                        test_path.display(),
+                        source.display()
+                    ),
+                };
+            score_holdout(spec, &series, &test, &target, a.data.short, &tick)
+        }
+        None => backtest_panel(spec, &series, bt, a.data.short, &tick),
+    };
+    pb.finish_and_clear();
+    let (score, failed) = result?;
+    report(a, &score, &failed, id_column.is_some(), started)?;
+    fail_if_any(&failed, "score")
+}
+
+fn report(
+    a: &BacktestArgs,
+    score: &PanelScore,
+    failed: &[Failed],
+    panel: bool,
+    started: Instant,
+) -> Result<()> {
+    let mode = if a.test.is_some() { "test" } else { "rolling" };
+    if a.json {
+        let mut doc = json!({
+            "model": score.model,
+            "horizon": a.horizon,
+            "evaluation": mode,
+            "metrics": metrics_json(&score.metrics),
+            "baseline": {"naive": metrics_json(&score.naive)},
+            "rows": score.rows,
+        });
+        if panel {
+            doc["series"] = json!(score.series);
+            doc["per_series"] = json!(score
+                .per_series
+                .iter()
+                .map(|s| json!({
+                    "unique_id": s.unique_id,
+                    "rows": s.rows,
+                    "metrics": metrics_json(&s.metrics),
+                    "naive": metrics_json(&s.naive),
+                }))
+                .collect::<Vec<_>>());
+            doc["skipped"] = json!(score.skipped);
+            doc["failed"] = json!(listed(failed));
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        if panel {
+            println!(
+                "{} series scored ({} rows; {} skipped, {} failed), {} in {:.1} s; metrics are the mean over series",
+                score.series,
+                score.rows,
+                score.skipped.len(),
+                failed.len(),
+                if mode == "test" { "forecast over the test rows" } else { "rolling origins" },
+                started.elapsed().as_secs_f64()
+            );
+        } else {
+            println!(
+                "{} test rows scored, forecast from the end of the data",
+                score.rows
+            );
+        }
+        print_table(&[
+            (score.model.as_str(), &score.metrics),
+            ("naive", &score.naive),
+        ]);
+        for s in &score.skipped {
+            eprintln!("skipped: series '{}': {}", s.unique_id, s.reason);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! Many series in one command: train, predict and backtest on panels (long tables,
+//! folders), with statsforecast-style outputs and per-series failures.
+
+mod common;
+
+use common::{dataset, fails, forecast, ok};
+use forecast_core::data::{load_data, Data, LoadOptions, PanelOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The first `n` series of an M3 file, as a new long-format file in `dir`.
+fn m3_subset(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let text = std::fs::read_to_string(dataset(name)).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    let mut ids: Vec<String> = Vec::new();
+    for line in lines {
+        let id = line.split(',').next().unwrap().to_string();
+        if !ids.contains(&id) {
+            if ids.len() == n {
+                continue;
+            }
+            ids.push(id);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn m3_subset_trains_predicts_as_parquet_and_scores_against_the_test_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = m3_subset(dir.path(), "m3_monthly_train.csv", 12);
+    let test = m3_subset(dir.path(), "m3_monthly_test.csv", 12);
+    let model = dir.path().join("m3");
+    // --target defaults to y, the id column to unique_id, the time column to ds.
+    ok(&[
+        "train",
+        "--data",
+        s(&train),
+        "--model",
+        "auto-arima",
+        "--out",
+        s(&model),
+    ]);
+    assert!(model.join("panel.json").is_file() && model.join("series.jsonl").is_file());
+
+    let out = dir.path().join("f.parquet");
+    ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "18",
+        "--level",
+        "80,95",
+        "--format",
+        "parquet",
+        "--output",
+        s(&out),
+    ]);
+    // Read the Parquet back: one forecast of 18 steps per series, statsforecast's names.
+    let opts = PanelOptions {
+        id_column: None,
+        load: LoadOptions {
+            required: vec!["auto-arima".into()],
+            ..Default::default()
+        },
+    };
+    let Data::Panel(p) = load_data(&out, &opts).unwrap() else {
+        panic!("not a panel")
+    };
+    assert_eq!(p.id_column, "unique_id");
+    assert_eq!(p.len(), 12);
+    let m = &p.members[0];
+    assert_eq!(m.frame.len(), 18);
+    assert_eq!(m.frame.time_column.as_deref(), Some("ds"));
+    let names = m.frame.column_names();
+    assert_eq!(
+        names,
+        [
+            "auto-arima",
+            "auto-arima-lo-95",
+            "auto-arima-lo-80",
+            "auto-arima-hi-80",
+            "auto-arima-hi-95"
+        ]
+    );
+    let (point, lo95, hi95) = (
+        m.frame.column("auto-arima").unwrap(),
+        m.frame.column("auto-arima-lo-95").unwrap(),
+        m.frame.column("auto-arima-hi-95").unwrap(),
+    );
+    for i in 0..18 {
+        assert!(lo95[i] < point[i] && point[i] < hi95[i]);
+    }
+
+    // The CSV form, a subset of ids, and a user's alias.
+    let csv = ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "2",
+        "--level",
+        "80",
+        "--ids",
+        &p.members[3].id,
+        "--alias",
+        "AutoARIMA",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "unique_id,ds,AutoARIMA,AutoARIMA-lo-80,AutoARIMA-hi-80"
+    );
+    assert_eq!(lines.len(), 3);
+    assert!(lines[1].starts_with(&format!("{},", p.members[3].id)));
+    // The forecast starts the month after each series' last training row: the first
+    // test row's date.
+    let first_test = std::fs::read_to_string(&test).unwrap();
+    let want = first_test
+        .lines()
+        .find(|l| l.starts_with(&format!("{},", p.members[3].id)))
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(lines[1].split(',').nth(1).unwrap(), want);
+
+    // Competition-style scoring against the test file: per-series and pooled metrics.
+    let json = ok(&[
+        "backtest",
+        "--data",
+        s(&train),
+        "--test",
+        s(&test),
+        "--model",
+        "seasonal-naive",
+        "--horizon",
+        "18",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["series"], 12);
+    assert_eq!(v["rows"], 12 * 18);
+    assert_eq!(v["evaluation"], "test");
+    let per: &Vec<Value> = v["per_series"].as_array().unwrap();
+    assert_eq!(per.len(), 12);
+    // Pooled = the unweighted mean over series.
+    let mean = per
+        .iter()
+        .map(|s| s["metrics"]["smape"].as_f64().unwrap())
+        .sum::<f64>()
+        / 12.0;
+    assert!((v["metrics"]["smape"].as_f64().unwrap() - mean).abs() < 1e-9);
+}
+
+#[test]
+fn a_short_series_fails_by_name_or_is_skipped_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("short.csv");
+    let mut text = String::from("unique_id,ds,y\n");
+    for (id, n) in [("long", 40), ("tiny", 5)] {
+        for i in 0..n {
+            text.push_str(&format!(
+                "{id},{}-{:02}-01,{}\n",
+                2000 + i / 12,
+                i % 12 + 1,
+                10 + i % 7
+            ));
+        }
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.path().join("m");
+    let e = fails(&[
+        "train",
+        "--data",
+        s(&data),
+        "--model",
+        "seasonal-naive",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        e.contains("series 'tiny'") && e.contains("--short skip"),
+        "{e}"
+    );
+    let json = ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--model",
+        "seasonal-naive",
+        "--short",
+        "skip",
+        "--json",
+        "--out",
+        s(&model),
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["series"], 1);
+    assert_eq!(v["skipped"][0]["unique_id"], "tiny");
+    let out = forecast(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["series"], 1);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(v["skipped"][0]["unique_id"], "tiny");
+    assert!(v["rows"][0]["seasonal-naive"].is_number());
+}
+
+#[test]
+fn a_failing_series_is_reported_and_the_others_are_still_written() {
+    // A log transform cannot take a non-positive value: that series fails, the
+    // others are fitted, saved and forecast; the exit status says some failed.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("p.csv");
+    let mut text = String::from("ticker,date,close\n");
+    for (id, base) in [("AAA", 10.0), ("NEG", -5.0), ("ZZZ", 20.0)] {
+        for d in 0..30 {
+            let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(d);
+            text.push_str(&format!("{id},{day},{}\n", base + (d % 5) as f64));
+        }
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.path().join("m");
+    let out = forecast(&[
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "close",
+        "--model",
+        "naive",
+        "--transform",
+        "log",
+        "--out",
+        s(&model),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed: series 'NEG'"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let csv = ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "1",
+        "--level",
+        "80",
+    ]);
+    let ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["AAA", "ZZZ"]);
+}
+
+#[test]
+fn a_folder_of_ticker_files_backtests_with_rolling_origins_per_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(dataset("techstocks_daily.csv")).unwrap();
+    let folder = dir.path().join("lake");
+    std::fs::create_dir_all(&folder).unwrap();
+    for t in ["AAPL", "GOOG", "MSFT"] {
+        let mut body = String::from("date,close\n");
+        for l in src.lines().filter(|l| l.starts_with(&format!("{t},"))) {
+            body.push_str(l.split_once(',').unwrap().1);
+            body.push('\n');
+        }
+        std::fs::write(folder.join(format!("{t}.csv")), body).unwrap();
+    }
+    let json = ok(&[
+        "backtest",
+        "--data",
+        s(&folder),
+        "--target",
+        "close",
+        "--model",
+        "drift",
+        "--horizon",
+        "5",
+        "--folds",
+        "3",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["series"], 3);
+    assert_eq!(v["evaluation"], "rolling");
+    assert_eq!(v["rows"], 3 * 3 * 5);
+    let ids: Vec<&str> = v["per_series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["unique_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["AAPL", "GOOG", "MSFT"]);
+    // The long file gives the same figures as the folder.
+    let long = ok(&[
+        "backtest",
+        "--data",
+        &dataset("techstocks_daily.csv"),
+        "--target",
+        "close",
+        "--model",
+        "drift",
+        "--horizon",
+        "5",
+        "--folds",
+        "3",
+        "--json",
+    ]);
+    let w: Value = serde_json::from_str(&long).unwrap();
+    assert_eq!(w["metrics"], v["metrics"]);
+    assert_eq!(w["baseline"], v["baseline"]);
+}
+
+#[test]
+fn one_series_scores_against_a_test_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dataset("airpassengers.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (head, rows) = (lines[0], &lines[1..]);
+    let train = dir.path().join("train.csv");
+    let test = dir.path().join("test.csv");
+    std::fs::write(&train, format!("{head}\n{}\n", rows[..132].join("\n"))).unwrap();
+    std::fs::write(&test, format!("{head}\n{}\n", rows[132..].join("\n"))).unwrap();
+    let json = ok(&[
+        "backtest",
+        "--data",
+        s(&train),
+        "--test",
+        s(&test),
+        "--target",
+        "passengers",
+        "--model",
+        "seasonal-naive",
+        "--horizon",
+        "12",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["rows"], 12);
+    // Seasonal naive over the last year: this year's value against last year's.
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mae = (0..12)
+        .map(|i| (y[132 + i] - y[120 + i]).abs())
+        .sum::<f64>()
+        / 12.0;
+    assert!((v["metrics"]["mae"].as_f64().unwrap() - mae).abs() < 1e-9);
+}

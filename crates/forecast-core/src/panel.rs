@@ -1,0 +1,582 @@
+//! Many series through one path: local models fitted per series in parallel, forecasts
+//! as long tables named as statsforecast names them, and panel scoring (competition
+//! style against a held-out file, or rolling origins per series) with pooled metrics
+//! that are the unweighted mean over series (the M-competition convention).
+//!
+//! Work is spread over series with rayon; results keep the panel's series order, and
+//! each series' fit depends on that series alone, so the output is the same whatever
+//! the thread count.
+
+use crate::backtest::{backtest, BacktestReport, BacktestSpec};
+use crate::data::{Frame, Panel};
+use crate::error::{Error, Result};
+use crate::forecast::Forecast;
+use crate::metrics::{mase_scale, Metrics, Window};
+use crate::models::ModelConfig;
+use crate::pipeline::{Forecaster, ForecasterSpec};
+use crate::series::{Series, SeriesSpec};
+use crate::split::Split;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// What to do with a series too short for the model (`--short`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShortPolicy {
+    /// Fail the command, naming the series.
+    #[default]
+    Error,
+    /// Leave the series out and list it in the output's `skipped`.
+    Skip,
+}
+
+impl FromStr for ShortPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "error" => Ok(ShortPolicy::Error),
+            "skip" => Ok(ShortPolicy::Skip),
+            _ => Err(format!("'{s}': expected error or skip")),
+        }
+    }
+}
+
+/// One series of a panel in its modelling view.
+#[derive(Debug, Clone)]
+pub struct PanelSeries {
+    /// The series id.
+    pub id: String,
+    /// Target, features and time index.
+    pub series: Series,
+}
+
+/// A series left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The series id.
+    pub unique_id: String,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// A series whose fit or forecast failed; the others went on.
+#[derive(Debug)]
+pub struct Failed {
+    /// The series id.
+    pub unique_id: String,
+    /// What failed.
+    pub error: Error,
+}
+
+impl Failed {
+    /// As listed in outputs: `{"unique_id", "reason"}`.
+    pub fn listed(&self) -> Skipped {
+        Skipped {
+            unique_id: self.unique_id.clone(),
+            reason: self.error.to_string(),
+        }
+    }
+}
+
+/// The modelling view of every series of `panel` (series in parallel; the first error
+/// in series order, naming the series).
+pub fn series_of(panel: &Panel, spec: &SeriesSpec) -> Result<Vec<PanelSeries>> {
+    let built: Vec<Result<PanelSeries>> = panel
+        .members
+        .par_iter()
+        .map(|m| {
+            Series::from_frame(&m.frame, spec)
+                .map(|series| PanelSeries {
+                    id: m.id.clone(),
+                    series,
+                })
+                .map_err(|e| e.in_series(&m.id))
+        })
+        .collect();
+    built.into_iter().collect()
+}
+
+/// Models fitted per series: local models only (global neural models train across
+/// the panel and are not fitted here).
+fn check_local(model: &ModelConfig) -> Result<()> {
+    // A bad config fails once, not once per series.
+    crate::models::ModelFacts::check(model)?;
+    if matches!(model, ModelConfig::Lstm(_) | ModelConfig::Transformer(_)) {
+        return Err(Error::config(
+            "model",
+            format!(
+                "'{}' on a panel would be one network per series; global neural models over a panel are not built yet (fit one series at a time, or use a local model: naive, seasonal-naive, drift, mean, arima, auto-arima)",
+                model.kind()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `series` is too short for `spec` (its training part has fewer rows than the
+/// model needs): the reason, if so.
+fn too_short(spec: &ForecasterSpec, series: &Series, extra: usize) -> Option<String> {
+    let train = Split::by_fraction(series.len(), spec.valid_fraction, spec.test_fraction)
+        .map(|s| s.train.len())
+        .unwrap_or(0);
+    let needed = spec.model.min_train_rows(series.season_length) + extra;
+    (train < needed).then(|| {
+        format!(
+            "too short: {} needs at least {needed} training rows, the series has {train}",
+            spec.model.kind()
+        )
+    })
+}
+
+/// Series kept after the short-series policy, and those skipped; with
+/// [`ShortPolicy::Error`] the first short series is an error.
+fn apply_short<'a>(
+    spec: &ForecasterSpec,
+    series: &'a [PanelSeries],
+    short: ShortPolicy,
+    extra: usize,
+) -> Result<(Vec<&'a PanelSeries>, Vec<Skipped>)> {
+    let mut kept = Vec::with_capacity(series.len());
+    let mut skipped = Vec::new();
+    for s in series {
+        match (too_short(spec, &s.series, extra), short) {
+            (None, _) => kept.push(s),
+            (Some(reason), ShortPolicy::Skip) => skipped.push(Skipped {
+                unique_id: s.id.clone(),
+                reason,
+            }),
+            (Some(reason), ShortPolicy::Error) => {
+                return Err(Error::config(
+                    "data",
+                    format!("{reason} (--short skip leaves such series out)"),
+                )
+                .in_series(&s.id))
+            }
+        }
+    }
+    Ok((kept, skipped))
+}
+
+/// A model fitted on every series of a panel.
+#[derive(Debug, Clone)]
+pub struct PanelForecaster {
+    /// Name of the id column.
+    pub id_column: String,
+    /// The forecasters, in the panel's series order.
+    pub series: Vec<(String, Forecaster)>,
+    /// Series left out by the short-series policy.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The outcome of fitting a panel: what was fitted and what failed.
+#[derive(Debug)]
+pub struct PanelFit {
+    /// The fitted series.
+    pub fitted: PanelForecaster,
+    /// Series whose fit failed (the others were fitted).
+    pub failed: Vec<Failed>,
+}
+
+/// Fit `spec` on every series (in parallel), after the short-series policy; a failed
+/// fit is reported with its series id and does not stop the others. `on_done` is called
+/// once per finished series (progress bars).
+pub fn fit_panel(
+    spec: &ForecasterSpec,
+    id_column: &str,
+    series: &[PanelSeries],
+    short: ShortPolicy,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<PanelFit> {
+    check_local(&spec.model)?;
+    let (kept, skipped) = apply_short(spec, series, short, 0)?;
+    let results: Vec<(String, Result<Forecaster>)> = kept
+        .par_iter()
+        .map(|s| {
+            let r = spec.fit_quiet(&s.series);
+            on_done();
+            (s.id.clone(), r)
+        })
+        .collect();
+    let (fitted, failed) = split_results(results);
+    Ok(PanelFit {
+        fitted: PanelForecaster {
+            id_column: id_column.to_string(),
+            series: fitted,
+            skipped,
+        },
+        failed,
+    })
+}
+
+/// One series' forecast, with the timestamps it covers.
+#[derive(Debug, Clone)]
+pub struct SeriesForecast {
+    /// The series id.
+    pub unique_id: String,
+    /// The timestamps of the forecast steps (formatted), or `None` for row-indexed
+    /// series (steps `1..=h`).
+    pub ds: Option<Vec<String>>,
+    /// Point forecasts and intervals.
+    pub forecast: Forecast,
+}
+
+impl PanelForecaster {
+    /// The model kind.
+    pub fn kind(&self) -> &'static str {
+        self.series
+            .first()
+            .map_or("unknown", |(_, f)| f.spec.model.kind())
+    }
+
+    /// Only the series named in `ids` (every one must exist), in `ids`' order.
+    pub fn subset(&self, ids: &[String]) -> Result<PanelForecaster> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.as_str(), i))
+            .collect();
+        let mut series = Vec::with_capacity(ids.len());
+        for id in ids {
+            let i = index.get(id.as_str()).ok_or_else(|| {
+                Error::config("ids", format!("series '{id}' is not in the model"))
+            })?;
+            series.push(self.series[*i].clone());
+        }
+        Ok(PanelForecaster {
+            id_column: self.id_column.clone(),
+            series,
+            skipped: vec![],
+        })
+    }
+
+    /// Forecast `horizon` steps of every series (in parallel) with intervals at
+    /// `levels`; a failed series is listed and does not stop the others.
+    pub fn predict(&self, horizon: usize, levels: &[f64]) -> (Vec<SeriesForecast>, Vec<Failed>) {
+        let results: Vec<(String, Result<SeriesForecast>)> = self
+            .series
+            .par_iter()
+            .map(|(id, f)| {
+                let r = f
+                    .predict(horizon, levels, &[])
+                    .map(|forecast| SeriesForecast {
+                        unique_id: id.clone(),
+                        ds: f.future_timestamps(horizon),
+                        forecast,
+                    });
+                (id.clone(), r)
+            })
+            .collect();
+        let (ok, failed) = split_results(results);
+        (ok.into_iter().map(|(_, f)| f).collect(), failed)
+    }
+}
+
+/// Successes (with their ids) in order, and the failures.
+fn split_results<T>(results: Vec<(String, Result<T>)>) -> (Vec<(String, T)>, Vec<Failed>) {
+    let mut ok = Vec::with_capacity(results.len());
+    let mut failed = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(v) => ok.push((id, v)),
+            Err(error) => failed.push(Failed {
+                unique_id: id,
+                error,
+            }),
+        }
+    }
+    (ok, failed)
+}
+
+/// One series' accuracy beside the naive forecast's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesScore {
+    /// The series id.
+    pub unique_id: String,
+    /// Steps scored.
+    pub rows: usize,
+    /// The model's accuracy.
+    pub metrics: Metrics,
+    /// The naive forecast's accuracy on the same steps.
+    pub naive: Metrics,
+}
+
+/// The accuracy of a panel: pooled over series (the unweighted mean over series of
+/// each series' metric) and per series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelScore {
+    /// Model kind.
+    pub model: String,
+    /// Series scored.
+    pub series: usize,
+    /// Steps scored over every series.
+    pub rows: usize,
+    /// Mean over series of the model's metrics.
+    pub metrics: Metrics,
+    /// Mean over series of the naive forecast's metrics.
+    pub naive: Metrics,
+    /// Each series' scores, in the panel's order.
+    pub per_series: Vec<SeriesScore>,
+    /// Series left out by the short-series policy.
+    pub skipped: Vec<Skipped>,
+}
+
+impl PanelScore {
+    /// Pool per-series scores: the unweighted mean of each metric over series (a
+    /// metric undefined for any series is undefined for the panel).
+    pub fn pool(model: &str, per_series: Vec<SeriesScore>, skipped: Vec<Skipped>) -> PanelScore {
+        let m: Vec<Metrics> = per_series.iter().map(|s| s.metrics).collect();
+        let n: Vec<Metrics> = per_series.iter().map(|s| s.naive).collect();
+        PanelScore {
+            model: model.to_string(),
+            series: per_series.len(),
+            rows: per_series.iter().map(|s| s.rows).sum(),
+            metrics: Metrics::mean(&m),
+            naive: Metrics::mean(&n),
+            per_series,
+            skipped,
+        }
+    }
+}
+
+/// Competition-style scoring: fit `spec` on all of each training series, forecast
+/// from its end over that series' rows of `test`, and score beside the naive forecast
+/// (MASE scaled by the in-sample seasonal naive error of the training series). Every
+/// training series must have test rows, and they must continue it (the timestamps the
+/// model would forecast). Failed series are listed; the others are scored.
+pub fn score_holdout(
+    spec: &ForecasterSpec,
+    train: &[PanelSeries],
+    test: &[(String, Frame)],
+    target: &str,
+    short: ShortPolicy,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<(PanelScore, Vec<Failed>)> {
+    check_local(&spec.model)?;
+    if spec.valid_fraction > 0.0 || spec.test_fraction > 0.0 {
+        return Err(Error::config(
+            "test-fraction",
+            "scoring against a test file takes no valid/test fraction",
+        ));
+    }
+    let by_id: std::collections::HashMap<&str, &Frame> =
+        test.iter().map(|(id, f)| (id.as_str(), f)).collect();
+    let train_ids: std::collections::HashSet<&str> = train.iter().map(|s| s.id.as_str()).collect();
+    if let Some((id, _)) = test.iter().find(|(id, _)| !train_ids.contains(id.as_str())) {
+        return Err(Error::config(
+            "test",
+            format!("series '{id}' of the test data is not in the training data"),
+        ));
+    }
+    let (kept, skipped) = apply_short(spec, train, short, 0)?;
+    let mut jobs = Vec::with_capacity(kept.len());
+    for s in kept {
+        let frame = by_id.get(s.id.as_str()).ok_or_else(|| {
+            Error::config("test", "no rows in the test data".to_string()).in_series(&s.id)
+        })?;
+        let actual = frame.column(target).map_err(|e| e.in_series(&s.id))?;
+        jobs.push((s, *frame, actual));
+    }
+    let results: Vec<(String, Result<SeriesScore>)> = jobs
+        .par_iter()
+        .map(|(s, frame, actual)| {
+            let r = score_one(spec, &s.series, frame, actual);
+            on_done();
+            (s.id.clone(), r)
+        })
+        .collect();
+    let (scores, failed) = split_results(results);
+    let scores = scores
+        .into_iter()
+        .map(|(unique_id, s)| SeriesScore { unique_id, ..s })
+        .collect();
+    Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
+}
+
+/// Fit on all of `series`, forecast `actual.len()` steps and score them.
+fn score_one(
+    spec: &ForecasterSpec,
+    series: &Series,
+    test: &Frame,
+    actual: &[f64],
+) -> Result<SeriesScore> {
+    let h = actual.len();
+    let fitted = spec.fit_quiet(series)?;
+    if let (Some(expected), Some(times)) = (fitted.future_timestamps(h), &test.times) {
+        let got: Vec<String> = times
+            .iter()
+            .map(|t| crate::data::format_timestamp(*t, fitted.schema.date_only))
+            .collect();
+        if let Some(i) = (0..h).find(|&i| got[i] != expected[i]) {
+            return Err(Error::config(
+                "test",
+                format!(
+                    "test row {} is at {}, but the series continues at {} (the test rows must follow the training rows)",
+                    i + 1,
+                    got[i],
+                    expected[i]
+                ),
+            ));
+        }
+    }
+    let fc = fitted.predict(h, &[], &[])?;
+    let last = series.target[series.len() - 1];
+    let scale = mase_scale(&series.target, series.season_length);
+    let window = |forecast: Vec<f64>| Window {
+        actual: actual.to_vec(),
+        forecast,
+        last,
+        scale,
+    };
+    Ok(SeriesScore {
+        unique_id: String::new(),
+        rows: h,
+        metrics: Metrics::pooled(&[window(fc.point)]),
+        naive: Metrics::pooled(&[window(vec![last; h])]),
+    })
+}
+
+/// Rolling-origin backtest of every series (series in parallel, each with its own
+/// folds), pooled over series. Series too short for the folds follow `short`.
+pub fn backtest_panel(
+    spec: &ForecasterSpec,
+    series: &[PanelSeries],
+    bt: &BacktestSpec,
+    short: ShortPolicy,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<(PanelScore, Vec<Failed>)> {
+    check_local(&spec.model)?;
+    let (kept, skipped) = apply_short(spec, series, short, bt.horizon)?;
+    let results: Vec<(String, Result<BacktestReport>)> = kept
+        .par_iter()
+        .map(|s| {
+            let r = backtest(spec, &s.series, bt, &|| {});
+            on_done();
+            (s.id.clone(), r)
+        })
+        .collect();
+    let (reports, failed) = split_results(results);
+    let scores = reports
+        .into_iter()
+        .map(|(unique_id, r)| SeriesScore {
+            unique_id,
+            rows: r.per_fold.iter().map(|f| f.model.actual.len()).sum(),
+            metrics: r.metrics,
+            naive: r.naive,
+        })
+        .collect();
+    Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
+}
+
+/// A level as a column suffix: 80 -> "80", 97.5 -> "97.5".
+pub fn level_name(level: f64) -> String {
+    if level.fract() == 0.0 {
+        format!("{}", level as i64)
+    } else {
+        format!("{level}")
+    }
+}
+
+/// Forecasts as one long table, named as statsforecast names them: `unique_id`, `ds`,
+/// then `<name>`, `<name>-lo-<L>` for the levels from the widest down, `<name>-hi-<L>`
+/// from the narrowest up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LongTable {
+    /// The series id of each row.
+    pub unique_id: Vec<String>,
+    /// The timestamp of each row (formatted), or the step `1..=h` for row-indexed
+    /// series.
+    pub ds: Vec<String>,
+    /// The value columns, in order.
+    pub columns: Vec<(String, Vec<f64>)>,
+}
+
+impl LongTable {
+    /// The table of `forecasts` for a model named `name` (every forecast has the same
+    /// levels).
+    pub fn new(forecasts: &[SeriesForecast], name: &str, levels: &[f64]) -> LongTable {
+        let mut order: Vec<(f64, bool)> = Vec::new(); // (level, upper)
+        let mut sorted = levels.to_vec();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        sorted.dedup();
+        order.extend(sorted.iter().rev().map(|l| (*l, false)));
+        order.extend(sorted.iter().map(|l| (*l, true)));
+        let mut columns: Vec<(String, Vec<f64>)> = vec![(name.to_string(), vec![])];
+        for (l, upper) in &order {
+            let side = if *upper { "hi" } else { "lo" };
+            columns.push((format!("{name}-{side}-{}", level_name(*l)), vec![]));
+        }
+        let (mut unique_id, mut ds) = (Vec::new(), Vec::new());
+        for f in forecasts {
+            let h = f.forecast.point.len();
+            for i in 0..h {
+                unique_id.push(f.unique_id.clone());
+                ds.push(match &f.ds {
+                    Some(t) => t[i].clone(),
+                    None => (i + 1).to_string(),
+                });
+                columns[0].1.push(f.forecast.point[i]);
+                for (k, (l, upper)) in order.iter().enumerate() {
+                    let v = f
+                        .forecast
+                        .intervals
+                        .iter()
+                        .find(|iv| iv.level == *l)
+                        .map_or(
+                            f64::NAN,
+                            |iv| if *upper { iv.upper[i] } else { iv.lower[i] },
+                        );
+                    columns[k + 1].1.push(v);
+                }
+            }
+        }
+        LongTable {
+            unique_id,
+            ds,
+            columns,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.unique_id.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.unique_id.is_empty()
+    }
+
+    /// The table as CSV (header line first; numbers printed to round-trip exactly).
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("unique_id,ds");
+        for (name, _) in &self.columns {
+            s.push(',');
+            s.push_str(name);
+        }
+        s.push('\n');
+        for i in 0..self.len() {
+            s.push_str(&csv_cell(&self.unique_id[i]));
+            s.push(',');
+            s.push_str(&self.ds[i]);
+            for (_, v) in &self.columns {
+                s.push(',');
+                if v[i].is_finite() {
+                    s.push_str(&v[i].to_string());
+                }
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// A CSV cell, quoted when it holds a comma, quote or line break.
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
