@@ -24,6 +24,11 @@ fn assert_arima_fields(fit: &Value) {
     assert!(fit["nobs"].as_u64().is_some(), "{fit}");
 }
 
+/// `train --model auto-arima` on AirPassengers (`air`, its path) into `out`, then `extra`.
+fn auto_arima_args<'a>(air: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    train_args(air, "passengers", "auto-arima", out, extra)
+}
+
 /// `predict --level 80,95` as JSON: every row's bounds around the forecast, the 95%
 /// interval wider than the 80% one, and both widening with the horizon.
 fn assert_widening_intervals(model: &str, horizon: usize) {
@@ -85,7 +90,7 @@ fn auto_arima_on_airpassengers_chooses_a_seasonal_model() {
     let m = dir.path().join("M2");
     let ms = m.to_str().unwrap();
     let air = dataset("airpassengers.csv");
-    ok(&train_args(&air, "passengers", "auto-arima", ms, &[]));
+    ok(&auto_arima_args(&air, ms, &[]));
     let model = model_json(&m);
     assert_eq!(model["kind"], "auto-arima");
     let fit = &model["fit"];
@@ -121,10 +126,8 @@ fn auto_arima_config_keys_and_bad_input() {
     let ms = m.to_str().unwrap();
     let air = dataset("airpassengers.csv");
     // Fixed differences and a small non-seasonal space through --set.
-    ok(&train_args(
+    ok(&auto_arima_args(
         &air,
-        "passengers",
-        "auto-arima",
         ms,
         &[
             "--set",
@@ -146,21 +149,9 @@ fn auto_arima_config_keys_and_bad_input() {
     assert_eq!(fit["search"]["ic"], "bic");
     let out = dir.path().join("bad");
     let bad = out.to_str().unwrap();
-    let e = fails(&train_args(
-        &air,
-        "passengers",
-        "auto-arima",
-        bad,
-        &["--set", "ic=hqic"],
-    ));
+    let e = fails(&auto_arima_args(&air, bad, &["--set", "ic=hqic"]));
     assert!(e.contains("ic"), "{e}");
-    let e = fails(&train_args(
-        &air,
-        "passengers",
-        "auto-arima",
-        bad,
-        &["--set", "max_D=2"],
-    ));
+    let e = fails(&auto_arima_args(&air, bad, &["--set", "max_D=2"]));
     assert!(e.contains("max_D"), "{e}");
     assert!(!out.exists());
 }

@@ -214,26 +214,15 @@ fn msft_forecasts_skip_nyse_holidays() {
     let m = dir.path().join("M");
     let ms = m.to_str().unwrap();
     let data = dataset("msft_daily.csv");
-    ok(&train_args(
-        &data,
-        "close",
-        "drift",
-        ms,
-        &["--test-fraction", "0.1"],
-    ));
+    let drift = |extra: &[&str]| ok(&train_args(&data, "close", "drift", ms, extra));
+    drift(&["--test-fraction", "0.1"]);
     assert_eq!(model_json(&m)["data"]["calendar"], "nyse");
     let v = predict_json(ms, "10", &[]);
     let days: Vec<String> = points(&v).into_iter().map(|(t, _)| t).collect();
     // The file ends on Friday 2017-11-10; Thursday 2017-11-23 is Thanksgiving.
     assert_eq!(days, MSFT_NEXT_TRADING_DAYS);
     // --calendar business keeps plain weekdays.
-    ok(&train_args(
-        &data,
-        "close",
-        "drift",
-        ms,
-        &["--calendar", "business"],
-    ));
+    drift(&["--calendar", "business"]);
     assert_eq!(model_json(&m)["data"]["calendar"], "business");
     let v = predict_json(ms, "9", &[]);
     assert_eq!(points(&v)[8].0, "2017-11-23");
