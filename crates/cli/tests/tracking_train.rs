@@ -9,8 +9,8 @@ use std::process::Command;
 mod common;
 use common::{isolated as forecast, model_json, run_ok as ok, runs_json, runs_list, train_args};
 use forecast_test_support::{
-    env_or_skip, flatten_json, mlflow_artifact_paths, mlflow_experiment_id, mlflow_get,
-    mlflow_metric_steps, mlflow_search_runs, mlflow_uri_or_skip, run_pairs, OwnMlflowServer,
+    flatten_json, mlflow_artifact_paths, mlflow_experiment_id, mlflow_get, mlflow_metric_steps,
+    mlflow_search_runs, mlflow_uri_or_skip, run_pairs, OwnMlflowServer,
 };
 
 /// `forecast train --model MODEL` on AirPassengers into `out`, then `extra`; runs
@@ -141,11 +141,9 @@ fn train_logs_params_metrics_artifacts_and_registers_then_runs_sync_ships_local_
 
 #[test]
 fn train_with_the_server_down_finishes_and_runs_sync_ships_every_epoch_once() {
-    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "train_with_the_server_down") else {
+    let Some(mut server) = OwnMlflowServer::or_skip("train_with_the_server_down", false) else {
         return;
     };
-    let sdir = tempfile::tempdir().unwrap();
-    let mut server = OwnMlflowServer::new(&bin, sdir.path(), false);
     let uri = server.uri();
     // Nothing listens there while the model trains.
     let runs = tempfile::tempdir().unwrap();

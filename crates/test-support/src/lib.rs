@@ -54,25 +54,19 @@ fn client() -> reqwest::blocking::Client {
 
 /// GET `url` with `query` (encoded), assert a 2xx answer and return it as JSON.
 pub fn get_json(url: &str, query: &[(&str, &str)]) -> Value {
-    let r = client()
-        .get(url)
-        .query(query)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    answer("GET", url, r)
+    send("GET", url, client().get(url).query(query))
 }
 
 /// POST `body` as JSON to `url`, assert a 2xx answer and return it as JSON.
 pub fn post_json(url: &str, body: &Value) -> Value {
-    let r = client()
-        .post(url)
-        .json(body)
-        .send()
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-    answer("POST", url, r)
+    send("POST", url, client().post(url).json(body))
 }
 
-fn answer(method: &str, url: &str, r: reqwest::blocking::Response) -> Value {
+/// Sends `request` (`method` on `url`), asserts a 2xx answer and returns it as JSON.
+fn send(method: &str, url: &str, request: reqwest::blocking::RequestBuilder) -> Value {
+    let r = request
+        .send()
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = r.status();
     let text = r.text().unwrap_or_default();
     assert!(status.is_success(), "{method} {url}: HTTP {status}: {text}");
@@ -197,11 +191,12 @@ pub fn mlflow_artifact_paths(uri: &str, run_id: &str, path: &str) -> Vec<String>
 
 /// An MLflow 3.x server of a test's own, run by `scripts/mlflow-test-server.sh serve`
 /// from the virtual environment of `FORECAST_MLFLOW_BIN` in its own process group, on a
-/// port and database of its own, that can be stopped and started again on both; stopped
-/// when dropped.
+/// port and in a temporary directory (database, artifacts, `server.log`) of its own, that
+/// can be stopped and started again on both; stopped, and its directory removed, when
+/// dropped.
 pub struct OwnMlflowServer {
     bin: PathBuf,
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     port: u16,
     auth: bool,
     child: Option<Child>,
@@ -211,24 +206,18 @@ pub struct OwnMlflowServer {
 pub const OWN_SERVER_ADMIN_PASSWORD: &str = "admin-password-0123";
 
 impl OwnMlflowServer {
-    /// A server (not started) for the `mlflow` executable `bin`, keeping its database and
-    /// `server.log` in `dir`, with basic authentication when `auth` (admin password
-    /// [`OWN_SERVER_ADMIN_PASSWORD`]).
-    pub fn new(bin: &str, dir: &Path, auth: bool) -> OwnMlflowServer {
-        OwnMlflowServer {
+    /// A server (not started) for the `mlflow` executable in `FORECAST_MLFLOW_BIN`, with
+    /// basic authentication when `auth` (admin password [`OWN_SERVER_ADMIN_PASSWORD`]);
+    /// or `None` after a SKIPPED notice for `test` (see [`env_or_skip`]).
+    pub fn or_skip(test: &str, auth: bool) -> Option<OwnMlflowServer> {
+        let bin = env_or_skip("FORECAST_MLFLOW_BIN", test)?;
+        Some(OwnMlflowServer {
             bin: PathBuf::from(bin),
-            dir: dir.to_path_buf(),
+            dir: tempfile::tempdir().expect("a directory for the server"),
             port: free_port(),
             auth,
             child: None,
-        }
-    }
-
-    /// [`OwnMlflowServer::new`], started.
-    pub fn start(bin: &str, dir: &Path, auth: bool) -> OwnMlflowServer {
-        let mut s = OwnMlflowServer::new(bin, dir, auth);
-        s.up();
-        s
+        })
     }
 
     /// The server's URI (whether it is up or not).
@@ -246,14 +235,14 @@ impl OwnMlflowServer {
         cmd.arg(script)
             .arg("serve")
             .arg(venv)
-            .arg(&self.dir)
+            .arg(self.dir.path())
             .arg(self.port.to_string());
         if self.auth {
             cmd.arg("--auth")
                 .env("MLFLOW_AUTH_ADMIN_PASSWORD", OWN_SERVER_ADMIN_PASSWORD)
                 .env("MLFLOW_FLASK_SERVER_SECRET_KEY", "test-secret");
         }
-        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         cmd.stdout(log.try_clone().unwrap())
             .stderr(log)
             .process_group(0);
@@ -272,7 +261,7 @@ impl OwnMlflowServer {
         }
         panic!(
             "own MLflow server did not start; see {}",
-            self.dir.join("server.log").display()
+            self.dir.path().join("server.log").display()
         );
     }
 

@@ -335,11 +335,10 @@ fn mlflow2_full_path_params_metrics_artifacts_registration() {
 
 #[test]
 fn server_stopped_mid_run_the_run_finishes_locally_and_sync_ships_it_once() {
-    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "server_stopped_mid_run") else {
+    let Some(mut server) = OwnMlflowServer::or_skip("server_stopped_mid_run", false) else {
         return;
     };
-    let sdir = tempfile::tempdir().unwrap();
-    let mut server = OwnMlflowServer::start(&bin, sdir.path(), false);
+    server.up();
     let uri = server.uri();
     let dir = tempfile::tempdir().unwrap();
     let exp = unique("outage");
@@ -402,11 +401,10 @@ fn server_stopped_mid_run_the_run_finishes_locally_and_sync_ships_it_once() {
 
 #[test]
 fn basic_auth_right_credentials_ship_wrong_ones_fail_clearly_and_no_secret_on_disk() {
-    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "basic_auth") else {
+    let Some(mut server) = OwnMlflowServer::or_skip("basic_auth", true) else {
         return;
     };
-    let sdir = tempfile::tempdir().unwrap();
-    let server = OwnMlflowServer::start(&bin, sdir.path(), true);
+    server.up();
     let uri = server.uri();
     let mut admin = Rest::new(&uri);
     admin.auth = Some(("admin".into(), OWN_SERVER_ADMIN_PASSWORD.into()));
