@@ -2,14 +2,9 @@
 //! commands of the ARIMA issue and CLI.md's ARIMA fields.
 
 use serde_json::Value;
-use std::path::Path;
 
 mod common;
-use common::{dataset, fails, ok};
-
-fn model_json(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
-}
+use common::{dataset, fails, model_json, ok, predict_json, train_args};
 
 /// CLI.md: ARIMA-family `"fit"` holds at least these, with finite numbers.
 fn assert_arima_fields(fit: &Value) {
@@ -29,21 +24,15 @@ fn assert_arima_fields(fit: &Value) {
     assert!(fit["nobs"].as_u64().is_some(), "{fit}");
 }
 
+/// `train --model auto-arima` on AirPassengers (`air`, its path) into `out`, then `extra`.
+fn auto_arima_args<'a>(air: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    train_args(air, "passengers", "auto-arima", out, extra)
+}
+
 /// `predict --level 80,95` as JSON: every row's bounds around the forecast, the 95%
 /// interval wider than the 80% one, and both widening with the horizon.
 fn assert_widening_intervals(model: &str, horizon: usize) {
-    let out = ok(&[
-        "predict",
-        "--model",
-        model,
-        "--horizon",
-        &horizon.to_string(),
-        "--level",
-        "80,95",
-        "--format",
-        "json",
-    ]);
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let v = predict_json(model, &horizon.to_string(), &["--level", "80,95"]);
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), horizon);
     let width = |row: &Value, l: &str| {
@@ -60,7 +49,7 @@ fn assert_widening_intervals(model: &str, horizon: usize) {
             for l in ["80", "95"] {
                 assert!(
                     width(row, l) > width(&rows[i - 1], l),
-                    "{l}% interval does not widen at step {}: {out}",
+                    "{l}% interval does not widen at step {}: {v}",
                     i + 1
                 );
             }
@@ -73,20 +62,14 @@ fn arima_order_on_msft_writes_the_arima_fields() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("M");
     let ms = m.to_str().unwrap();
-    let out = ok(&[
-        "train",
-        "--model",
-        "arima",
-        "--order",
-        "2,1,2",
-        "--data",
-        &dataset("msft_daily.csv"),
-        "--target",
+    let msft = dataset("msft_daily.csv");
+    let out = ok(&train_args(
+        &msft,
         "close",
-        "--out",
+        "arima",
         ms,
-        "--json",
-    ]);
+        &["--order", "2,1,2", "--json"],
+    ));
     let printed: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(printed["kind"], "arima");
     let model = model_json(&m);
@@ -106,17 +89,8 @@ fn auto_arima_on_airpassengers_chooses_a_seasonal_model() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("M2");
     let ms = m.to_str().unwrap();
-    ok(&[
-        "train",
-        "--model",
-        "auto-arima",
-        "--data",
-        &dataset("airpassengers.csv"),
-        "--target",
-        "passengers",
-        "--out",
-        ms,
-    ]);
+    let air = dataset("airpassengers.csv");
+    ok(&auto_arima_args(&air, ms, &[]));
     let model = model_json(&m);
     assert_eq!(model["kind"], "auto-arima");
     let fit = &model["fit"];
@@ -152,27 +126,22 @@ fn auto_arima_config_keys_and_bad_input() {
     let ms = m.to_str().unwrap();
     let air = dataset("airpassengers.csv");
     // Fixed differences and a small non-seasonal space through --set.
-    ok(&[
-        "train",
-        "--model",
-        "auto-arima",
-        "--data",
+    ok(&auto_arima_args(
         &air,
-        "--target",
-        "passengers",
-        "--set",
-        "seasonal=false",
-        "--set",
-        "d=1",
-        "--set",
-        "max_p=1",
-        "--set",
-        "max_q=1",
-        "--set",
-        "ic=bic",
-        "--out",
         ms,
-    ]);
+        &[
+            "--set",
+            "seasonal=false",
+            "--set",
+            "d=1",
+            "--set",
+            "max_p=1",
+            "--set",
+            "max_q=1",
+            "--set",
+            "ic=bic",
+        ],
+    ));
     let fit = &model_json(&m)["fit"];
     assert_eq!(fit["order"][1], 1);
     assert!(fit["order"][0].as_u64().unwrap() <= 1 && fit["order"][2].as_u64().unwrap() <= 1);
@@ -180,33 +149,9 @@ fn auto_arima_config_keys_and_bad_input() {
     assert_eq!(fit["search"]["ic"], "bic");
     let out = dir.path().join("bad");
     let bad = out.to_str().unwrap();
-    let e = fails(&[
-        "train",
-        "--model",
-        "auto-arima",
-        "--data",
-        &air,
-        "--target",
-        "passengers",
-        "--set",
-        "ic=hqic",
-        "--out",
-        bad,
-    ]);
+    let e = fails(&auto_arima_args(&air, bad, &["--set", "ic=hqic"]));
     assert!(e.contains("ic"), "{e}");
-    let e = fails(&[
-        "train",
-        "--model",
-        "auto-arima",
-        "--data",
-        &air,
-        "--target",
-        "passengers",
-        "--set",
-        "max_D=2",
-        "--out",
-        bad,
-    ]);
+    let e = fails(&auto_arima_args(&air, bad, &["--set", "max_D=2"]));
     assert!(e.contains("max_D"), "{e}");
     assert!(!out.exists());
 }

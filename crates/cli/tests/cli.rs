@@ -3,7 +3,10 @@
 use serde_json::Value;
 
 mod common;
-use common::{dataset, fails, ok, root, usage_error};
+use common::{
+    dataset, fails, model_json, ok, predict_json, root, train_args, usage_error,
+    MSFT_NEXT_TRADING_DAYS,
+};
 
 #[test]
 fn help_lists_commands_with_examples() {
@@ -25,24 +28,12 @@ fn train_then_predict_business_days_with_intervals() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("M");
     let m = m.to_str().unwrap();
-    let out = ok(&[
-        "train",
-        "--data",
-        &dataset("msft_daily.csv"),
-        "--target",
-        "close",
-        "--model",
-        "naive",
-        "--out",
-        m,
-        "--json",
-    ]);
+    let msft = dataset("msft_daily.csv");
+    let out = ok(&train_args(&msft, "close", "naive", m, &["--json"]));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "naive");
     assert_eq!(v["fit"]["nobs"], 7983);
-    let model: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("M/model.json")).unwrap())
-            .unwrap();
+    let model = model_json(&dir.path().join("M"));
     for key in [
         "kind",
         "config",
@@ -56,35 +47,12 @@ fn train_then_predict_business_days_with_intervals() {
     }
     assert!(dir.path().join("M/MLmodel").is_file());
 
-    let out = ok(&[
-        "predict",
-        "--model",
-        m,
-        "--horizon",
-        "10",
-        "--level",
-        "80,95",
-        "--format",
-        "json",
-    ]);
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let v = predict_json(m, "10", &["--level", "80,95"]);
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 10);
     // 2017-11-10 is a Friday: the next 10 NYSE trading days (Thanksgiving, 2017-11-23,
     // skipped; the calendar is detected from the file's missing weekdays).
-    let expect = [
-        "2017-11-13",
-        "2017-11-14",
-        "2017-11-15",
-        "2017-11-16",
-        "2017-11-17",
-        "2017-11-20",
-        "2017-11-21",
-        "2017-11-22",
-        "2017-11-24",
-        "2017-11-27",
-    ];
-    for (row, day) in rows.iter().zip(expect) {
+    for (row, day) in rows.iter().zip(MSFT_NEXT_TRADING_DAYS) {
         assert_eq!(row["timestamp"], day);
         let f = row["forecast"].as_f64().unwrap();
         for l in ["80", "95"] {
@@ -112,17 +80,13 @@ fn predict_conditions_on_new_data_without_refit() {
     std::fs::write(&short, lines[..lines.len() - 12].join("\n")).unwrap();
     let m = dir.path().join("M");
     let m = m.to_str().unwrap();
-    ok(&[
-        "train",
-        "--data",
+    ok(&train_args(
         short.to_str().unwrap(),
-        "--target",
         "passengers",
-        "--model",
         "seasonal-naive",
-        "--out",
         m,
-    ]);
+        &[],
+    ));
     let before = ok(&["predict", "--model", m, "--horizon", "1"]);
     assert!(before.contains("1960-01-01"), "{before}");
     let after = ok(&[
@@ -237,47 +201,29 @@ fn bad_inputs_give_one_error_line_and_no_output() {
     ];
     for (i, (path, expect)) in cases.iter().enumerate() {
         let out = dir.path().join(format!("out{i}"));
-        let e = fails(&[
-            "train",
-            "--data",
+        let e = fails(&train_args(
             path,
-            "--target",
             "close",
-            "--model",
             "naive",
-            "--out",
             out.to_str().unwrap(),
-        ]);
+            &[],
+        ));
         assert!(e.contains(expect), "{path}: {e}");
         assert!(!out.exists(), "{path}: output left behind");
     }
     let out = dir.path().join("o");
-    let e = fails(&[
-        "train",
-        "--data",
-        &dataset("airpassengers.csv"),
-        "--target",
+    let os = out.to_str().unwrap();
+    let air = dataset("airpassengers.csv");
+    let e = fails(&train_args(
+        &air,
         "passengers",
-        "--model",
         "seasonal-naive",
-        "--set",
-        "hidden=3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        os,
+        &["--set", "hidden=3"],
+    ));
     assert!(e.contains("hidden"), "{e}");
     // An unknown kind is a usage error; the message lists the kinds there are.
-    let e = usage_error(&[
-        "train",
-        "--data",
-        &dataset("airpassengers.csv"),
-        "--target",
-        "passengers",
-        "--model",
-        "wavenet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let e = usage_error(&train_args(&air, "passengers", "wavenet", os, &[]));
     assert!(e.contains("wavenet") && e.contains("auto-arima"), "{e}");
     assert!(!out.exists());
     let e = fails(&[
@@ -308,17 +254,13 @@ fn damaged_artifacts_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("M");
     let ms = m.to_str().unwrap();
-    ok(&[
-        "train",
-        "--data",
+    ok(&train_args(
         &dataset("wineind.csv"),
-        "--target",
         "sales",
-        "--model",
         "drift",
-        "--out",
         ms,
-    ]);
+        &[],
+    ));
     let json = std::fs::read_to_string(m.join("model.json")).unwrap();
 
     std::fs::write(m.join("model.json"), &json[..json.len() / 2]).unwrap();

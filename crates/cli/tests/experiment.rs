@@ -1,19 +1,19 @@
 //! `forecast experiment run` end to end on tiny specs (baselines only, fast in debug).
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{failed, isolated};
 
-fn forecast(args: &[&str], runs: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(args)
-        .current_dir(root())
-        .env("FORECAST_RUNS_DIR", runs)
-        .env_remove("MLFLOW_TRACKING_URI")
+/// `forecast experiment run SPEC --out OUT_DIR`, its runs recorded in `runs`.
+fn experiment_run(spec: &Path, out_dir: &Path, runs: &Path) -> Output {
+    isolated(runs)
+        .args(["experiment", "run"])
+        .arg(spec)
+        .arg("--out")
+        .arg(out_dir)
         .output()
         .expect("run forecast")
 }
@@ -40,16 +40,7 @@ fn runs_a_spec_and_writes_json_and_markdown_beside_naive() {
     std::fs::write(&spec, TINY).unwrap();
     let out_dir = dir.path().join("results");
     let runs = dir.path().join("runs");
-    let out = forecast(
-        &[
-            "experiment",
-            "run",
-            spec.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &runs,
-    );
+    let out = experiment_run(&spec, &out_dir, &runs);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,23 +97,8 @@ fn bad_specs_give_one_error_line_and_no_output() {
     for (text, needle) in cases {
         let spec = dir.path().join("bad.toml");
         std::fs::write(&spec, &text).unwrap();
-        let out = forecast(
-            &[
-                "experiment",
-                "run",
-                spec.to_str().unwrap(),
-                "--out",
-                out_dir.to_str().unwrap(),
-            ],
-            &runs,
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{needle}: {stderr}");
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{stderr}");
-        assert!(lines[0].starts_with("error: "), "{stderr}");
-        assert!(lines[0].contains(needle), "{needle}: {stderr}");
-        assert!(!stderr.contains("panicked"));
+        let stderr = failed(&experiment_run(&spec, &out_dir, &runs), needle);
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
         assert!(!out_dir.exists(), "no output for a bad spec");
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 
 mod common;
-use common::{dataset, ok};
+use common::{dataset, model_json, ok, predict_json, train_args, MSFT_NEXT_TRADING_DAYS};
 
 /// Each model kind with settings small enough for a debug-build test (the neural ones
 /// train a few epochs; what is checked is where the forecast starts, not its quality).
@@ -49,14 +49,6 @@ const KINDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn model_json(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
-}
-
-fn predict_json(args: &[&str]) -> Value {
-    serde_json::from_str(&ok(args)).unwrap()
-}
-
 fn points(v: &Value) -> Vec<(String, f64)> {
     v["rows"]
         .as_array()
@@ -79,21 +71,13 @@ fn check_origin(split: &str) {
     for (kind, extra) in KINDS {
         let m = dir.path().join(format!("{kind}{split}"));
         let ms = m.to_str().unwrap();
-        let mut args = vec![
-            "train",
-            "--data",
+        let mut args = train_args(
             &data,
-            "--target",
             "passengers",
-            "--model",
             kind,
-            "--transform",
-            "log",
-            split,
-            "0.1",
-            "--out",
             ms,
-        ];
+            &["--transform", "log", split, "0.1"],
+        );
         args.extend_from_slice(extra);
         ok(&args);
         let model = model_json(&m);
@@ -105,18 +89,8 @@ fn check_origin(split: &str) {
         );
         assert_eq!(d["last_timestamp"], "1960-12-01T00:00:00", "{kind} {split}");
         let h = "3";
-        let plain = predict_json(&["predict", "--model", ms, "--horizon", h, "--format", "json"]);
-        let whole = predict_json(&[
-            "predict",
-            "--model",
-            ms,
-            "--horizon",
-            h,
-            "--format",
-            "json",
-            "--data",
-            &data,
-        ]);
+        let plain = predict_json(ms, h, &[]);
+        let whole = predict_json(ms, h, &["--data", &data]);
         let (a, b) = (points(&plain), points(&whole));
         let days: Vec<&str> = a.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(
@@ -167,23 +141,20 @@ fn refit_final_refits_on_every_row() {
         dir.path().join("full"),
     );
     let train = |out: &Path, more: &[&str]| {
-        let mut a = vec![
-            "train",
-            "--data",
+        let mut a = train_args(
             &data,
-            "--target",
             "passengers",
-            "--model",
             "arima",
-            "--order",
-            "0,1,1",
-            "--seasonal",
-            "0,1,1,12",
-            "--transform",
-            "log",
-            "--out",
             out.to_str().unwrap(),
-        ];
+            &[
+                "--order",
+                "0,1,1",
+                "--seasonal",
+                "0,1,1,12",
+                "--transform",
+                "log",
+            ],
+        );
         a.extend_from_slice(more);
         ok(&a);
         model_json(out)
@@ -199,59 +170,38 @@ fn refit_final_refits_on_every_row() {
         r["fit"]["test"], s["fit"]["test"],
         "the scores are the scored fit's"
     );
-    let p = points(&predict_json(&[
-        "predict",
-        "--model",
-        refit.to_str().unwrap(),
-        "--horizon",
-        "1",
-        "--format",
-        "json",
-    ]));
+    let p = points(&predict_json(refit.to_str().unwrap(), "1", &[]));
     assert_eq!(p[0].0, "1961-01-01");
 
     // Neural: trained on every window for the best epoch count, no early stopping.
     let nn = dir.path().join("nn");
-    ok(&[
-        "train",
-        "--data",
+    ok(&train_args(
         &data,
-        "--target",
         "passengers",
-        "--model",
         "lstm",
-        "--transform",
-        "log",
-        "--horizon",
-        "3",
-        "--set",
-        "epochs=3",
-        "--set",
-        "hidden_size=8",
-        "--set",
-        "lookback=12",
-        "--valid-fraction",
-        "0.15",
-        "--refit-final",
-        "--out",
         nn.to_str().unwrap(),
-    ]);
+        &[
+            "--transform",
+            "log",
+            "--horizon",
+            "3",
+            "--set",
+            "epochs=3",
+            "--set",
+            "hidden_size=8",
+            "--set",
+            "lookback=12",
+            "--valid-fraction",
+            "0.15",
+            "--refit-final",
+        ],
+    ));
     let m = model_json(&nn);
     assert_eq!(m["data"]["fitted_rows"], 144);
     assert_eq!(m["fit"]["valid_windows"], 0, "{}", m["fit"]);
     assert!(m["fit"]["valid_loss"].is_null(), "{}", m["fit"]);
     assert_eq!(m["fit"]["stopped_by"], "epochs");
-    let p = predict_json(&[
-        "predict",
-        "--model",
-        nn.to_str().unwrap(),
-        "--horizon",
-        "3",
-        "--level",
-        "80",
-        "--format",
-        "json",
-    ]);
+    let p = predict_json(nn.to_str().unwrap(), "3", &["--level", "80"]);
     let row = &p["rows"][0];
     assert_eq!(row["timestamp"], "1961-01-01");
     // The split-conformal intervals of the scored fit are kept.
@@ -264,69 +214,16 @@ fn msft_forecasts_skip_nyse_holidays() {
     let m = dir.path().join("M");
     let ms = m.to_str().unwrap();
     let data = dataset("msft_daily.csv");
-    ok(&[
-        "train",
-        "--data",
-        &data,
-        "--target",
-        "close",
-        "--model",
-        "drift",
-        "--test-fraction",
-        "0.1",
-        "--out",
-        ms,
-    ]);
+    let drift = |extra: &[&str]| ok(&train_args(&data, "close", "drift", ms, extra));
+    drift(&["--test-fraction", "0.1"]);
     assert_eq!(model_json(&m)["data"]["calendar"], "nyse");
-    let v = predict_json(&[
-        "predict",
-        "--model",
-        ms,
-        "--horizon",
-        "10",
-        "--format",
-        "json",
-    ]);
+    let v = predict_json(ms, "10", &[]);
     let days: Vec<String> = points(&v).into_iter().map(|(t, _)| t).collect();
     // The file ends on Friday 2017-11-10; Thursday 2017-11-23 is Thanksgiving.
-    assert_eq!(
-        days,
-        [
-            "2017-11-13",
-            "2017-11-14",
-            "2017-11-15",
-            "2017-11-16",
-            "2017-11-17",
-            "2017-11-20",
-            "2017-11-21",
-            "2017-11-22",
-            "2017-11-24",
-            "2017-11-27",
-        ]
-    );
+    assert_eq!(days, MSFT_NEXT_TRADING_DAYS);
     // --calendar business keeps plain weekdays.
-    ok(&[
-        "train",
-        "--data",
-        &data,
-        "--target",
-        "close",
-        "--model",
-        "drift",
-        "--calendar",
-        "business",
-        "--out",
-        ms,
-    ]);
+    drift(&["--calendar", "business"]);
     assert_eq!(model_json(&m)["data"]["calendar"], "business");
-    let v = predict_json(&[
-        "predict",
-        "--model",
-        ms,
-        "--horizon",
-        "9",
-        "--format",
-        "json",
-    ]);
+    let v = predict_json(ms, "9", &[]);
     assert_eq!(points(&v)[8].0, "2017-11-23");
 }

@@ -2,67 +2,15 @@
 //! local spool (`forecast runs list`) and on a REAL MLflow server (`FORECAST_MLFLOW_URI`,
 //! see scripts/mlflow-test-server.sh), checked through the REST API directly.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 mod common;
-use common::{isolated as forecast, run_ok as ok};
-use forecast_test_support::{mlflow_get, mlflow_post, mlflow_uri_or_skip};
-
-fn get(uri: &str, path: &str, q: &[(&str, &str)]) -> Value {
-    mlflow_get(uri, path, q)
-}
-
-fn search_runs(uri: &str, experiment_id: &str) -> Vec<Value> {
-    let v = mlflow_post(
-        uri,
-        "runs/search",
-        &json!({"experiment_ids": [experiment_id], "max_results": 1000}),
-    );
-    v["runs"].as_array().cloned().unwrap_or_default()
-}
-
-fn pairs(run: &Value, what: &str) -> BTreeMap<String, String> {
-    run["data"][what]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-        .iter()
-        .map(|p| {
-            (
-                p["key"].as_str().unwrap().to_string(),
-                p["value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// A trial's sampled config as params, flattened independently of the tracking code.
-fn flat_params(params: &Value) -> BTreeMap<String, String> {
-    fn walk(v: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                for (k, x) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(x, &key, out);
-                }
-            }
-            Value::String(s) => {
-                out.insert(prefix.to_string(), s.clone());
-            }
-            other => {
-                out.insert(prefix.to_string(), other.to_string());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(params, "", &mut out);
-    out
-}
+use common::{isolated as forecast, run_ok as ok, runs_json, runs_list};
+use forecast_test_support::{
+    flatten_json, free_port, mlflow_artifact_paths, mlflow_experiment_id, mlflow_get,
+    mlflow_metric_steps, mlflow_search_runs, mlflow_uri_or_skip, run_pairs as pairs,
+};
 
 #[test]
 fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_none() {
@@ -88,14 +36,7 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
     let summary = tune(false);
     let trials = summary["trials"].as_u64().unwrap() as usize;
     assert_eq!(trials, 16);
-    let list = || -> Vec<Value> {
-        serde_json::from_str::<Value>(&ok(forecast(runs.path()).args(["runs", "list", "--json"])))
-            .unwrap()
-            .as_array()
-            .cloned()
-            .unwrap()
-    };
-    let rows = list();
+    let rows = runs_list(runs.path());
     assert_eq!(rows.len(), 1 + trials, "a parent run and one run per trial");
     let parents: Vec<&Value> = rows.iter().filter(|r| r["parent"].is_null()).collect();
     assert_eq!(parents.len(), 1);
@@ -119,12 +60,7 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
     expected.sort();
     assert_eq!(names, expected);
     // The parent holds the best model and the summary.
-    let show: Value = serde_json::from_str(&ok(forecast(runs.path()).args([
-        "runs",
-        "show",
-        parent["id"].as_str().unwrap(),
-    ])))
-    .unwrap();
+    let show = runs_json(runs.path(), &["show", parent["id"].as_str().unwrap()]);
     assert_eq!(show["run"]["params"]["tune.search"], "grid");
     assert_eq!(show["run"]["tags"]["best.season_length"], "12");
     assert!(show["run"]["artifacts"]
@@ -147,15 +83,10 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
 
     // Resuming the finished experiment runs no trial and creates no run.
     tune(true);
-    let again = list();
+    let again = runs_list(runs.path());
     assert_eq!(again.len(), 1 + trials);
     assert!(again.iter().all(|r| r["status"] == "FINISHED"));
-    let show: Value = serde_json::from_str(&ok(forecast(runs.path()).args([
-        "runs",
-        "show",
-        parent["id"].as_str().unwrap(),
-    ])))
-    .unwrap();
+    let show = runs_json(runs.path(), &["show", parent["id"].as_str().unwrap()]);
     assert_eq!(show["run"]["tags"]["tune.resumes"], "1");
     let map = std::fs::read_to_string(out.join("tracking.jsonl")).unwrap();
     assert_eq!(map.lines().count(), 1 + trials, "no run started on resume");
@@ -164,12 +95,7 @@ fn tune_runs_are_recorded_locally_without_a_tracking_uri_and_resume_duplicates_n
 #[test]
 fn tune_with_an_unreachable_server_succeeds_and_keeps_every_run_in_the_spool() {
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let uri = format!("http://127.0.0.1:{port}");
+    let uri = format!("http://127.0.0.1:{}", free_port());
     let runs = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let o = forecast(runs.path())
@@ -190,11 +116,9 @@ fn tune_with_an_unreachable_server_succeeds_and_keeps_every_run_in_the_spool() {
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["trials"], 16);
     assert!(stderr.contains("forecast runs sync"), "{stderr}");
-    let list: Value =
-        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
-    let rows = list.as_array().unwrap();
+    let rows = runs_list(runs.path());
     assert_eq!(rows.len(), 17);
-    for r in rows {
+    for r in &rows {
         assert_eq!(r["status"], "FINISHED");
         assert_eq!(r["tracking_uri"], uri.as_str());
         assert_ne!(r["shipping"], "shipped", "{r}");
@@ -267,15 +191,8 @@ fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
     let trials = summary["trials"].as_u64().unwrap() as usize;
     assert_eq!(trials, 4);
 
-    let exp_id = get(
-        &uri,
-        "experiments/get-by-name",
-        &[("experiment_name", &exp)],
-    )["experiment"]["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let found = search_runs(&uri, &exp_id);
+    let exp_id = mlflow_experiment_id(&uri, &exp);
+    let found = mlflow_search_runs(&uri, &exp_id);
     assert_eq!(
         found.len(),
         1 + trials,
@@ -310,19 +227,9 @@ fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
         .find(|m| m["key"] == "best.valid_loss")
         .expect("best metric on the parent");
     assert_eq!(best["value"], summary["best"]["metric"]);
-    let files = get(
-        &uri,
-        "artifacts/list",
-        &[("run_id", parent_id), ("path", "model")],
-    );
-    let names: Vec<&str> = files["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap())
-        .collect();
+    let names = mlflow_artifact_paths(&uri, parent_id, "model");
     assert!(
-        names.contains(&"model/model.json") && names.contains(&"model/MLmodel"),
+        names.iter().any(|n| n == "model/model.json") && names.iter().any(|n| n == "model/MLmodel"),
         "{names:?}"
     );
 
@@ -346,23 +253,15 @@ fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
             "{name} twice"
         );
         let t = &state["trials"][trial];
-        assert_eq!(pairs(r, "params"), flat_params(&t["params"]), "{name}");
+        assert_eq!(pairs(r, "params"), flatten_json(&t["params"]), "{name}");
         assert_eq!(r["info"]["status"], "FINISHED", "{name}");
         let epochs = t["history"].as_array().unwrap().len() as i64;
         assert!(epochs >= 1);
-        let hist = get(
-            &uri,
-            "metrics/get-history",
-            &[("run_id", rid), ("metric_key", "valid_loss")],
+        assert_eq!(
+            mlflow_metric_steps(&uri, rid, "valid_loss"),
+            (1..=epochs).collect::<Vec<_>>(),
+            "{name}"
         );
-        let mut steps: Vec<i64> = hist["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["step"].as_i64().unwrap_or(0))
-            .collect();
-        steps.sort();
-        assert_eq!(steps, (1..=epochs).collect::<Vec<_>>(), "{name}");
         assert_eq!(
             tag(r, "tune.status").as_deref(),
             t["status"].as_str(),
@@ -382,15 +281,13 @@ fn tune_logs_one_parent_run_and_one_child_run_per_trial_to_mlflow() {
 
     // Resuming the finished experiment continues the same parent run: nothing new.
     tune(true);
-    let again = search_runs(&uri, &exp_id);
+    let again = mlflow_search_runs(&uri, &exp_id);
     assert_eq!(again.len(), 1 + trials);
-    let parent_again = get(&uri, "runs/get", &[("run_id", parent_id)]);
+    let parent_again = mlflow_get(&uri, "runs/get", &[("run_id", parent_id)]);
     assert_eq!(parent_again["run"]["info"]["status"], "FINISHED");
 
     // And locally, `forecast runs list` shows them all, shipped.
-    let list: Value =
-        serde_json::from_str(&ok(forecast(runs.path()).args(["runs", "list", "--json"]))).unwrap();
-    let rows = list.as_array().unwrap();
+    let rows = runs_list(runs.path());
     assert_eq!(rows.len(), 1 + trials);
-    assert!(rows.iter().all(|r| r["shipping"] == "shipped"), "{list}");
+    assert!(rows.iter().all(|r| r["shipping"] == "shipped"), "{rows:?}");
 }

@@ -17,47 +17,11 @@
 use forecast_core::models::arima::Arima;
 use forecast_core::models::{Fit, Predict, TrainingData};
 use forecast_core::reporter::Silent;
-use forecast_core::{load, LoadOptions};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn reference() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/arima_reference.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("reference JSON"))
-        .expect("valid JSON")
-}
-
-/// The modelled series (log-transformed where the JSON says so) and its season length.
-fn series(reference: &Value, name: &str) -> (Vec<f64>, usize, bool) {
-    let s = &reference["series"][name];
-    let file = root().join("datasets").join(s["file"].as_str().unwrap());
-    let column = s["column"].as_str().unwrap();
-    let frame = load(
-        &file,
-        &LoadOptions {
-            required: vec![column.into()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut y = frame.column(column).unwrap().to_vec();
-    assert_eq!(
-        y.len() as u64,
-        s["n"].as_u64().unwrap(),
-        "{name}: row count"
-    );
-    let log = s["transform"].as_str() == Some("log");
-    if log {
-        y.iter_mut().for_each(|v| *v = v.ln());
-    }
-    (y, s["season_length"].as_u64().unwrap() as usize, log)
-}
+mod common;
+use common::{assert_no_failures, reference, series, usizes};
 
 /// Cases where the fit is known to stop short of the best-known optimum, with the
 /// largest shortfall tolerated (log-likelihood units). Each entry is an open defect: the
@@ -91,14 +55,6 @@ const VERIFIED_ABOVE_BEST: &[(&str, f64)] = &[
     ("wineind ARIMA(2,1,2)", -1733.105345),
 ];
 
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
-
 fn f64s(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
@@ -116,7 +72,11 @@ fn check_case(reference: &Value, case: &Value) -> (Vec<String>, String) {
     let name = case["series"].as_str().unwrap();
     let spec = &case["spec"];
     let label = format!("{name} {}", spec["name"].as_str().unwrap());
-    let (y, season, log) = series(reference, name);
+    let common::Series {
+        y,
+        season_length: season,
+        log,
+    } = series(reference, name);
     let o = usizes(&spec["order"]);
     let so = usizes(&spec["seasonal_order"]);
     let s = spec["season_length"].as_u64().unwrap() as usize;
@@ -263,15 +223,5 @@ fn fixed_order_fits_reach_the_best_known_mle() {
         .par_iter()
         .map(|c| check_case(&reference, c))
         .collect();
-    let mut fails = Vec::new();
-    for (f, line) in results {
-        println!("{line}");
-        fails.extend(f);
-    }
-    assert!(
-        fails.is_empty(),
-        "{} failures:\n{}",
-        fails.len(),
-        fails.join("\n")
-    );
+    assert_no_failures(results);
 }

@@ -13,55 +13,17 @@
 use forecast_core::models::arima::{Arima, AutoArima};
 use forecast_core::models::{Fit, TrainingData};
 use forecast_core::reporter::Silent;
-use forecast_core::{load, LoadOptions};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn reference() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/arima_reference.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("reference JSON"))
-        .expect("valid JSON")
-}
-
-/// The modelled series (log-transformed where the JSON says so).
-fn series(reference: &Value, name: &str) -> Vec<f64> {
-    let s = &reference["series"][name];
-    let file = root().join("datasets").join(s["file"].as_str().unwrap());
-    let column = s["column"].as_str().unwrap();
-    let frame = load(
-        &file,
-        &LoadOptions {
-            required: vec![column.into()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut y = frame.column(column).unwrap().to_vec();
-    if s["transform"].as_str() == Some("log") {
-        y.iter_mut().for_each(|v| *v = v.ln());
-    }
-    y
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
+mod common;
+use common::{assert_no_failures, reference, series, usizes};
 
 /// One series; returns the failures and a summary line.
 fn check(reference: &Value, case: &Value) -> (Vec<String>, String) {
     let name = case["series"].as_str().unwrap();
     let m = case["season_length"].as_u64().unwrap() as usize;
-    let y = series(reference, name);
+    let y = series(reference, name).y;
     let data = TrainingData::univariate(&y, m);
     let sf = &case["statsforecast"];
     let spec = &sf["spec"];
@@ -133,17 +95,7 @@ fn run(long: bool) {
     assert!(only.is_some() || cases.len() >= 2);
     let results: Vec<(Vec<String>, String)> =
         cases.par_iter().map(|c| check(&reference, c)).collect();
-    let mut fails = Vec::new();
-    for (f, line) in results {
-        println!("{line}");
-        fails.extend(f);
-    }
-    assert!(
-        fails.is_empty(),
-        "{} failures:\n{}",
-        fails.len(),
-        fails.join("\n")
-    );
+    assert_no_failures(results);
 }
 
 #[test]
@@ -177,7 +129,7 @@ fn parse_model(name: &str) -> ([usize; 3], bool) {
 fn windows() {
     let reference = reference();
     let record = &reference["backtest"]["msft_close"];
-    let y = series(&reference, "msft_close");
+    let y = series(&reference, "msft_close").y;
     let refits = record["refits"].as_array().unwrap();
     assert!(refits.len() >= 10);
     let refits: Vec<&Value> = refits.iter().collect();

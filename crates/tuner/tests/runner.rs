@@ -295,19 +295,8 @@ fn synchronous_hyperband_pauses_and_resumes_trials_from_their_checkpoints() {
     // max_t 9, eta 3: bracket 0 takes 3 trials and runs them to 9 iterations; bracket 1
     // takes 5, pauses each at 3 iterations until all 5 are there, keeps the best 2
     // (ceil(5 / 3)) and resumes them from their checkpoints up to 9.
-    let mut c = TuneConfig::new("loss");
-    c.max_concurrent = 2;
-    c.scheduler = SchedulerSpec::Hyperband {
-        reduction_factor: 3.0,
-        max_t: 9,
-    };
-    let exp = Experiment::new(
-        "t",
-        space("x = { grid = [0.7, 0.6, 0.5, 0.4, 0.1, 0.3, 0.2, 0.9] }"),
-        c,
-    );
     let reports = Mutex::new(Vec::new());
-    let (summary, store) = exp
+    let (summary, store) = hyperband_experiment()
         .run(mem(), |t| {
             let x = t.params()["x"].as_f64().unwrap();
             // The checkpoint holds the iteration it was taken at.
@@ -323,18 +312,7 @@ fn synchronous_hyperband_pauses_and_resumes_trials_from_their_checkpoints() {
             Ok(())
         })
         .unwrap();
-    // Trials that reached max_t (9) completed; the 3 cut at bracket 1's milestone
-    // stopped early.
-    assert_eq!(
-        (summary.trials, summary.completed, summary.stopped_early),
-        (8, 5, 3)
-    );
-    let iters: Vec<usize> = (0..8)
-        .map(|i| store.trial(i).unwrap().iterations())
-        .collect();
-    // Bracket 1 = trials 3..8 with x = 0.4, 0.1, 0.3, 0.2, 0.9: the best two at the
-    // cut are trials 4 (0.1) and 6 (0.2).
-    assert_eq!(iters, vec![9, 9, 9, 3, 9, 3, 9, 3]);
+    let iters = assert_hyperband_decisions(&summary, &store);
     // Every iteration of every trial ran exactly once (paused trials resumed from
     // their checkpoints, not from scratch).
     let mut seen = reports.into_inner().unwrap();
@@ -354,6 +332,8 @@ fn synchronous_hyperband_pauses_and_resumes_trials_from_their_checkpoints() {
 
 const HB_CHILD_DIR: &str = "TUNER_TEST_HYPERBAND_KILL_DIR";
 
+/// Synchronous HyperBand with max_t 9 and eta 3 over eight values of `x`, two trials at
+/// a time.
 fn hyperband_experiment() -> Experiment {
     let mut c = TuneConfig::new("loss");
     c.max_concurrent = 2;
@@ -377,6 +357,22 @@ fn hyperband_objective(t: &mut tuner::TrialContext<'_>) -> Result<(), tuner::Tri
         }
     }
     Ok(())
+}
+
+/// What [`hyperband_experiment`] decides on [`hyperband_objective`]'s losses: trials that
+/// reached max_t (9) completed, the 3 cut at bracket 1's milestone stopped early.
+/// Bracket 1 = trials 3..8 with x = 0.4, 0.1, 0.3, 0.2, 0.9: the best two at the cut are
+/// trials 4 (0.1) and 6 (0.2). Returns the iterations of each trial.
+fn assert_hyperband_decisions(summary: &tuner::Summary, store: &Store) -> Vec<usize> {
+    assert_eq!(
+        (summary.trials, summary.completed, summary.stopped_early),
+        (8, 5, 3)
+    );
+    let iters: Vec<usize> = (0..8)
+        .map(|i| store.trial(i).unwrap().iterations())
+        .collect();
+    assert_eq!(iters, vec![9, 9, 9, 3, 9, 3, 9, 3]);
+    iters
 }
 
 /// Kills the process (no unwinding: as `kill -9`) at a given result.
@@ -426,17 +422,8 @@ fn hyperband_resumes_after_a_kill_with_the_same_decisions() {
     let (summary, store) = hyperband_experiment()
         .run(store, hyperband_objective)
         .unwrap();
-    // Trials that reached max_t (9) completed; the 3 cut at bracket 1's milestone
-    // stopped early.
-    assert_eq!(
-        (summary.trials, summary.completed, summary.stopped_early),
-        (8, 5, 3)
-    );
-    // The same survivors as an uninterrupted run (see the test above).
-    let iters: Vec<usize> = (0..8)
-        .map(|i| store.trial(i).unwrap().iterations())
-        .collect();
-    assert_eq!(iters, vec![9, 9, 9, 3, 9, 3, 9, 3]);
+    // The same decisions as an uninterrupted run (see the test above).
+    assert_hyperband_decisions(&summary, &store);
     for t in &store.state().trials {
         let its: Vec<usize> = t.history.iter().map(|r| r.iteration).collect();
         assert_eq!(

@@ -8,13 +8,15 @@
 
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tuner::tracking::*;
 
-use forecast_test_support::env_or_skip;
+use forecast_test_support::{
+    env_or_skip, mlflow_artifact_paths, mlflow_experiment_id, mlflow_search_runs, run_pairs,
+    OwnMlflowServer, OWN_SERVER_ADMIN_PASSWORD,
+};
 
 struct Rest {
     uri: String,
@@ -95,25 +97,10 @@ impl Rest {
         v["runs"].as_array().cloned().unwrap_or_default()
     }
     fn params(run: &Value) -> std::collections::BTreeMap<String, String> {
-        run["data"]["params"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .map(|p| {
-                (
-                    p["key"].as_str().unwrap().to_string(),
-                    p["value"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
+        run_pairs(run, "params")
     }
     fn tag(run: &Value, key: &str) -> Option<String> {
-        run["data"]["tags"]
-            .as_array()?
-            .iter()
-            .find(|t| t["key"] == key)
-            .and_then(|t| t["value"].as_str().map(str::to_string))
+        run_pairs(run, "tags").remove(key)
     }
 }
 
@@ -145,6 +132,23 @@ fn quiet_tracker(
     )
     .unwrap();
     (t, notes)
+}
+
+/// A client for `uri` (credentials as given) with the default retry policy.
+fn client(uri: &str, creds: Credentials) -> MlflowClient {
+    MlflowClient::new(
+        Destination::parse(uri, creds, false).unwrap(),
+        RetryPolicy::default(),
+    )
+    .unwrap()
+}
+
+/// A model directory with the two files `log_model` uploads.
+fn model_dir() -> tempfile::TempDir {
+    let model = tempfile::tempdir().unwrap();
+    std::fs::write(model.path().join("model.json"), r#"{"kind":"naive"}"#).unwrap();
+    std::fs::write(model.path().join("MLmodel"), "flavors: {}\n").unwrap();
+    model
 }
 
 fn remote_id(spool: &Spool, id: &RunId, uri: &str) -> String {
@@ -194,15 +198,8 @@ fn tuning_experiment_has_a_parent_run_with_one_child_per_trial() {
     );
 
     let rest = Rest::new(&uri);
-    let exp_id = rest.get("experiments/get-by-name", &[("experiment_name", &exp)])["experiment"]
-        ["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let all = rest.post("runs/search", json!({"experiment_ids": [exp_id]}))["runs"]
-        .as_array()
-        .cloned()
-        .unwrap();
+    let exp_id = mlflow_experiment_id(&uri, &exp);
+    let all = mlflow_search_runs(&uri, &exp_id);
     assert_eq!(all.len(), 4, "one parent and three children");
     let parent_remote = remote_id(tracker.spool(), &pid, &uri);
     let parent_run = rest.run(&parent_remote);
@@ -251,11 +248,7 @@ fn batches_are_chunked_and_a_resync_after_a_lost_ledger_duplicates_nothing() {
         .unwrap();
     }
     let id = run.finish(RunStatus::Finished).unwrap();
-    let client = MlflowClient::new(
-        Destination::parse(&uri, Credentials::None, false).unwrap(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
+    let client = client(&uri, Credentials::None);
     let rep = sync_run(tracker.spool(), &client, &id).unwrap();
     assert_eq!(rep.metrics_sent, 3600);
     assert!(rep.complete);
@@ -286,9 +279,7 @@ fn batches_are_chunked_and_a_resync_after_a_lost_ledger_duplicates_nothing() {
 
 fn full_path_on(uri: &str, label: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let model = tempfile::tempdir().unwrap();
-    std::fs::write(model.path().join("model.json"), r#"{"kind":"naive"}"#).unwrap();
-    std::fs::write(model.path().join("MLmodel"), "flavors: {}\n").unwrap();
+    let model = model_dir();
     let exp = unique(label);
     let (tracker, notes) = quiet_tracker(dir.path(), Some(uri), &exp, Credentials::None);
     let mut run = tracker.start_run("full", None).unwrap();
@@ -309,15 +300,10 @@ fn full_path_on(uri: &str, label: &str) {
     assert_eq!(r["info"]["status"], "FINISHED");
     assert_eq!(Rest::params(&r)["order"], "[1,1,1]");
     assert_eq!(rest.history(&rid, "mae"), vec![(1, 1.25), (2, 1.0)]);
-    let files = rest.get("artifacts/list", &[("run_id", &rid), ("path", "model")]);
-    let mut names: Vec<_> = files["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["model/MLmodel", "model/model.json"]);
+    assert_eq!(
+        mlflow_artifact_paths(uri, &rid, "model"),
+        vec!["model/MLmodel", "model/model.json"]
+    );
     let reg = tracker.spool().load_ledger(&id).unwrap().destinations[uri]
         .registration
         .clone();
@@ -347,103 +333,12 @@ fn mlflow2_full_path_params_metrics_artifacts_registration() {
     full_path_on(&uri, "v2");
 }
 
-/// A server of our own, in its own process group, that a test can stop and restart.
-struct OwnServer {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    auth: bool,
-    child: Option<Child>,
-}
-
-impl OwnServer {
-    fn start(bin: &str, dir: &Path, auth: bool) -> OwnServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = OwnServer {
-            bin: PathBuf::from(bin),
-            dir: dir.to_path_buf(),
-            port,
-            auth,
-            child: None,
-        };
-        s.up();
-        s
-    }
-    fn uri(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-    fn up(&mut self) {
-        use std::os::unix::process::CommandExt;
-        let venv = self.bin.parent().unwrap().parent().unwrap();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mlflow-test-server.sh");
-        let mut cmd = Command::new("bash");
-        cmd.arg(script)
-            .arg("serve")
-            .arg(venv)
-            .arg(&self.dir)
-            .arg(self.port.to_string());
-        if self.auth {
-            cmd.arg("--auth")
-                .env("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-0123")
-                .env("MLFLOW_FLASK_SERVER_SECRET_KEY", "test-secret");
-        }
-        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        cmd.stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0);
-        self.child = Some(cmd.spawn().unwrap());
-        let t0 = Instant::now();
-        let http = reqwest::blocking::Client::new();
-        while t0.elapsed() < Duration::from_secs(120) {
-            if http
-                .get(format!("{}/health", self.uri()))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        panic!(
-            "own MLflow server did not start; see {}",
-            self.dir.join("server.log").display()
-        );
-    }
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let group = format!("-{}", c.id());
-            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-            let t0 = Instant::now();
-            while c.try_wait().ok().flatten().is_none() {
-                if t0.elapsed() > Duration::from_secs(15) {
-                    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-                    let _ = c.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[test]
 fn server_stopped_mid_run_the_run_finishes_locally_and_sync_ships_it_once() {
-    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "server_stopped_mid_run") else {
+    let Some(mut server) = OwnMlflowServer::or_skip("server_stopped_mid_run", false) else {
         return;
     };
-    let sdir = tempfile::tempdir().unwrap();
-    let mut server = OwnServer::start(&bin, sdir.path(), false);
+    server.up();
     let uri = server.uri();
     let dir = tempfile::tempdir().unwrap();
     let exp = unique("outage");
@@ -484,11 +379,7 @@ fn server_stopped_mid_run_the_run_finishes_locally_and_sync_ships_it_once() {
     drop(tracker);
 
     server.up();
-    let client = MlflowClient::new(
-        Destination::parse(&uri, Credentials::None, false).unwrap(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
+    let client = client(&uri, Credentials::None);
     let spool = Spool::open(dir.path()).unwrap();
     let results = sync_all(&spool, &client).unwrap();
     assert_eq!(results.len(), 1);
@@ -510,14 +401,13 @@ fn server_stopped_mid_run_the_run_finishes_locally_and_sync_ships_it_once() {
 
 #[test]
 fn basic_auth_right_credentials_ship_wrong_ones_fail_clearly_and_no_secret_on_disk() {
-    let Some(bin) = env_or_skip("FORECAST_MLFLOW_BIN", "basic_auth") else {
+    let Some(mut server) = OwnMlflowServer::or_skip("basic_auth", true) else {
         return;
     };
-    let sdir = tempfile::tempdir().unwrap();
-    let server = OwnServer::start(&bin, sdir.path(), true);
+    server.up();
     let uri = server.uri();
     let mut admin = Rest::new(&uri);
-    admin.auth = Some(("admin".into(), "admin-password-0123".into()));
+    admin.auth = Some(("admin".into(), OWN_SERVER_ADMIN_PASSWORD.into()));
     let password = "tok-secret-0123456789abcdef";
     admin.post(
         "users/create",
@@ -536,11 +426,7 @@ fn basic_auth_right_credentials_ship_wrong_ones_fail_clearly_and_no_secret_on_di
     run.log_params([("lr", "0.1")]).unwrap();
     run.log_metrics(&[("loss".into(), 0.5)], 1).unwrap();
     let id = run.finish(RunStatus::Finished).unwrap();
-    let bad = MlflowClient::new(
-        Destination::parse(&uri, wrong, false).unwrap(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
+    let bad = client(&uri, wrong);
     let err = sync_run(tracker.spool(), &bad, &id).unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
     assert!(!err.is_transient());
@@ -553,11 +439,7 @@ fn basic_auth_right_credentials_ship_wrong_ones_fail_clearly_and_no_secret_on_di
 
     // Right credentials, given the way DagsHub users give them (user + token in the URI).
     let embedded = uri.replace("http://", &format!("http://dagsuser:{password}@"));
-    let good = MlflowClient::new(
-        Destination::parse(&embedded, Credentials::None, false).unwrap(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
+    let good = client(&embedded, Credentials::None);
     let rep = sync_run(tracker.spool(), &good, &id).unwrap();
     assert!(rep.complete);
     let mut user = Rest::new(&uri);
@@ -679,9 +561,7 @@ fn mlflow2_without_a_model_registry_warns_and_the_run_still_ships() {
     };
     let uri = registry_less_proxy(&real);
     let dir = tempfile::tempdir().unwrap();
-    let model = tempfile::tempdir().unwrap();
-    std::fs::write(model.path().join("model.json"), r#"{"kind":"naive"}"#).unwrap();
-    std::fs::write(model.path().join("MLmodel"), "flavors: {}\n").unwrap();
+    let model = model_dir();
     let exp = unique("noreg");
     let (tracker, notes) = quiet_tracker(dir.path(), Some(&uri), &exp, Credentials::None);
     let mut run = tracker.start_run("noreg", None).unwrap();
@@ -721,8 +601,7 @@ fn mlflow2_without_a_model_registry_warns_and_the_run_still_ships() {
     let r = rest.run(&rid);
     assert_eq!(r["info"]["status"], "FINISHED");
     assert_eq!(rest.history(&rid, "mae"), vec![(1, 2.5)]);
-    let files = rest.get("artifacts/list", &[("run_id", &rid), ("path", "model")]);
-    assert_eq!(files["files"].as_array().unwrap().len(), 2);
+    assert_eq!(mlflow_artifact_paths(&real, &rid, "model").len(), 2);
     // Nothing was registered on the real server.
     let found = rest.get(
         "registered-models/search",

@@ -2,8 +2,24 @@
 // Each test file uses a subset of these.
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The ten NYSE trading days after the last row of `datasets/msft_daily.csv` (Friday
+/// 2017-11-10): Thanksgiving, Thursday 2017-11-23, is skipped.
+pub const MSFT_NEXT_TRADING_DAYS: [&str; 10] = [
+    "2017-11-13",
+    "2017-11-14",
+    "2017-11-15",
+    "2017-11-16",
+    "2017-11-17",
+    "2017-11-20",
+    "2017-11-21",
+    "2017-11-22",
+    "2017-11-24",
+    "2017-11-27",
+];
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -30,6 +46,39 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The arguments of `forecast train --data DATA --target TARGET --model MODEL --out OUT`
+/// followed by `extra`.
+pub fn train_args<'a>(
+    data: &'a str,
+    target: &'a str,
+    model: &'a str,
+    out: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "train", "--data", data, "--target", target, "--model", model, "--out", out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `forecast predict --model MODEL --horizon HORIZON --format json` followed by `extra`,
+/// which must succeed; its output parsed.
+pub fn predict_json(model: &str, horizon: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "predict",
+        "--model",
+        model,
+        "--horizon",
+        horizon,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = ok(&args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
 /// A run refused as a usage error by the argument parser: exit status 2, an `error:`
 /// line first, no panic.
 pub fn usage_error(args: &[&str]) -> String {
@@ -43,10 +92,15 @@ pub fn usage_error(args: &[&str]) -> String {
 
 /// A failing run: exactly one `error:` line, a non-zero exit, no panic.
 pub fn fails(args: &[&str]) -> String {
-    let out = forecast(args);
+    failed(&forecast(args), &format!("{args:?}"))
+}
+
+/// Asserts that the finished run `out` (of `what`) failed as errors should: exit status
+/// 1, exactly one `error:` line on stderr, no panic. Returns the stderr.
+pub fn failed(out: &Output, what: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(!out.status.success(), "{what} should fail");
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
@@ -77,4 +131,24 @@ pub fn run_ok(c: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `forecast runs ARGS...` in the spool `runs_dir` (see [`isolated`]), which must succeed,
+/// its output parsed as JSON.
+pub fn runs_json(runs_dir: &Path, args: &[&str]) -> Value {
+    let out = run_ok(isolated(runs_dir).arg("runs").args(args));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("runs {args:?}: not JSON ({e}): {out}"))
+}
+
+/// The rows of `forecast runs list --json` in the spool `runs_dir`.
+pub fn runs_list(runs_dir: &Path) -> Vec<Value> {
+    runs_json(runs_dir, &["list", "--json"])
+        .as_array()
+        .cloned()
+        .expect("runs list --json prints an array")
+}
+
+/// The model directory's `model.json`, parsed.
+pub fn model_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
 }

@@ -72,6 +72,11 @@ impl Searcher for Tpe {
         sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n_good = ((0.1 * sorted.len() as f64).ceil() as usize).clamp(1, 25);
         let (good, bad) = sorted.split_at(n_good);
+        let groups = Groups {
+            good,
+            bad,
+            options: &self.options,
+        };
         let mut out = Params::new();
         for p in self.space.params() {
             if !p.is_active(&out) {
@@ -79,8 +84,8 @@ impl Searcher for Tpe {
             }
             let value = match &p.domain {
                 Domain::Fixed(v) => v.clone(),
-                d if d.categories().is_some() => categorical(p, good, bad, &self.options, &mut rng),
-                _ => numeric(p, good, bad, &self.options, &mut rng),
+                d if d.categories().is_some() => categorical(p, groups, &mut rng),
+                _ => numeric(p, groups, &mut rng),
             };
             out.insert(p.name.clone(), value);
         }
@@ -98,13 +103,21 @@ impl Searcher for Tpe {
     }
 }
 
-fn categorical<R: Rng>(
-    p: &Param,
-    good: &[&(Params, f64)],
-    bad: &[&(Params, f64)],
-    o: &TpeOptions,
-    rng: &mut R,
-) -> Value {
+/// The observations split by loss (the best `gamma(n)` and the rest) and the options:
+/// what each parameter's value is drawn from.
+#[derive(Clone, Copy)]
+struct Groups<'a> {
+    good: &'a [&'a (Params, f64)],
+    bad: &'a [&'a (Params, f64)],
+    options: &'a TpeOptions,
+}
+
+fn categorical<R: Rng>(p: &Param, groups: Groups<'_>, rng: &mut R) -> Value {
+    let Groups {
+        good,
+        bad,
+        options: o,
+    } = groups;
     let cats = p.domain.categories().unwrap_or(&[]);
     let weights = |group: &[&(Params, f64)]| -> Vec<f64> {
         let mut w = vec![o.prior_weight; cats.len()];
@@ -201,13 +214,12 @@ fn normal_cdf(z: f64) -> f64 {
     0.5 * (1.0 + libm::erf(z / std::f64::consts::SQRT_2))
 }
 
-fn numeric<R: Rng>(
-    p: &Param,
-    good: &[&(Params, f64)],
-    bad: &[&(Params, f64)],
-    o: &TpeOptions,
-    rng: &mut R,
-) -> Value {
+fn numeric<R: Rng>(p: &Param, groups: Groups<'_>, rng: &mut R) -> Value {
+    let Groups {
+        good,
+        bad,
+        options: o,
+    } = groups;
     let Some((mut low, mut high)) = p.domain.bounds() else {
         return p.domain.sample(rng);
     };

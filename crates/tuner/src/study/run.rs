@@ -212,11 +212,19 @@ mod tests {
     use super::*;
     use forecast_core::split::FoldPlan;
 
-    const SPEC: &str = r#"
-        name = "t"
-        [data]
-        path = "unused.csv"
-        target = "y"
+    /// A study spec for a series given in memory: the name and data table every test
+    /// uses, then `$body` (evaluation and models).
+    macro_rules! spec {
+        ($body:literal) => {
+            concat!(
+                "name = \"t\"\n[data]\npath = \"unused.csv\"\ntarget = \"y\"\n",
+                $body
+            )
+        };
+    }
+
+    const SPEC: &str = spec!(
+        r#"
         [evaluation]
         horizons = [3, 6]
         folds = 3
@@ -226,7 +234,8 @@ mod tests {
         kind = "drift"
         transform = "log"
         refit = "never"
-    "#;
+    "#
+    );
 
     fn study(text: &str, y: Vec<f64>) -> Study {
         let spec = StudySpec::from_toml(text).unwrap();
@@ -358,18 +367,16 @@ mod tests {
 
     #[test]
     fn tunes_on_the_rows_before_the_window_and_evaluates_the_best() {
-        let text = r#"
-            name = "t"
-            [data]
-            path = "unused.csv"
-            target = "y"
+        let text = spec!(
+            r#"
             [evaluation]
             horizons = [12]
             folds = 2
             [[model]]
             kind = "seasonal-naive"
             tune = { samples = 1, search = "grid", metric = "valid_mae", space = { season_length = { grid = [5, 12] } } }
-        "#;
+        "#
+        );
         // Period 12 before the window, so tuning must pick 12.
         let y: Vec<f64> = (0..96)
             .map(|i| 50.0 + 10.0 * ((i % 12) as f64 - 6.0).abs())
@@ -387,18 +394,16 @@ mod tests {
 
     #[test]
     fn bad_tune_tables_name_the_model() {
-        let text = r#"
-            name = "t"
-            [data]
-            path = "unused.csv"
-            target = "y"
+        let text = spec!(
+            r#"
             [evaluation]
             horizons = [1]
             folds = 1
             [[model]]
             kind = "drift"
             tune = { samples = 2 }
-        "#;
+        "#
+        );
         let spec = StudySpec::from_toml(text).unwrap();
         let models = spec.prepare_models().unwrap();
         let e = tune::check(&models[1], models[1].entry.tune.as_ref().unwrap())

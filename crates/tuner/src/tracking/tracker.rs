@@ -234,16 +234,7 @@ impl Tracker {
             revision: 0,
         };
         self.inner.spool.create(&record)?;
-        let metrics = self.inner.spool.metrics_writer(&record.id)?;
-        if let Some(s) = &self.inner.shipper {
-            s.touch(&record.id, 0, true);
-        }
-        Ok(ActiveRun {
-            tracker: self.clone(),
-            record,
-            metrics,
-            ended: false,
-        })
+        self.active(record)
     }
 
     /// Reopens run `id` of the spool (a tuning experiment or a trial continued after a
@@ -254,10 +245,14 @@ impl Tracker {
         record.status = RunStatus::Running;
         record.end_time = None;
         self.inner.spool.save_record(&record)?;
+        self.active(record)
+    }
+
+    /// The handle of `record`, a running run saved in the spool, with its metrics file
+    /// open for appending; the shipper is woken to ship it.
+    fn active(&self, record: RunRecord) -> Result<ActiveRun> {
         let metrics = self.inner.spool.metrics_writer(&record.id)?;
-        if let Some(s) = &self.inner.shipper {
-            s.touch(&record.id, 0, true);
-        }
+        self.touch(&record.id, 0, true);
         Ok(ActiveRun {
             tracker: self.clone(),
             record,
@@ -496,28 +491,16 @@ impl ActiveRun {
         &mut self,
         params: impl IntoIterator<Item = (K, V)>,
     ) -> Result<()> {
-        let mut changed = false;
-        for (k, v) in params {
-            let (k, v) = (k.as_ref(), v.as_ref());
-            check_key("param", k)?;
-            match self.record.params.get(k) {
-                Some(old) if old == v => {}
-                Some(old) => {
-                    return Err(TrackingError::Config(format!(
-                        "param `{k}` already logged as `{old}`; MLflow params cannot change (new value `{v}`)"
-                    )))
-                }
-                None => {
-                    self.record.params.insert(k.to_string(), v.to_string());
-                    changed = true;
-                }
+        self.update("param", params, |record, k, v| match record.params.get(k) {
+            Some(old) if old == v => Ok(false),
+            Some(old) => Err(TrackingError::Config(format!(
+                "param `{k}` already logged as `{old}`; MLflow params cannot change (new value `{v}`)"
+            ))),
+            None => {
+                record.params.insert(k.to_string(), v.to_string());
+                Ok(true)
             }
-        }
-        if changed {
-            self.record.revision += 1;
-            self.save(false)?;
-        }
-        Ok(())
+        })
     }
 
     /// Sets tags (a later value overwrites).
@@ -525,14 +508,29 @@ impl ActiveRun {
         &mut self,
         tags: impl IntoIterator<Item = (K, V)>,
     ) -> Result<()> {
-        let mut changed = false;
-        for (k, v) in tags {
-            let (k, v) = (k.as_ref(), v.as_ref());
-            check_key("tag", k)?;
-            if self.record.tags.get(k).map(String::as_str) != Some(v) {
-                self.record.tags.insert(k.to_string(), v.to_string());
-                changed = true;
+        self.update("tag", tags, |record, k, v| {
+            if record.tags.get(k).map(String::as_str) == Some(v) {
+                return Ok(false);
             }
+            record.tags.insert(k.to_string(), v.to_string());
+            Ok(true)
+        })
+    }
+
+    /// Applies `apply` to the record for each pair (its key checked as a `what` key first;
+    /// `apply` says whether it changed the record), then saves the record once, with a new
+    /// revision, if anything changed.
+    fn update<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        what: &str,
+        pairs: impl IntoIterator<Item = (K, V)>,
+        mut apply: impl FnMut(&mut RunRecord, &str, &str) -> Result<bool>,
+    ) -> Result<()> {
+        let mut changed = false;
+        for (k, v) in pairs {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            check_key(what, k)?;
+            changed |= apply(&mut self.record, k, v)?;
         }
         if changed {
             self.record.revision += 1;

@@ -628,6 +628,24 @@ mod tests {
             .observe(Box::new(tune.clone()))
     }
 
+    /// A tracker on a new spool (no server), a tune tracker keeping its run map in a new
+    /// experiment directory, and a new store there; the two directories are removed when
+    /// their guards (the first two) drop.
+    fn fresh() -> (
+        tempfile::TempDir,
+        tempfile::TempDir,
+        Tracker,
+        TuneTracker,
+        Store,
+    ) {
+        let runs = tempfile::tempdir().unwrap();
+        let exp = tempfile::tempdir().unwrap();
+        let tracker = Tracker::new(runs.path(), None, "e").unwrap();
+        let tune = TuneTracker::new(tracker.clone(), Some(exp.path()));
+        let store = Store::create(exp.path(), "t", Value::Null).unwrap();
+        (runs, exp, tracker, tune, store)
+    }
+
     fn config() -> TuneConfig {
         let mut c = TuneConfig::new("loss");
         c.search = SearchKind::Grid;
@@ -636,11 +654,7 @@ mod tests {
 
     #[test]
     fn parent_child_params_steps_and_statuses() {
-        let runs = tempfile::tempdir().unwrap();
-        let exp = tempfile::tempdir().unwrap();
-        let tracker = Tracker::new(runs.path(), None, "e").unwrap();
-        let tune = TuneTracker::new(tracker.clone(), Some(exp.path()));
-        let store = Store::create(exp.path(), "t", Value::Null).unwrap();
+        let (_runs, exp, tracker, tune, store) = fresh();
         let mut c = config();
         c.max_failures = 0;
         let (summary, _) = grid_experiment(&tune, c)
@@ -708,13 +722,9 @@ mod tests {
 
     #[test]
     fn resume_reopens_the_parent_and_the_interrupted_trial_run_and_creates_no_duplicates() {
-        let runs = tempfile::tempdir().unwrap();
-        let exp = tempfile::tempdir().unwrap();
-        let tracker = Tracker::new(runs.path(), None, "e").unwrap();
         // First process: trials 0 and 1 run; then trial 1 is put back to `running` in the
         // store, as a kill -9 in the middle of it would leave it.
-        let tune = TuneTracker::new(tracker.clone(), Some(exp.path()));
-        let store = Store::create(exp.path(), "t", Value::Null).unwrap();
+        let (_runs, exp, tracker, tune, store) = fresh();
         let mut c = config();
         c.max_trials = Some(2);
         let (_, store) = grid_experiment(&tune, c.clone())

@@ -647,16 +647,10 @@ mod tests {
 
     /// Deterministic N(0,1)-like noise (LCG + Box–Muller).
     fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        (0..n)
-            .map(|_| (-2.0 * next().ln()).sqrt() * (2.0 * std::f64::consts::PI * next()).cos())
-            .collect()
+        crate::models::arima::tests::lcg_normal(
+            n,
+            seed.wrapping_mul(6364136223846793005).wrapping_add(1),
+        )
     }
 
     fn fit(y: &[f64], m: usize, config: AutoArima) -> Result<AutoArimaFitted> {

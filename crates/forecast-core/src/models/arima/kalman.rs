@@ -377,6 +377,14 @@ pub struct FilterOutput {
     pub cov: Vec<f64>,
 }
 
+/// The innovation variance `F_t` (σ² units), or `None` when it is not a finite value of
+/// at least 1 (to 1e-7): no predictor beats the innovation variance, so less means the
+/// recursion has lost precision (near-cancelling roots), not a better fit.
+#[inline]
+fn innovation_variance(f: f64) -> Option<f64> {
+    (f.is_finite() && f > 1.0 - 1e-7).then_some(f)
+}
+
 /// Run the filter over `cols` (equal lengths, column 0 the target) from the stationary
 /// initial state. `None` when the model is not stationary or an innovation variance is
 /// not positive.
@@ -392,12 +400,7 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     // kept up to date inside the loop (P is symmetric; the gain uses row 0, which equals
     // column 0); the lower triangle is filled once at the end.
     while t < n {
-        let f = p[0];
-        // In σ² units F_t ≥ 1 (no predictor beats the innovation variance); less means
-        // the recursion has lost precision (near-cancelling roots), not a better fit.
-        if f.is_nan() || f <= 1.0 - 1e-7 || !f.is_finite() {
-            return None;
-        }
+        let f = innovation_variance(p[0])?;
         let steady = (f - 1.0).abs() < 1e-11
             && (0..r)
                 .all(|i| (i..r).all(|j| (p[i * r + j] - ss.rvec[i] * ss.rvec[j]).abs() < 1e-11));
@@ -493,11 +496,7 @@ pub fn filter_likelihood(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutpu
     let mut sums = Sums::new(r, ncol);
     let mut t = 0;
     while t < n {
-        let f = p[0];
-        // As in `filter`: F_t < 1 (σ² units) means lost precision, not a better fit.
-        if f.is_nan() || f <= 1.0 - 1e-7 || !f.is_finite() {
-            return None;
-        }
+        let f = innovation_variance(p[0])?;
         if (f - 1.0).abs() < 1e-11
             && (0..r).all(|i| (p[i] - ss.rvec[i]).abs() < 1e-11 && (m * u[i] * u[i]).abs() < 1e-11)
         {

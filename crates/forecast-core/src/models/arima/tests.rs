@@ -3,20 +3,27 @@
 use super::*;
 use crate::reporter::Silent;
 
-/// A deterministic pseudo-random N(0,1) sequence (Box–Muller on an LCG).
-fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+/// `n` deterministic pseudo-random N(0,1) values: Box–Muller on the uniforms of the
+/// 64-bit LCG (Knuth's MMIX constants) from `state`.
+pub(super) fn lcg_normal(n: usize, mut state: u64) -> Vec<f64> {
     let mut next = || {
-        s = s
+        state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
     (0..n)
         .map(|_| (-2.0 * next().ln()).sqrt() * (2.0 * std::f64::consts::PI * next()).cos())
         .collect()
+}
+
+/// A deterministic pseudo-random N(0,1) sequence (Box–Muller on an LCG).
+fn noise(n: usize, seed: u64) -> Vec<f64> {
+    lcg_normal(
+        n,
+        seed.wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407),
+    )
 }
 
 fn arma11(n: usize, phi: f64, theta: f64, seed: u64) -> Vec<f64> {

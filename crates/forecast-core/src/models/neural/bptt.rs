@@ -205,6 +205,31 @@ fn avx2() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
+/// `fn NAME(ARGS) -> RET` running the `#[inline(always)]` body `IMPL` compiled for AVX2
+/// (in `unsafe fn AVX2`) where [`avx2`] says the CPU has it, else the portable build.
+macro_rules! with_avx2_build {
+    (
+        $(#[$meta:meta])*
+        fn $name:ident / $avx2:ident => $body:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+    ) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: the CPU supports AVX2 (checked above).
+                return unsafe { $avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) -> $ret {
+            $body($($arg),*)
+        }
+    };
+}
+
 /// `e^x` for `x` in about `[-87, 88]` (clamped outside), Cephes' `expf` polynomial
 /// (relative error about 2e-7): plain arithmetic that the compiler vectorises, where the
 /// libm call in a loop stays scalar.
@@ -287,19 +312,13 @@ struct Cache {
     h: Vec<f32>,
 }
 
-fn forward_layer(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU supports AVX2 (checked above).
-        return unsafe { forward_layer_avx2(w, x, t, bc) };
-    }
-    forward_layer_impl(w, x, t, bc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn forward_layer_avx2(w: &Weights, x: Vec<f32>, t: usize, bc: usize) -> Cache {
-    forward_layer_impl(w, x, t, bc)
+with_avx2_build! {
+    fn forward_layer / forward_layer_avx2 => forward_layer_impl(
+        w: &Weights,
+        x: Vec<f32>,
+        t: usize,
+        bc: usize,
+    ) -> Cache
 }
 
 #[inline(always)]
@@ -385,34 +404,16 @@ struct LayerGrads {
     dx: Option<Vec<f32>>,
 }
 
-/// Back through time; `dh` is the loss gradient of every hidden state `[t * bc, h]`.
-fn backward_layer(
-    w: &Weights,
-    cache: &Cache,
-    dh: &[f32],
-    t: usize,
-    bc: usize,
-    want_dx: bool,
-) -> LayerGrads {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU supports AVX2 (checked above).
-        return unsafe { backward_layer_avx2(w, cache, dh, t, bc, want_dx) };
-    }
-    backward_layer_impl(w, cache, dh, t, bc, want_dx)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn backward_layer_avx2(
-    w: &Weights,
-    cache: &Cache,
-    dh: &[f32],
-    t: usize,
-    bc: usize,
-    want_dx: bool,
-) -> LayerGrads {
-    backward_layer_impl(w, cache, dh, t, bc, want_dx)
+with_avx2_build! {
+    /// Back through time; `dh` is the loss gradient of every hidden state `[t * bc, h]`.
+    fn backward_layer / backward_layer_avx2 => backward_layer_impl(
+        w: &Weights,
+        cache: &Cache,
+        dh: &[f32],
+        t: usize,
+        bc: usize,
+        want_dx: bool,
+    ) -> LayerGrads
 }
 
 #[inline(always)]
