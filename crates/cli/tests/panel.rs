@@ -289,21 +289,25 @@ fn a_folder_of_ticker_files_backtests_with_rolling_origins_per_series() {
         }
         std::fs::write(folder.join(format!("{t}.csv")), body).unwrap();
     }
-    let json = ok(&[
-        "backtest",
-        "--data",
-        s(&folder),
-        "--target",
-        "close",
-        "--model",
-        "drift",
-        "--horizon",
-        "5",
-        "--folds",
-        "3",
-        "--json",
-    ]);
-    let v: Value = serde_json::from_str(&json).unwrap();
+    // Drift, 3 folds of 5 steps, as JSON.
+    let drift = |data: &str| -> Value {
+        let json = ok(&[
+            "backtest",
+            "--data",
+            data,
+            "--target",
+            "close",
+            "--model",
+            "drift",
+            "--horizon",
+            "5",
+            "--folds",
+            "3",
+            "--json",
+        ]);
+        serde_json::from_str(&json).unwrap()
+    };
+    let v = drift(s(&folder));
     assert_eq!(v["series"], 3);
     assert_eq!(v["evaluation"], "rolling");
     assert_eq!(v["rows"], 3 * 3 * 5);
@@ -315,21 +319,7 @@ fn a_folder_of_ticker_files_backtests_with_rolling_origins_per_series() {
         .collect();
     assert_eq!(ids, ["AAPL", "GOOG", "MSFT"]);
     // The long file gives the same figures as the folder.
-    let long = ok(&[
-        "backtest",
-        "--data",
-        &dataset("techstocks_daily.csv"),
-        "--target",
-        "close",
-        "--model",
-        "drift",
-        "--horizon",
-        "5",
-        "--folds",
-        "3",
-        "--json",
-    ]);
-    let w: Value = serde_json::from_str(&long).unwrap();
+    let w = drift(&dataset("techstocks_daily.csv"));
     assert_eq!(w["metrics"], v["metrics"]);
     assert_eq!(w["baseline"], v["baseline"]);
 }
@@ -346,16 +336,16 @@ fn one_series_scores_against_a_test_file_too() {
     std::fs::write(&test, format!("{head}\n{}\n", rows[132..].join("\n"))).unwrap();
     let json = ok(&[
         "backtest",
+        "--model",
+        "seasonal-naive",
+        "--horizon",
+        "12",
         "--data",
         s(&train),
         "--test",
         s(&test),
         "--target",
         "passengers",
-        "--model",
-        "seasonal-naive",
-        "--horizon",
-        "12",
         "--json",
     ]);
     let v: Value = serde_json::from_str(&json).unwrap();
