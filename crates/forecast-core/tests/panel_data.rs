@@ -202,6 +202,16 @@ fn a_folder_of_one_file_per_ticker_is_a_panel_named_by_file_stem() {
     write(dir.path(), "BAD.csv", "date,close\n2020-01-02,oops\n");
     let e = error(dir.path(), "close");
     assert!(e.contains("series 'BAD'") && e.contains("BAD.csv"), "{e}");
+    std::fs::remove_file(dir.path().join("BAD.csv")).unwrap();
+    // So does a file mixing frequencies: monthly rows, then a mid-month one.
+    write(
+        dir.path(),
+        "MIX.csv",
+        "date,close\n2020-01-01,1\n2020-02-01,2\n2020-03-01,3\n2020-04-01,4\n2020-04-15,5\n",
+    );
+    let e = error(dir.path(), "close");
+    assert!(e.contains("series 'MIX'") && e.contains("line 6"), "{e}");
+    assert!(e.contains("2020-04-15"), "{e}");
 }
 
 #[test]

@@ -169,7 +169,12 @@ pub(super) fn read_raw(path: &Path) -> Result<(Format, RawColumns)> {
 /// or non-finite cells in numeric columns, and missing cells unless `options.missing`
 /// says how to repair them.
 pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
-    let path = path.as_ref();
+    load_with(path.as_ref(), options, false)
+}
+
+/// [`load`], and with `one_frequency` every time step must also be a whole number of
+/// the file's own frequency (a panel's series files must not mix frequencies).
+pub(super) fn load_with(path: &Path, options: &LoadOptions, one_frequency: bool) -> Result<Frame> {
     let (format, mut raw) = read_raw(path)?;
     let time_column = check_columns(path, &raw, options, &[])?;
     let places = Places { format, rows: None };
@@ -178,7 +183,8 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
             let i = raw.iter().position(|(n, _)| n == name).unwrap_or(0);
             let (name, col) = raw.remove(i);
             let times = parse_times(path, places, &name, &col)?;
-            check_order(path, places, &name, &times, None)?;
+            let frequency = one_frequency.then(|| Frequency::infer(&times));
+            check_order(path, places, &name, &times, frequency)?;
             Some(times)
         }
         None => None,

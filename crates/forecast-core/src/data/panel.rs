@@ -7,7 +7,8 @@
 //! error.
 
 use super::load::{
-    build_frame, check_columns, check_order, parse_times, read_raw, Format, Places, RawColumns,
+    build_frame, check_columns, check_order, load_with, parse_times, read_raw, Format, Places,
+    RawColumns,
 };
 use super::time::format_timestamp;
 use super::{load, Frame, Frequency, LoadOptions};
@@ -435,30 +436,15 @@ fn load_files(path: &Path, options: &PanelOptions) -> Result<Panel> {
 fn load_parts(files: &[PathBuf], options: &LoadOptions) -> Result<Frame> {
     let mut parts: Vec<Frame> = files
         .iter()
-        .map(|f| load(f, options))
+        .map(|f| load_with(f, options, true))
         .collect::<Result<_>>()?;
-    if parts.len() == 1 {
-        return Ok(parts.remove(0));
-    }
     parts.sort_by_key(|p| p.times.as_ref().and_then(|t| t.first().copied()));
     let mut whole = parts.remove(0);
     for part in parts {
         whole = join(whole, part)?;
     }
-    let times = whole.times.as_deref().unwrap_or(&[]);
-    whole.frequency = Frequency::infer(times);
-    if let Some(name) = &whole.time_column {
-        let freq = whole.frequency;
-        check_order(
-            &whole.source,
-            Places {
-                format: Format::Parquet,
-                rows: None,
-            },
-            name,
-            times,
-            Some(freq),
-        )?;
+    if let Some(t) = &whole.times {
+        whole.frequency = Frequency::infer(t);
     }
     Ok(whole)
 }
@@ -489,6 +475,15 @@ fn join(mut a: Frame, b: Frame) -> Result<Frame> {
     match (&mut a.times, &b.times) {
         (Some(ta), Some(tb)) => {
             if let (Some(last), Some(first)) = (ta.last(), tb.first()) {
+                if first > last && !a.frequency.reaches(*last, *first) {
+                    return Err(fail(format!(
+                        "its first timestamp {} is not a whole number of {} steps after the last one of {} ({})",
+                        format_timestamp(*first, false),
+                        a.frequency.name(),
+                        a.source.display(),
+                        format_timestamp(*last, false)
+                    )));
+                }
                 if first <= last {
                     return Err(fail(format!(
                         "its first timestamp {} is not after the last one of {} ({})",
