@@ -76,7 +76,7 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         Loaded::One(one) if a.test.is_none() => one.1,
         Loaded::One(one) => {
             let (frame, series) = *one;
-            let id = a.data.target()?;
+            let id = series.schema.target.clone();
             return crate::panel::backtest(
                 &a,
                 &spec,
@@ -97,7 +97,7 @@ pub fn run(a: BacktestArgs) -> Result<()> {
             );
         }
     };
-    let target = a.data.target()?;
+    let target = series.schema.target.clone();
     let folds = forecast_core::split::rolling_origin(
         series.len(),
         a.horizon,

@@ -17,12 +17,3 @@ pub fn emit(text: &str, path: Option<&Path>) -> Result<()> {
     }
     Ok(())
 }
-
-/// A level as a column suffix: 80 -> "80", 97.5 -> "97.5".
-pub fn level_name(level: f64) -> String {
-    if level.fract() == 0.0 {
-        format!("{}", level as i64)
-    } else {
-        format!("{level}")
-    }
-}

@@ -241,7 +241,13 @@ pub fn backtest(
     let tick = || pb.inc(1);
     let result = match &a.test {
         Some(test_path) => {
-            let target = a.data.target()?;
+            let target = series
+                .first()
+                .context("the data holds no series")?
+                .series
+                .schema
+                .target
+                .clone();
             let mut options = a.data.options(&target);
             options.load.required = vec![target.clone()];
             let test: Vec<(String, forecast_core::Frame)> =

@@ -1,9 +1,10 @@
 //! `forecast predict`
 
-use crate::output::{emit, level_name};
+use crate::output::emit;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use forecast_core::data::{load, LoadOptions, MissingPolicy};
+use forecast_core::panel::level_name;
 use forecast_core::{artifact, Series, SeriesSpec};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;

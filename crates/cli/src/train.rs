@@ -89,7 +89,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         Loaded::One(one) => *one,
         Loaded::Panel(panel, series) => return crate::panel::train(&a, &spec, &panel, &series),
     };
-    let target = a.data.target()?;
+    let target = series.schema.target.clone();
     let kind = spec.model.kind();
     let mut tracking = CommandRun::start(&a.tracking, &format!("train-{kind}"))?;
     let data_path = a.data.data.display().to_string();

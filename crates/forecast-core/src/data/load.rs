@@ -175,7 +175,19 @@ pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Frame> {
 /// [`load`], and with `one_frequency` every time step must also be a whole number of
 /// the file's own frequency (a panel's series files must not mix frequencies).
 pub(super) fn load_with(path: &Path, options: &LoadOptions, one_frequency: bool) -> Result<Frame> {
-    let (format, mut raw) = read_raw(path)?;
+    let (format, raw) = read_raw(path)?;
+    frame_of(path, format, raw, options, one_frequency)
+}
+
+/// A file's columns, as read by [`read_raw`], made into a validated [`Frame`] (see
+/// [`load_with`]).
+pub(super) fn frame_of(
+    path: &Path,
+    format: Format,
+    mut raw: RawColumns,
+    options: &LoadOptions,
+    one_frequency: bool,
+) -> Result<Frame> {
     let time_column = check_columns(path, &raw, options, &[])?;
     let places = Places { format, rows: None };
     let times = match &time_column {

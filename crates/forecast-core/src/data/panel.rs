@@ -7,11 +7,11 @@
 //! error.
 
 use super::load::{
-    build_frame, check_columns, check_order, load_with, parse_times, read_raw, Format, Places,
-    RawColumns,
+    build_frame, check_columns, check_order, frame_of, load_with, parse_times, read_raw, Format,
+    Places, RawColumns,
 };
 use super::time::format_timestamp;
-use super::{load, Frame, Frequency, LoadOptions};
+use super::{Frame, Frequency, LoadOptions};
 use crate::error::{Error, Result};
 use polars::prelude::{CsvReadOptions, ParquetReader, SerReader};
 use rayon::prelude::*;
@@ -113,7 +113,7 @@ pub fn load_data(path: &Path, options: &PanelOptions) -> Result<Data> {
     let names: Vec<&str> = raw.iter().map(|(n, _)| n.as_str()).collect();
     match id_column_of(path, &names, options.id_column.as_deref())? {
         Some(id) => split_long(path, format, raw, &id, &options.load).map(Data::Panel),
-        None => load(path, &options.load).map(Data::One),
+        None => frame_of(path, format, raw, &options.load, false).map(Data::One),
     }
 }
 
@@ -231,7 +231,8 @@ fn split_long(
                 .map_err(|e| e.in_series(id))
         })
         .collect();
-    let members = first_error(results)?;
+    // The first error in series order, whatever the thread count.
+    let members = results.into_iter().collect::<Result<Vec<_>>>()?;
     Ok(Panel {
         source: path.to_path_buf(),
         id_column: id_column.to_string(),
@@ -281,12 +282,6 @@ fn series_of_long(
         id: id.to_string(),
         frame,
     })
-}
-
-/// Every result, or the first error in series order (deterministic whatever the
-/// thread count).
-fn first_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
-    results.into_iter().collect()
 }
 
 /// The data files below a folder (recursively) or matching a glob, in path order.
@@ -418,7 +413,8 @@ fn load_files(path: &Path, options: &PanelOptions) -> Result<Panel> {
                 .map_err(|e| e.in_series(id))
         })
         .collect();
-    let members = first_error(results)?;
+    // The first error in series order, whatever the thread count.
+    let members = results.into_iter().collect::<Result<Vec<_>>>()?;
     let id_column = options
         .id_column
         .clone()
