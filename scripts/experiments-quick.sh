@@ -44,7 +44,7 @@ ELAPSED=$(( $(date +%s) - START ))
     echo "(no significance test is applied): read \"yes\" at MAE / naive = 0.98 as \"no better than"
     echo "naive\", not as an edge."
     echo
-    for md in experiments/results/quick-*.md experiments/results/full-*.md; do
+    for md in experiments/results/quick-*.md experiments/results/full-*.md experiments/results/m3-*.md; do
         [ -f "$md" ] || continue
         sed 's/^## /## /' "$md"
         echo

@@ -3,13 +3,12 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use forecast_core::data::panel::column_names;
-use forecast_core::data::{
-    load_data, CalendarChoice, Data, LoadOptions, MissingPolicy, Panel, PanelOptions,
-};
+use forecast_core::data::{CalendarChoice, LoadOptions, MissingPolicy, PanelOptions};
+use forecast_core::dataset::{target_options, Dataset};
 use forecast_core::features::Feature;
-use forecast_core::panel::{series_of, PanelSeries, ShortPolicy};
+use forecast_core::panel::ShortPolicy;
 use forecast_core::transform::Transform;
-use forecast_core::{ForecasterSpec, Frame, ModelConfig, Series, SeriesSpec};
+use forecast_core::{ForecasterSpec, ModelConfig, SeriesSpec};
 use std::path::PathBuf;
 
 /// Where the series comes from.
@@ -53,14 +52,6 @@ pub struct DataArgs {
     pub short: ShortPolicy,
 }
 
-/// What `--data` held: one series or a panel.
-pub enum Loaded {
-    /// One series.
-    One(Box<(Frame, Series)>),
-    /// Many series.
-    Panel(Panel, Vec<PanelSeries>),
-}
-
 impl DataArgs {
     /// The target column: `--target`, else `y` when the data has it.
     pub fn target(&self) -> Result<String> {
@@ -77,46 +68,39 @@ impl DataArgs {
         Ok("y".into())
     }
 
-    /// How to read the data: the target and features are required, other columns are
-    /// not validated.
-    pub fn options(&self, target: &str) -> PanelOptions {
-        let mut required = vec![target.to_string()];
-        required.extend(self.features.iter().cloned());
-        PanelOptions {
+    /// How to read the data (the target and features are required, other columns are
+    /// not validated; `--target a,b` or `'*'` reads a wide table), and the modelling
+    /// series' target column.
+    pub fn options(&self, target: &str) -> Result<(PanelOptions, String)> {
+        let base = PanelOptions {
             id_column: self.id_column.clone(),
             load: LoadOptions {
                 time_col: self.time_col.clone(),
-                required,
+                required: vec![],
                 missing: self.missing,
                 calendar: self.calendar,
             },
-        }
+            wide: None,
+        };
+        Ok(target_options(target, &self.features, base)?)
     }
 
     /// Load and validate the data, then build the modelling series (one, or one per
     /// series of a panel).
-    pub fn load(&self) -> Result<Loaded> {
+    pub fn load(&self) -> Result<Dataset> {
         let target = self.target()?;
         let indicators = match &self.indicators {
             Some(s) => Feature::parse_list(s)?,
             None => vec![],
         };
+        let (options, target) = self.options(&target)?;
         let spec = SeriesSpec {
-            target: target.clone(),
+            target,
             features: self.features.clone(),
             indicators,
             season_length: self.season_length,
         };
-        Ok(match load_data(&self.data, &self.options(&target))? {
-            Data::One(frame) => {
-                let series = Series::from_frame(&frame, &spec)?;
-                Loaded::One(Box::new((frame, series)))
-            }
-            Data::Panel(panel) => {
-                let series = series_of(&panel, &spec)?;
-                Loaded::Panel(panel, series)
-            }
-        })
+        Ok(Dataset::load(&self.data, &options, &spec)?)
     }
 }
 

@@ -1,12 +1,12 @@
 //! `forecast backtest`
 
-use crate::args::{DataArgs, Loaded, ModelArgs, TrackingArgs};
+use crate::args::{DataArgs, ModelArgs, TrackingArgs};
 use crate::progress::bar;
 use anyhow::Result;
 use clap::Args;
 use forecast_core::backtest::{backtest, BacktestSpec, Refit};
+use forecast_core::dataset::Dataset;
 use forecast_core::metrics::Metrics;
-use forecast_core::panel::PanelSeries;
 use forecast_core::split::FoldPlan;
 use serde_json::json;
 use std::path::PathBuf;
@@ -73,29 +73,8 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         refit,
     };
     let series = match a.data.load()? {
-        Loaded::One(one) if a.test.is_none() => one.1,
-        Loaded::One(one) => {
-            let (frame, series) = *one;
-            let id = series.schema.target.clone();
-            return crate::panel::backtest(
-                &a,
-                &spec,
-                &bt,
-                &frame.source,
-                vec![PanelSeries { id, series }],
-                None,
-            );
-        }
-        Loaded::Panel(panel, series) => {
-            return crate::panel::backtest(
-                &a,
-                &spec,
-                &bt,
-                &panel.source,
-                series,
-                Some(&panel.id_column),
-            );
-        }
+        Dataset::One(one) if a.test.is_none() => one.1,
+        data => return crate::panel::backtest(&a, &spec, &bt, data),
     };
     let target = series.schema.target.clone();
     let folds = forecast_core::split::rolling_origin(

@@ -233,13 +233,29 @@ pub fn markdown(report: &StudyReport) -> String {
     if let Some(d) = &report.description {
         s.push_str(&format!("{}\n\n", d.trim()));
     }
-    s.push_str(&format!(
-        "Data: `{}`, target `{}`, {} rows, season length {}.",
-        report.data.path.display(),
-        report.data.target,
-        report.rows,
-        report.season_length
-    ));
+    match &report.id_column {
+        Some(id) => s.push_str(&format!(
+            "Data: `{}`, target `{}`, {} series (id column `{id}`), {} rows, season length {}.",
+            report.data.path.display(),
+            report.data.target,
+            report.series,
+            report.rows,
+            report.season_length
+        )),
+        None => s.push_str(&format!(
+            "Data: `{}`, target `{}`, {} rows, season length {}.",
+            report.data.path.display(),
+            report.data.target,
+            report.rows,
+            report.season_length
+        )),
+    }
+    if let Some(test) = &report.test {
+        s.push_str(&format!(
+            " Each series is forecast from the end of its data over its rows of `{}` (competition-style; no rolling origins).",
+            test.display()
+        ));
+    }
     if report.tuning_rows > 0 {
         s.push_str(&format!(
             " Tuned models saw only the first {} rows (before every evaluation window).",
@@ -253,12 +269,30 @@ pub fn markdown(report: &StudyReport) -> String {
     s.push('\n');
     let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
     for h in &report.results {
+        match (&report.test, &report.id_column) {
+            (Some(_), _) => s.push_str(&format!(
+                "### test rows (up to {} steps per series)\n\n",
+                h.horizon
+            )),
+            (None, Some(_)) => s.push_str(&format!(
+                "### horizon {} ({} folds per series, step {}; metrics are the mean over series)\n\n",
+                h.horizon, h.folds, h.step
+            )),
+            (None, None) => s.push_str(&format!(
+                "### horizon {} ({} folds, step {}, origins after rows {}..={})\n\n",
+                h.horizon, h.folds, h.step, h.first_origin, h.last_origin
+            )),
+        }
+        let with_owa = h.models.iter().any(|m| m.owa.is_some());
+        let (owa_head, owa_rule) = if with_owa {
+            (" OWA |", "---:|")
+        } else {
+            ("", "")
+        };
+        s.push_str(&format!("| model | MAE | RMSE | MAPE % | sMAPE % | MASE |{owa_head} dir. acc. | MAE / naive | beats naive | seconds |\n"));
         s.push_str(&format!(
-            "### horizon {} ({} folds, step {}, origins after rows {}..={})\n\n",
-            h.horizon, h.folds, h.step, h.first_origin, h.last_origin
+            "|---|---:|---:|---:|---:|---:|{owa_rule}---:|---:|:---:|---:|\n"
         ));
-        s.push_str("| model | MAE | RMSE | MAPE % | sMAPE % | MASE | dir. acc. | MAE / naive | beats naive | seconds |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|\n");
         for m in &h.models {
             let name = if m.transform == "none" {
                 m.name.clone()
@@ -266,13 +300,15 @@ pub fn markdown(report: &StudyReport) -> String {
                 format!("{} ({})", m.name, m.transform)
             };
             match &m.metrics {
-                Some(x) => s.push_str(&format!(
-                    "| {name} | {:.4} | {:.4} | {} | {:.3} | {} | {:.3} | {} | {} | {:.2} |\n",
+                Some(x) => {
+                    s.push_str(&format!(
+                    "| {name} | {:.4} | {:.4} | {} | {:.3} | {} |{} {:.3} | {} | {} | {:.2} |\n",
                     x.mae,
                     x.rmse,
                     opt(x.mape, 3),
                     x.smape,
                     opt(x.mase, 3),
+                    if with_owa { format!(" {} |", opt(m.owa, 3)) } else { String::new() },
                     x.directional_accuracy,
                     opt(m.relative_mae, 3),
                     match m.beats_naive {
@@ -281,19 +317,57 @@ pub fn markdown(report: &StudyReport) -> String {
                         None => "-",
                     },
                     m.seconds
-                )),
+                ))
+                }
                 None => s.push_str(&format!(
-                    "| {name} | failed: {} | | | | | | | | {:.2} |\n",
+                    "| {name} | failed: {} | | | | |{} | | | | {:.2} |\n",
                     m.error
                         .as_deref()
                         .unwrap_or("")
                         .replace('|', "/")
                         .replace('\n', " "),
+                    if with_owa { " |" } else { "" },
                     m.seconds
                 )),
             }
         }
         s.push('\n');
+        for m in &h.models {
+            let ids = |list: &[forecast_core::panel::Skipped]| {
+                list.iter()
+                    .map(|x| format!("{} ({})", x.unique_id, x.reason.replace('\n', " ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            if !m.skipped.is_empty() {
+                s.push_str(&format!(
+                    "- {}: {} series skipped: {}\n",
+                    m.name,
+                    m.skipped.len(),
+                    ids(&m.skipped)
+                ));
+            }
+            if !m.failed.is_empty() {
+                s.push_str(&format!(
+                    "- {}: {} series failed: {}\n",
+                    m.name,
+                    m.failed.len(),
+                    ids(&m.failed)
+                ));
+            }
+            if report.id_column.is_some()
+                && m.error.is_none()
+                && !(m.skipped.is_empty() && m.failed.is_empty())
+            {
+                s.push_str(&format!("- {}: scored on {} series\n", m.name, m.series));
+            }
+        }
+        if h.models
+            .iter()
+            .any(|m| !m.skipped.is_empty() || !m.failed.is_empty())
+        {
+            s.push('\n');
+        }
     }
     let tuned: Vec<String> = report
         .results
@@ -324,6 +398,12 @@ pub fn markdown(report: &StudyReport) -> String {
             s.push('\n');
         }
         s.push('\n');
+    }
+    if report.id_column.is_some() {
+        s.push_str(
+            "Over a panel every metric is the unweighted mean over series of that series' \
+             metric (the M-competition convention). ",
+        );
     }
     s.push_str(
         "MASE scales each fold's MAE by the in-sample MAE of the seasonal naive forecast on \

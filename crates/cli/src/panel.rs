@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use forecast_core::artifact;
 use forecast_core::backtest::BacktestSpec;
 use forecast_core::data::{load_data, write_long_parquet, Data, Panel};
+use forecast_core::dataset::{load_test, Dataset};
 use forecast_core::panel::{
-    backtest_panel, fit_panel, score_holdout, series_of, Failed, LongTable, PanelForecaster,
-    PanelScore, PanelSeries, SeriesForecast, Skipped,
+    backtest_panel, fit_panel, panel_folds, score_holdout, series_of, Failed, LongTable,
+    PanelForecaster, PanelScore, PanelSeries, SeriesForecast, Skipped,
 };
 use forecast_core::{ForecasterSpec, SeriesSpec};
 use serde_json::{json, Value};
@@ -146,6 +147,7 @@ fn condition(
             missing,
             ..Default::default()
         },
+        wide: None,
     };
     let Data::Panel(panel) = load_data(path, &options)? else {
         anyhow::bail!("{} is not a panel", path.display());
@@ -232,42 +234,31 @@ pub fn backtest(
     a: &BacktestArgs,
     spec: &ForecasterSpec,
     bt: &BacktestSpec,
-    source: &Path,
-    series: Vec<PanelSeries>,
-    id_column: Option<&str>,
+    data: Dataset,
 ) -> Result<()> {
     let started = Instant::now();
-    let pb = bar(series.len() as u64, "series");
+    let id_column = data.id_column().map(str::to_string);
+    let series = data.into_series();
+    let pb = match a.test {
+        Some(_) => bar(series.len() as u64, "series"),
+        None => bar(panel_folds(spec, &series, bt) as u64, "folds"),
+    };
     let tick = || pb.inc(1);
     let result = match &a.test {
         Some(test_path) => {
-            let target = series
+            let target = &series
                 .first()
                 .context("the data holds no series")?
                 .series
                 .schema
-                .target
-                .clone();
-            let mut options = a.data.options(&target);
-            options.load.required = vec![target.clone()];
-            let test: Vec<(String, forecast_core::Frame)> =
-                match (load_data(test_path, &options)?, id_column) {
-                    (Data::Panel(p), Some(_)) => {
-                        p.members.into_iter().map(|m| (m.id, m.frame)).collect()
-                    }
-                    (Data::One(f), None) => vec![(series[0].id.clone(), f)],
-                    (Data::Panel(_), None) => anyhow::bail!(
-                        "{} is a panel but {} is one series",
-                        test_path.display(),
-                        source.display()
-                    ),
-                    (Data::One(_), Some(_)) => anyhow::bail!(
-                        "{} is one series but {} is a panel",
-                        test_path.display(),
-                        source.display()
-                    ),
-                };
-            score_holdout(spec, &series, &test, &target, a.data.short, &tick)
+                .target;
+            let test = load_test(
+                test_path,
+                &a.data.options(target)?.0,
+                &series,
+                id_column.as_deref(),
+            )?;
+            score_holdout(spec, &series, &test, target, a.data.short, &tick)
         }
         None => backtest_panel(spec, &series, bt, a.data.short, &tick),
     };

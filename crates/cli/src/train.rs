@@ -1,11 +1,12 @@
 //! `forecast train`
 
-use crate::args::{DataArgs, Loaded, ModelArgs, TrackingArgs};
+use crate::args::{DataArgs, ModelArgs, TrackingArgs};
 use crate::progress::EpochBar;
 use crate::runs::CommandRun;
 use anyhow::Result;
 use clap::Args;
 use forecast_core::artifact;
+use forecast_core::dataset::Dataset;
 use forecast_core::{Decision, EpochReport, Reporter};
 use serde_json::json;
 use std::path::PathBuf;
@@ -86,8 +87,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .model
         .spec(a.horizon, a.valid_fraction, a.test_fraction, a.refit_final)?;
     let (frame, series) = match a.data.load()? {
-        Loaded::One(one) => *one,
-        Loaded::Panel(panel, series) => return crate::panel::train(&a, &spec, &panel, &series),
+        Dataset::One(one) => *one,
+        Dataset::Panel(panel, series) => return crate::panel::train(&a, &spec, &panel, &series),
     };
     let target = series.schema.target.clone();
     let kind = spec.model.kind();

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
-use tuner::forecast::{ExperimentSpec, ForecastObjective};
+use tuner::forecast::{BestModel, ExperimentSpec, ForecastObjective};
 use tuner::tracking::{default_runs_dir, Destination, RunStatus, Tracker, TuneTracker};
 use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecord, TrialStatus};
 
@@ -129,7 +129,10 @@ pub fn run(a: TuneArgs) -> Result<()> {
         let fitted = objective
             .fit_best(&best.params, iterations)
             .map_err(|e| anyhow::anyhow!("refitting the best trial {}: {e}", best.trial))?;
-        artifact::save(&fitted, &out.join("best_model"))?;
+        match fitted {
+            BestModel::One(f) => artifact::save(&f, &out.join("best_model"))?,
+            BestModel::Panel(p) => artifact::save_panel(&p, &out.join("best_model"))?,
+        }
         if let Some(t) = &tracking {
             t.log_best_model(&out.join("best_model"), a.register_model.as_deref());
         }

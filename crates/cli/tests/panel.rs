@@ -3,32 +3,10 @@
 
 mod common;
 
-use common::{dataset, fails, forecast, ok};
+use common::{dataset, fails, forecast, m3_subset, ok};
 use forecast_core::data::{load_data, Data, LoadOptions, PanelOptions};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-/// The first `n` series of an M3 file, as a new long-format file in `dir`.
-fn m3_subset(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let text = std::fs::read_to_string(dataset(name)).unwrap();
-    let mut lines = text.lines();
-    let mut out = format!("{}\n", lines.next().unwrap());
-    let mut ids: Vec<String> = Vec::new();
-    for line in lines {
-        let id = line.split(',').next().unwrap().to_string();
-        if !ids.contains(&id) {
-            if ids.len() == n {
-                continue;
-            }
-            ids.push(id);
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    let p = dir.join(name);
-    std::fs::write(&p, out).unwrap();
-    p
-}
+use std::path::Path;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -73,6 +51,7 @@ fn m3_subset_trains_predicts_as_parquet_and_scores_against_the_test_file() {
             required: vec!["auto-arima".into()],
             ..Default::default()
         },
+        wide: None,
     };
     let Data::Panel(p) = load_data(&out, &opts).unwrap() else {
         panic!("not a panel")
@@ -360,4 +339,80 @@ fn one_series_scores_against_a_test_file_too() {
         .sum::<f64>()
         / 12.0;
     assert!((v["metrics"]["mae"].as_f64().unwrap() - mae).abs() < 1e-9);
+}
+
+#[test]
+fn a_wide_file_trains_one_model_per_target_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three monthly columns; LATE starts two years after the others.
+    let mut body = String::from("date,north,south,LATE,note\n");
+    for i in 0..60 {
+        let season = ((i % 12) as f64 - 6.0).abs();
+        let late = if i >= 24 {
+            format!("{}", 50.0 + season)
+        } else {
+            String::new()
+        };
+        body.push_str(&format!(
+            "{}-{:02}-01,{},{},{late},text\n",
+            2015 + i / 12,
+            i % 12 + 1,
+            100.0 + season + i as f64,
+            200.0 - season
+        ));
+    }
+    let data = dir.path().join("wide.csv");
+    std::fs::write(&data, body).unwrap();
+    let model = dir.path().join("m");
+    ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "*",
+        "--model",
+        "seasonal-naive",
+        "--out",
+        s(&model),
+    ]);
+    let csv = ok(&["predict", "--model", s(&model), "--horizon", "2"]);
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(ids, ["north", "north", "south", "south", "LATE", "LATE"]);
+    // Seasonal naive repeats the value 12 months back: January 2020 is January 2019.
+    assert_eq!(rows[0][1], "2020-01-01");
+    assert_eq!(rows[4][2].parse::<f64>().unwrap(), 56.0);
+    // Listed columns only, and a named error for a column that is not numeric.
+    let csv = ok(&[
+        "backtest",
+        "--data",
+        s(&data),
+        "--target",
+        "north,LATE",
+        "--model",
+        "naive",
+        "--horizon",
+        "3",
+        "--folds",
+        "2",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&csv).unwrap();
+    assert_eq!(v["series"], 2);
+    let e = fails(&[
+        "backtest",
+        "--data",
+        s(&data),
+        "--target",
+        "north,note",
+        "--model",
+        "naive",
+        "--horizon",
+        "3",
+    ]);
+    assert!(e.contains("series 'note'"), "{e}");
 }

@@ -15,7 +15,7 @@ use crate::metrics::{mase_scale, Metrics, Window};
 use crate::models::ModelConfig;
 use crate::pipeline::{Forecaster, ForecasterSpec};
 use crate::series::{Series, SeriesSpec};
-use crate::split::Split;
+use crate::split::{rolling_origin, Split};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -106,7 +106,7 @@ fn check_local(model: &ModelConfig) -> Result<()> {
         return Err(Error::config(
             "model",
             format!(
-                "'{}' on a panel would be one network per series; global neural models over a panel are not built yet (fit one series at a time, or use a local model: naive, seasonal-naive, drift, mean, arima, auto-arima)",
+                "'{}' on a panel would be one network per series; global neural models over a panel are not built yet (fit one series at a time, or use a local model: naive, seasonal-naive, naive2, drift, mean, arima, auto-arima)",
                 model.kind()
             ),
         ));
@@ -439,22 +439,19 @@ fn score_one(
 
 /// Rolling-origin backtest of every series (series in parallel, each with its own
 /// folds), pooled over series. Series too short for the folds follow `short`.
+/// `on_fold` is called once per finished fold (see [`panel_folds`] for the total).
 pub fn backtest_panel(
     spec: &ForecasterSpec,
     series: &[PanelSeries],
     bt: &BacktestSpec,
     short: ShortPolicy,
-    on_done: &(dyn Fn() + Sync),
+    on_fold: &(dyn Fn() + Sync),
 ) -> Result<(PanelScore, Vec<Failed>)> {
     check_local(&spec.model)?;
     let (kept, skipped) = apply_short(spec, series, short, bt.horizon)?;
     let results: Vec<(String, Result<BacktestReport>)> = kept
         .par_iter()
-        .map(|s| {
-            let r = backtest(spec, &s.series, bt, &|| {});
-            on_done();
-            (s.id.clone(), r)
-        })
+        .map(|s| (s.id.clone(), backtest(spec, &s.series, bt, on_fold)))
         .collect();
     let (reports, failed) = split_results(results);
     let scores = reports
@@ -467,6 +464,18 @@ pub fn backtest_panel(
         })
         .collect();
     Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
+}
+
+/// Folds a rolling-origin backtest of `spec` runs over every series (a series whose
+/// folds do not fit counts none), for progress bars.
+pub fn panel_folds(spec: &ForecasterSpec, series: &[PanelSeries], bt: &BacktestSpec) -> usize {
+    series
+        .iter()
+        .map(|s| {
+            let min_train = spec.model.min_train_rows(s.series.season_length);
+            rolling_origin(s.series.len(), bt.horizon, bt.plan, min_train).map_or(0, |f| f.len())
+        })
+        .sum()
 }
 
 /// A level as a column suffix: 80 -> "80", 97.5 -> "97.5".

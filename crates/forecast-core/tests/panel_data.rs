@@ -2,7 +2,8 @@
 //! Parquet, globs; and the errors of malformed panels, each naming the series.
 
 use forecast_core::data::{
-    load, load_data, write_frame, Data, Frequency, LoadOptions, Panel, PanelOptions,
+    load, load_data, write_frame, Data, Frequency, LoadOptions, Panel, PanelOptions, Wide,
+    WIDE_VALUE,
 };
 use forecast_core::Error;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ fn options(target: &str) -> PanelOptions {
             required: vec![target.into()],
             ..Default::default()
         },
+        wide: None,
     }
 }
 
@@ -265,4 +267,77 @@ fn a_file_without_an_id_column_stays_one_series() {
     o.id_column = Some("store".into());
     let e = load_data(&dataset("airpassengers.csv"), &o).unwrap_err();
     assert!(e.to_string().contains("column 'store' not found"), "{e}");
+}
+
+fn wide(target: &str) -> PanelOptions {
+    PanelOptions {
+        wide: Wide::parse(target),
+        ..Default::default()
+    }
+}
+
+/// A monthly wide table: AAA from the start, BBB from the third month (a shorter
+/// series, not missing values), NAME a text column, EMPTY no values at all.
+const WIDE: &str = "date,AAA,BBB,NAME,EMPTY\n\
+    2020-01-01,1,,x,\n\
+    2020-02-01,2,,y,\n\
+    2020-03-01,3,30,z,\n\
+    2020-04-01,4,40,w,\n\
+    2020-05-01,5,50,v,\n";
+
+#[test]
+fn a_wide_table_is_a_panel_of_its_target_columns_each_from_its_first_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "wide.csv", WIDE);
+    for target in ["AAA,BBB", "*"] {
+        let Data::Panel(p) = load_data(&path, &wide(target)).unwrap() else {
+            panic!("{target}: not a panel")
+        };
+        let ids: Vec<&str> = p.members.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["AAA", "BBB"], "{target}");
+        let (a, b) = (&p.members[0].frame, &p.members[1].frame);
+        assert_eq!(a.column(WIDE_VALUE).unwrap(), [1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(b.column(WIDE_VALUE).unwrap(), [30.0, 40.0, 50.0]);
+        assert_eq!(b.frequency, Frequency::MonthStart);
+        let first = b.times.as_ref().unwrap()[0];
+        assert_eq!(first.format("%Y-%m-%d").to_string(), "2020-03-01");
+    }
+}
+
+#[test]
+fn wide_table_errors_name_the_column_as_the_series() {
+    let dir = tempfile::tempdir().unwrap();
+    // A gap inside BBB is a missing value of series BBB, at its line.
+    let gap = write(
+        dir.path(),
+        "gap.csv",
+        &WIDE.replace("2020-04-01,4,40", "2020-04-01,4,"),
+    );
+    let e = load_data(&gap, &wide("AAA,BBB")).unwrap_err().to_string();
+    assert!(e.contains("series 'BBB'") && e.contains("line 5"), "{e}");
+    // ... which the missing-value policy repairs, as in one series.
+    let mut o = wide("AAA,BBB");
+    o.load.missing = forecast_core::MissingPolicy::Interpolate;
+    let Data::Panel(p) = load_data(&gap, &o).unwrap() else {
+        panic!("not a panel")
+    };
+    assert_eq!(
+        p.members[1].frame.column(WIDE_VALUE).unwrap(),
+        [30.0, 40.0, 50.0]
+    );
+    let path = write(dir.path(), "wide.csv", WIDE);
+    let e = load_data(&path, &wide("AAA,EMPTY"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("series 'EMPTY'") && e.contains("no values"),
+        "{e}"
+    );
+    let e = load_data(&path, &wide("AAA,NAME")).unwrap_err().to_string();
+    assert!(e.contains("series 'NAME'") && e.contains("\"x\""), "{e}");
+    let e = load_data(&path, &wide("AAA,ZZZ")).unwrap_err().to_string();
+    assert!(e.contains("ZZZ"), "{e}");
+    let e = load_data(&path, &wide("AAA,AAA")).unwrap_err().to_string();
+    assert!(e.contains("twice"), "{e}");
+    assert_eq!(Wide::parse("close"), None);
 }

@@ -34,6 +34,9 @@ use crate::runner::{Control, TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::backtest::{BacktestSpec, Refit};
 use forecast_core::metrics::Metrics;
+use forecast_core::panel::{
+    backtest_panel, fit_panel, Failed, PanelForecaster, PanelSeries, ShortPolicy,
+};
 use forecast_core::split::FoldPlan;
 use forecast_core::transform::Transform;
 use forecast_core::{Decision, EpochReport, Forecaster, ForecasterSpec, ModelConfig, Series};
@@ -193,10 +196,16 @@ fn config_with(kind: &str, fixed: &Map<String, Value>) -> crate::Result<ModelCon
     Ok(model)
 }
 
-/// The objective: data loaded once, trials configure and fit a forecaster.
+/// The objective: data loaded once, trials configure and fit a forecaster (one per
+/// series of a panel, scored by the unweighted mean over series).
 #[derive(Debug, Clone)]
 pub struct ForecastObjective {
-    series: Series,
+    /// The series: one, or each series of a panel.
+    series: Vec<PanelSeries>,
+    /// The id column when the data is a panel.
+    id_column: Option<String>,
+    /// A panel's series too short for a trial's model.
+    short: ShortPolicy,
     /// The typed spec every trial starts from (fixed keys, transform, seed).
     base: ForecasterSpec,
     /// The fixed config keys, re-applied when a trial samples another `kind`.
@@ -209,17 +218,32 @@ pub struct ForecastObjective {
 
 impl ForecastObjective {
     /// Load the spec's data and check its fixed model settings.
+    /// A panel is tuned on the pooled metric over its series (local models only).
     pub fn new(spec: &ExperimentSpec) -> crate::Result<ForecastObjective> {
-        let series = spec.data.load_series()?;
+        let data = spec.data.load()?;
+        let id_column = data.id_column().map(str::to_string);
         let base = spec.model.forecaster_spec()?;
-        Self::from_spec(
-            series,
+        let mut objective = Self::from_spec(
+            Series::from_values(vec![], 1),
             base,
             spec.model.config.clone(),
             spec.model.horizon,
             spec.evaluation.clone(),
             &spec.tune.metric,
-        )
+        )?;
+        objective.series = data.into_series();
+        objective.id_column = id_column;
+        objective.short = spec.data.short;
+        if objective.id_column.is_some() && objective.base.model.has_key("checkpoint_dir") {
+            return Err(Error::config(
+                "model.kind",
+                format!(
+                    "'{}' on a panel would be one network per series; tune a local model (naive, seasonal-naive, naive2, drift, mean, arima, auto-arima) on a panel",
+                    objective.base.model.kind()
+                ),
+            ));
+        }
+        Ok(objective)
     }
 
     /// An objective over an already loaded series from a typed spec (accuracy studies
@@ -241,7 +265,12 @@ impl ForecastObjective {
             }
         }
         let objective = ForecastObjective {
-            series,
+            series: vec![PanelSeries {
+                id: series.schema.target.clone(),
+                series,
+            }],
+            id_column: None,
+            short: ShortPolicy::Error,
             base,
             fixed,
             horizon,
@@ -252,9 +281,17 @@ impl ForecastObjective {
         Ok(objective)
     }
 
-    /// The series the trials are fitted on.
-    pub fn series(&self) -> &Series {
-        &self.series
+    /// The id column when the trials run on a panel.
+    pub fn id_column(&self) -> Option<&str> {
+        self.id_column.as_deref()
+    }
+
+    /// The one series of an objective that is not a panel.
+    fn single(&self) -> Option<&Series> {
+        match (&self.id_column, self.series.as_slice()) {
+            (None, [one]) => Some(&one.series),
+            _ => None,
+        }
     }
 
     /// The forecaster spec of a trial: fixed settings, then the sampled keys.
@@ -326,7 +363,28 @@ impl ForecastObjective {
     pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), TrialError> {
         let spec = self.configure(ctx.params())?;
         match self.evaluation {
-            Evaluation::Valid { .. } => self.run_valid(&spec, ctx),
+            Evaluation::Valid { .. } => match self.single() {
+                Some(series) => self.run_valid(&spec, series, ctx),
+                None => {
+                    let fit = fit_panel(&spec, self.id_name(), &self.series, self.short, &|| {})?;
+                    failed_series(&fit.failed)?;
+                    let each: Vec<Metrics> = fit
+                        .fitted
+                        .series
+                        .iter()
+                        .filter_map(|(_, f)| f.valid.as_ref().map(|v| v.metrics))
+                        .collect();
+                    if each.is_empty() {
+                        return Err(TrialError::Failed(
+                            "no series was fitted with a validation part".into(),
+                        ));
+                    }
+                    let mut m = metric_pairs("valid", &Metrics::mean(&each));
+                    m.push(("series".into(), each.len() as f64));
+                    report(ctx, &m);
+                    Ok(())
+                }
+            },
             Evaluation::Backtest {
                 folds,
                 horizon,
@@ -341,9 +399,26 @@ impl ForecastObjective {
                     },
                     refit: Refit::Every,
                 };
-                let report = forecast_core::backtest(&spec, &self.series, &bt, &|| {})?;
-                let mut m = metric_pairs("backtest", &report.metrics);
-                if let Some(v) = report.naive.mase {
+                let (metrics, naive) = match self.single() {
+                    Some(series) => {
+                        let r = forecast_core::backtest(&spec, series, &bt, &|| {})?;
+                        (r.metrics, r.naive)
+                    }
+                    None => {
+                        let (score, failed) =
+                            backtest_panel(&spec, &self.series, &bt, self.short, &|| {})?;
+                        failed_series(&failed)?;
+                        if score.series == 0 {
+                            return Err(TrialError::Failed(format!(
+                                "no series was scored ({} skipped as too short)",
+                                score.skipped.len()
+                            )));
+                        }
+                        (score.metrics, score.naive)
+                    }
+                };
+                let mut m = metric_pairs("backtest", &metrics);
+                if let Some(v) = naive.mase {
                     m.push(("naive_mase".into(), v));
                 }
                 let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -353,9 +428,15 @@ impl ForecastObjective {
         }
     }
 
+    /// The id column's name (`unique_id` for one series).
+    fn id_name(&self) -> &str {
+        self.id_column.as_deref().unwrap_or("unique_id")
+    }
+
     fn run_valid(
         &self,
         spec: &ForecasterSpec,
+        series: &Series,
         ctx: &mut TrialContext<'_>,
     ) -> Result<(), TrialError> {
         // Neural models checkpoint every epoch into a directory of this attempt.
@@ -424,7 +505,7 @@ impl ForecastObjective {
                     Decision::Continue
                 }
             };
-            let fitted = spec.fit(&self.series, &mut reporter);
+            let fitted = spec.fit(series, &mut reporter);
             if let Some(e) = save_error.into_inner() {
                 return Err(e);
             }
@@ -460,19 +541,49 @@ impl ForecastObjective {
 
     /// Fit the forecaster of `params` as its trial did (same split and seed), with
     /// `epochs` capped at `iterations` when the trial was stopped early, to be saved as
-    /// the best model.
+    /// the best model: one forecaster, or one per series of a panel.
     pub fn fit_best(
         &self,
         params: &Params,
         iterations: Option<usize>,
-    ) -> Result<Forecaster, TrialError> {
+    ) -> Result<BestModel, TrialError> {
         let mut spec = self.configure(params)?;
         if let Some(n) = iterations {
             if spec.model.has_key("epochs") {
                 spec.model.set_json("epochs", Value::from(n))?;
             }
         }
-        Ok(spec.fit_quiet(&self.series)?)
+        match self.single() {
+            Some(series) => Ok(BestModel::One(Box::new(spec.fit_quiet(series)?))),
+            None => {
+                let fit = fit_panel(&spec, self.id_name(), &self.series, self.short, &|| {})?;
+                failed_series(&fit.failed)?;
+                Ok(BestModel::Panel(fit.fitted))
+            }
+        }
+    }
+}
+
+/// The best trial's model, refitted.
+#[derive(Debug)]
+pub enum BestModel {
+    /// One series' forecaster.
+    One(Box<Forecaster>),
+    /// A forecaster per series of a panel.
+    Panel(PanelForecaster),
+}
+
+/// A trial on a panel fails when any series fails (a pooled metric over the series
+/// that happened to fit would not compare with other trials').
+fn failed_series(failed: &[Failed]) -> Result<(), TrialError> {
+    match failed {
+        [] => Ok(()),
+        [first, ..] => Err(TrialError::Failed(format!(
+            "{} series failed; first: series '{}': {}",
+            failed.len(),
+            first.unique_id,
+            first.error
+        ))),
     }
 }
 

@@ -152,3 +152,25 @@ pub fn runs_list(runs_dir: &Path) -> Vec<Value> {
 pub fn model_json(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
 }
+
+/// The first `n` series of an M3 file, as a new long-format file in `dir`.
+pub fn m3_subset(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let text = std::fs::read_to_string(dataset(name)).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    let mut ids: Vec<String> = Vec::new();
+    for line in lines {
+        let id = line.split(',').next().unwrap().to_string();
+        if !ids.contains(&id) {
+            if ids.len() == n {
+                continue;
+            }
+            ids.push(id);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, out).unwrap();
+    p
+}

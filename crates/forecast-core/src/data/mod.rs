@@ -12,7 +12,7 @@ mod write;
 pub use calendar::{Calendar, CalendarChoice, CalendarDecision};
 pub use load::{load, LoadOptions};
 pub use missing::MissingPolicy;
-pub use panel::{load_data, Data, Member, Panel, PanelOptions};
+pub use panel::{load_data, Data, Member, Panel, PanelOptions, Wide, WIDE_VALUE};
 pub use spec::DataSpec;
 pub use time::{format_timestamp, parse_timestamp, Frequency};
 pub use write::{write_csv_to, write_frame, write_long_parquet};

@@ -30,6 +30,37 @@ pub struct PanelOptions {
     pub id_column: Option<String>,
     /// How each series is read (time column, required columns, missing values).
     pub load: LoadOptions,
+    /// Several target columns of one file, each a series (a wide table); `None` for a
+    /// long table, a folder or one series.
+    pub wide: Option<Wide>,
+}
+
+/// The target columns of a wide table: each is one series, id = the column name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wide {
+    /// These columns (`--target a,b,c`).
+    Columns(Vec<String>),
+    /// Every numeric column but the time column (`--target '*'`).
+    Numeric,
+}
+
+/// The value column every series of a wide table is given (statsforecast's `y`).
+pub const WIDE_VALUE: &str = "y";
+
+impl Wide {
+    /// The wide selection a target names: `*`, or a comma-separated list of two or
+    /// more columns; `None` for one column.
+    pub fn parse(target: &str) -> Option<Wide> {
+        if target.trim() == "*" {
+            return Some(Wide::Numeric);
+        }
+        let cols: Vec<String> = target
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        (target.contains(',')).then_some(Wide::Columns(cols))
+    }
 }
 
 /// One series of a panel.
@@ -106,6 +137,18 @@ fn id_column_of(path: &Path, names: &[&str], asked: Option<&str>) -> Result<Opti
 /// long-format panel); a folder or a glob is a panel of one series per file (or per
 /// hive partition).
 pub fn load_data(path: &Path, options: &PanelOptions) -> Result<Data> {
+    if let Some(wide) = &options.wide {
+        if path.is_dir() || is_glob(path) {
+            return Err(Error::config(
+                "target",
+                format!(
+                    "several target columns (a wide table) need one file; {} is a folder or glob",
+                    path.display()
+                ),
+            ));
+        }
+        return load_wide(path, wide, &options.load).map(Data::Panel);
+    }
     if path.is_dir() || is_glob(path) {
         return load_files(path, options).map(Data::Panel);
     }
@@ -280,6 +323,133 @@ fn series_of_long(
     )?;
     Ok(Member {
         id: id.to_string(),
+        frame,
+    })
+}
+
+/// Whether every non-empty cell of `col` is a number (and one is).
+fn is_numeric(col: &super::load::Raw) -> bool {
+    match col {
+        super::load::Raw::Num(v) => v.iter().any(Option::is_some),
+        super::load::Raw::Text(v) => {
+            let mut any = false;
+            for c in v.iter().flatten() {
+                let c = c.trim();
+                if c.is_empty() {
+                    continue;
+                }
+                if c.parse::<f64>().is_err() {
+                    return false;
+                }
+                any = true;
+            }
+            any
+        }
+    }
+}
+
+/// A wide table: each target column is one series (id = the column name), its rows
+/// from its first to its last value (a column that starts later is a shorter series,
+/// not missing values); empty cells in between follow the missing-value policy. The
+/// time column is parsed and checked once, for every series.
+fn load_wide(path: &Path, wide: &Wide, options: &LoadOptions) -> Result<Panel> {
+    let (format, mut raw) = read_raw(path)?;
+    let mut checked = options.clone();
+    checked.required = match wide {
+        Wide::Columns(c) => c.clone(),
+        Wide::Numeric => vec![],
+    };
+    let time_column = check_columns(path, &raw, &checked, &[])?;
+    let file = Places { format, rows: None };
+    let times = match &time_column {
+        Some(name) => {
+            let i = raw.iter().position(|(n, _)| n == name).unwrap_or(0);
+            let (name, col) = raw.remove(i);
+            let t = parse_times(path, file, &name, &col)?;
+            check_order(path, file, &name, &t, Some(Frequency::infer(&t)))?;
+            Some(t)
+        }
+        None => None,
+    };
+    let targets: Vec<String> = match wide {
+        Wide::Columns(c) => c.clone(),
+        Wide::Numeric => raw
+            .iter()
+            .filter(|(_, c)| is_numeric(c))
+            .map(|(n, _)| n.clone())
+            .collect(),
+    };
+    if targets.is_empty() {
+        return Err(Error::config(
+            "target",
+            format!(
+                "{} has no numeric column besides the time column",
+                path.display()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = targets.iter().find(|t| !seen.insert(t.as_str())) {
+        return Err(Error::config(
+            "target",
+            format!("column '{dup}' is listed twice"),
+        ));
+    }
+    let results: Vec<Result<Member>> = targets
+        .par_iter()
+        .map(|name| {
+            wide_member(path, format, &raw, name, &time_column, &times, options)
+                .map_err(|e| e.in_series(name))
+        })
+        .collect();
+    // The first error in column order, whatever the thread count.
+    let members = results.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(Panel {
+        source: path.to_path_buf(),
+        id_column: "unique_id".into(),
+        members,
+    })
+}
+
+/// One column of a wide table as a series: its rows from its first to its last value,
+/// validated under its own name, then named [`WIDE_VALUE`].
+fn wide_member(
+    path: &Path,
+    format: Format,
+    raw: &RawColumns,
+    name: &str,
+    time_column: &Option<String>,
+    times: &Option<Vec<chrono::NaiveDateTime>>,
+    options: &LoadOptions,
+) -> Result<Member> {
+    let col = &raw
+        .iter()
+        .find(|(n, _)| n == name)
+        .ok_or_else(|| Error::config("target", format!("no column '{name}'")))?
+        .1;
+    let present = |i: &usize| col.text(*i).is_some_and(|s| !s.trim().is_empty());
+    let n = col.len();
+    let (Some(first), Some(last)) = ((0..n).find(present), (0..n).rev().find(present)) else {
+        return Err(Error::config(
+            "target",
+            format!("column '{name}' of {} has no values", path.display()),
+        ));
+    };
+    let rows: Vec<usize> = (first..=last).collect();
+    let sub: RawColumns = vec![(name.to_string(), col.gather(&rows))];
+    let series_times = times.as_ref().map(|t| rows.iter().map(|&r| t[r]).collect());
+    let mut own = options.clone();
+    own.required = vec![name.to_string()];
+    let places = Places {
+        format,
+        rows: Some(&rows),
+    };
+    let mut frame = build_frame(path, places, sub, time_column.clone(), series_times, &own)?;
+    for c in &mut frame.columns {
+        c.name = WIDE_VALUE.to_string();
+    }
+    Ok(Member {
+        id: name.to_string(),
         frame,
     })
 }

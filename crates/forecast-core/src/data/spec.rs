@@ -1,12 +1,9 @@
-//! The `[data]` table shared by study and tune specs: one struct, one loader.
+//! The `[data]` table shared by study and tune specs: one struct, one loader
+//! (see [`crate::dataset`]).
 
-use crate::data::{load, CalendarChoice, LoadOptions, MissingPolicy};
-use crate::error::{Error, Result};
-use crate::features::Feature;
-use crate::series::{Series, SeriesSpec};
+use crate::data::CalendarChoice;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 /// The `[data]` table of a study or tune spec: the file, its columns and how to read
 /// it.
@@ -15,8 +12,13 @@ use std::str::FromStr;
 pub struct DataSpec {
     /// CSV or Parquet file (relative to the working directory).
     pub path: PathBuf,
-    /// Column to forecast.
+    /// Column to forecast (default `y`).
+    #[serde(default = "DataSpec::default_target")]
     pub target: String,
+    /// Series id column of a long-format file (default: the first of `unique_id`,
+    /// `ticker`, `symbol` present; none: one series).
+    #[serde(default)]
+    pub id_column: Option<String>,
     /// Time column (default: `date` when present, else row index).
     #[serde(default)]
     pub time_col: Option<String>,
@@ -36,40 +38,8 @@ pub struct DataSpec {
     /// `business` (see `forecast train --calendar`).
     #[serde(default)]
     pub calendar: CalendarChoice,
-}
-
-impl DataSpec {
-    /// Load and validate the file and build the series (target, features, indicators).
-    pub fn load_series(&self) -> Result<Series> {
-        let d = self;
-        let mut required = vec![d.target.clone()];
-        required.extend(d.features.iter().cloned());
-        let missing = match &d.missing {
-            Some(m) => MissingPolicy::from_str(m).map_err(|e| Error::config("data.missing", e))?,
-            None => MissingPolicy::default(),
-        };
-        let frame = load(
-            &d.path,
-            &LoadOptions {
-                time_col: d.time_col.clone(),
-                required,
-                missing,
-                calendar: d.calendar,
-            },
-        )?;
-        let indicators = if d.indicators.is_empty() {
-            vec![]
-        } else {
-            Feature::parse_list(&d.indicators.join(","))?
-        };
-        Series::from_frame(
-            &frame,
-            &SeriesSpec {
-                target: d.target.clone(),
-                features: d.features.clone(),
-                indicators,
-                season_length: d.season_length,
-            },
-        )
-    }
+    /// A panel's series too short for the model: `error` (default) or `skip` (left out
+    /// and listed in the results).
+    #[serde(default)]
+    pub short: crate::panel::ShortPolicy,
 }

@@ -11,6 +11,7 @@
 
 pub mod arima;
 pub mod baselines;
+pub mod naive2;
 pub mod neural;
 
 use crate::data::Column;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use arima::{Arima, ArimaFitted, AutoArima, AutoArimaFitted};
+pub use naive2::{Naive2, Naive2Fitted};
 pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
 
 pub use baselines::{
@@ -239,6 +241,8 @@ model_kinds! {
     SeasonalNaive(SeasonalNaive => SeasonalNaiveFitted) = "seasonal-naive" | "snaive";
     /// Random walk with drift.
     Drift(Drift => DriftFitted) = "drift";
+    /// Naive forecast of the seasonally adjusted series (the M competitions' benchmark).
+    Naive2(Naive2 => Naive2Fitted) = "naive2";
     /// The historical mean.
     Mean(Mean => MeanFitted) = "mean";
     /// ARIMA / SARIMA / ARIMAX by exact maximum likelihood.

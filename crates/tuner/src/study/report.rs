@@ -3,9 +3,11 @@
 use super::spec::DataSpec;
 use super::TuneOutcome;
 use forecast_core::metrics::Metrics;
+use forecast_core::panel::Skipped;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// Pooled accuracy of one model at one horizon, beside the naive forecast's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,20 @@ pub struct ModelResult {
     pub tuned: Option<TuneOutcome>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Overall weighted average relative to naive 2 (the M4 convention):
+    /// `(sMAPE / sMAPE₂ + MASE / MASE₂) / 2`, where ₂ is the study's `naive2` row on
+    /// the same data; present when the study has such a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owa: Option<f64>,
+    /// Series scored (1 for a single series).
+    #[serde(default)]
+    pub series: usize,
+    /// Series left out as too short (`data.short = "skip"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Series whose fit or forecast failed (the others were scored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Skipped>,
 }
 
 /// Every model at one horizon, on the same folds.
@@ -62,9 +78,18 @@ pub struct StudyReport {
     pub description: Option<String>,
     /// The data table of the spec.
     pub data: DataSpec,
-    /// Rows of the series.
+    /// Rows of the series (over every series of a panel).
     pub rows: usize,
-    /// Season length used (MASE scale, seasonal models).
+    /// Series in the data.
+    #[serde(default)]
+    pub series: usize,
+    /// The id column when the data is a panel.
+    #[serde(default)]
+    pub id_column: Option<String>,
+    /// The held-out file scored against (`[evaluation] test`), if any.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    /// Season length used (MASE scale, seasonal models; a panel's first series').
     pub season_length: usize,
     /// Rows tuned on (before the earliest evaluation window).
     pub tuning_rows: usize,
@@ -77,15 +102,26 @@ pub struct StudyReport {
 }
 
 impl StudyReport {
-    /// Models that failed, as `(horizon, name, error)`.
+    /// Models that failed, or failed on some series, as `(horizon, name, error)`.
     pub fn failures(&self) -> Vec<(usize, String, String)> {
         self.results
             .iter()
             .flat_map(|h| {
                 h.models.iter().filter_map(move |m| {
-                    m.error
-                        .as_ref()
-                        .map(|e| (h.horizon, m.name.clone(), e.clone()))
+                    let error = match (&m.error, m.failed.as_slice()) {
+                        (Some(e), _) => e.clone(),
+                        (None, []) => return None,
+                        (None, failed) => format!(
+                            "{} series failed: {}",
+                            failed.len(),
+                            failed
+                                .iter()
+                                .map(|f| format!("'{}': {}", f.unique_id, f.reason))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    };
+                    Some((h.horizon, m.name.clone(), error))
                 })
             })
             .collect()

@@ -1,32 +1,43 @@
-//! Running a study: tune what the spec tunes, then backtest every model at every
-//! horizon beside the naive forecast.
+//! Running a study: tune what the spec tunes, then score every model at every horizon
+//! beside the naive forecast: rolling origins over one series or each series of a
+//! panel, or competition-style against a held-out file (`[evaluation] test`).
 
 use super::report::{HorizonResult, ModelResult, StudyReport};
 use super::spec::{plan_for, refit_name, StudySpec};
 use super::tune::{self, TuneOutcome};
 use super::PreparedModel;
-use crate::error::Result;
-use forecast_core::backtest::{backtest, BacktestReport, BacktestSpec};
+use crate::error::{Error, Result};
+use forecast_core::backtest::{BacktestSpec, Refit};
+use forecast_core::dataset::load_test;
+use forecast_core::panel::{
+    backtest_panel, panel_folds, score_holdout, Failed, PanelScore, PanelSeries,
+};
 use forecast_core::split::{rolling_origin, Fold};
-use forecast_core::{ForecasterSpec, Series};
+use forecast_core::{ForecasterSpec, Frame, Series};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// A study ready to run: the spec, its checked models and its series.
+/// A study ready to run: the spec, its checked models and its data.
 #[derive(Debug, Clone)]
 pub struct Study {
     /// The spec.
     pub spec: StudySpec,
     /// Checked models (naive first when it was added).
     pub models: Vec<PreparedModel>,
-    /// The series.
-    pub series: Series,
+    /// The series: one, or each series of a panel in the panel's order.
+    pub series: Vec<PanelSeries>,
+    /// The id column when the data is a panel.
+    pub id_column: Option<String>,
+    /// The held-out rows of each series, when the spec scores against a test file.
+    pub test: Option<Vec<(String, Frame)>>,
 }
 
 impl Study {
-    /// Check the models, load the data and check that every horizon's folds fit in it.
+    /// Check the models, load the data (and the test file) and check that every
+    /// horizon's folds fit in a single series (a panel's short series follow
+    /// `data.short`).
     pub fn prepare(spec: StudySpec) -> Result<Study> {
         let models = spec.prepare_models()?;
         for m in &models {
@@ -34,45 +45,111 @@ impl Study {
                 tune::check(m, settings)?;
             }
         }
-        let series = spec.data.load_series()?;
+        let data = spec.data.load()?;
+        let id_column = data.id_column().map(str::to_string);
+        let series = data.into_series();
+        if id_column.is_some() {
+            if let Some(m) = models.iter().find(|m| m.entry.tune.is_some()) {
+                return Err(Error::config(
+                    format!("model '{}'", m.name),
+                    "tuning inside a study runs on one series; on a panel, tune with `forecast tune` and set the chosen keys here",
+                ));
+            }
+        }
+        let test = match &spec.evaluation.test {
+            Some(path) => Some(load_test(
+                path,
+                &spec.data.options()?.0,
+                &series,
+                id_column.as_deref(),
+            )?),
+            None => None,
+        };
         let study = Study {
             spec,
             models,
             series,
+            id_column,
+            test,
         };
-        for &h in &study.spec.evaluation.horizons {
-            study.folds_at(h)?;
+        if let (None, None) = (&study.id_column, &study.test) {
+            for h in study.horizons() {
+                study.folds_at(h)?;
+            }
         }
         Ok(study)
     }
 
+    /// The one series of a study that is not a panel.
+    fn single(&self) -> Option<&Series> {
+        match (&self.id_column, self.series.as_slice()) {
+            (None, [one]) => Some(&one.series),
+            _ => None,
+        }
+    }
+
+    /// The horizons scored: the spec's, or with a test file the most test rows of any
+    /// series (each series is forecast over all of its test rows).
+    pub fn horizons(&self) -> Vec<usize> {
+        match &self.test {
+            Some(test) => vec![test.iter().map(|(_, f)| f.len()).max().unwrap_or(0)],
+            None => self.spec.evaluation.horizons.clone(),
+        }
+    }
+
     /// Most training rows any model needs.
-    fn min_train(&self) -> usize {
+    fn min_train(&self, series: &Series) -> usize {
         self.models
             .iter()
-            .map(|m| m.spec.model.min_train_rows(self.series.season_length))
+            .map(|m| m.spec.model.min_train_rows(series.season_length))
             .max()
             .unwrap_or(1)
     }
 
+    /// The folds of the single series at `horizon` (none for a panel or a test file).
     fn folds_at(&self, horizon: usize) -> Result<Vec<Fold>> {
-        Ok(rolling_origin(
-            self.series.len(),
+        match (self.single(), &self.test) {
+            (Some(series), None) => Ok(rolling_origin(
+                series.len(),
+                horizon,
+                plan_for(&self.spec.evaluation, horizon),
+                self.min_train(series),
+            )?),
+            _ => Ok(vec![]),
+        }
+    }
+
+    fn backtest_spec(&self, horizon: usize, refit: Refit) -> BacktestSpec {
+        BacktestSpec {
             horizon,
-            plan_for(&self.spec.evaluation, horizon),
-            self.min_train(),
-        )?)
+            plan: plan_for(&self.spec.evaluation, horizon),
+            refit,
+        }
     }
 
-    /// Total folds to run over all horizons and models (for progress bars).
+    /// Units of progress the run reports (`on_fold` calls): folds over every series,
+    /// or one per series scored against a test file.
     pub fn total_folds(&self) -> usize {
-        self.spec.evaluation.horizons.len() * self.spec.evaluation.folds * self.models.len()
+        let mut total = 0;
+        for h in self.horizons() {
+            for m in &self.models {
+                total += match &self.test {
+                    Some(_) => self.series.len(),
+                    None => panel_folds(&m.spec, &self.series, &self.backtest_spec(h, m.refit)),
+                };
+            }
+        }
+        total
     }
 
-    /// Rows before the earliest evaluation window (what tuning may see).
+    /// Rows a tuned model may see: those before the earliest evaluation window (all
+    /// training rows when scoring against a test file).
     pub fn tuning_rows(&self) -> Result<usize> {
-        let mut first = self.series.len();
-        for &h in &self.spec.evaluation.horizons {
+        let Some(series) = self.single() else {
+            return Ok(0);
+        };
+        let mut first = series.len();
+        for h in self.horizons() {
             if let Some(f) = self.folds_at(h)?.first() {
                 first = first.min(f.origin());
             }
@@ -80,10 +157,35 @@ impl Study {
         Ok(first)
     }
 
+    /// Score one model at one horizon over every series.
+    fn score(
+        &self,
+        spec: &ForecasterSpec,
+        horizon: usize,
+        refit: Refit,
+        on_fold: &(dyn Fn() + Sync),
+    ) -> forecast_core::Result<(PanelScore, Vec<Failed>)> {
+        let short = self.spec.data.short;
+        match &self.test {
+            Some(test) => {
+                let target = self
+                    .series
+                    .first()
+                    .map_or("y", |s| s.series.schema.target.as_str());
+                score_holdout(spec, &self.series, test, target, short, on_fold)
+            }
+            None => {
+                let bt = self.backtest_spec(horizon, refit);
+                backtest_panel(spec, &self.series, &bt, short, on_fold)
+            }
+        }
+    }
+
     /// Run the study: tune what the spec tunes (on the rows before the earliest
-    /// evaluation window), then backtest every model at every horizon. A model that fails
-    /// is reported as failed in its row; the others still run. `on_fold` is called once
-    /// per finished fold, `on_stage` with a line saying what runs now.
+    /// evaluation window), then score every model at every horizon. A model that fails
+    /// is reported as failed in its row, a series that fails in its row's `failed`
+    /// list; the others still run. `on_fold` is called once per finished fold (see
+    /// [`Study::total_folds`]), `on_stage` with a line saying what runs now.
     pub fn run(
         &self,
         on_fold: &(dyn Fn() + Sync),
@@ -91,9 +193,9 @@ impl Study {
     ) -> Result<StudyReport> {
         let start = Instant::now();
         let ev = &self.spec.evaluation;
+        let horizons = self.horizons();
         let tuning_rows = self.tuning_rows()?;
-        let history = self.series.head(tuning_rows);
-        // 1. Specs per (horizon, model), tuned where asked.
+        // 1. Specs per (horizon, model), tuned where asked (one series only).
         type Task = (
             usize,
             usize,
@@ -101,12 +203,13 @@ impl Study {
             Option<TuneOutcome>,
         );
         let mut tasks: Vec<Task> = Vec::new();
-        for &h in &ev.horizons {
+        for &h in &horizons {
             for (i, m) in self.models.iter().enumerate() {
                 let spec = m.spec_at(h).map_err(|e| e.to_string());
-                let (spec, tuned) = match (spec, &m.entry.tune) {
-                    (Ok(spec), Some(settings)) => {
+                let (spec, tuned) = match (spec, &m.entry.tune, self.single()) {
+                    (Ok(spec), Some(settings), Some(series)) => {
                         on_stage(&format!("tuning {} at horizon {h}", m.name));
+                        let history = series.head(tuning_rows);
                         match tune::tune(m, &spec, &history, h, settings) {
                             Ok(mut out) => {
                                 let s = out.spec.take().unwrap_or(spec);
@@ -115,25 +218,24 @@ impl Study {
                             Err(e) => (Err(format!("tuning: {e}")), None),
                         }
                     }
-                    (spec, _) => (spec, None),
+                    (spec, _, _) => (spec, None),
                 };
                 tasks.push((h, i, spec, tuned));
             }
         }
-        on_stage("backtests");
-        // 2. Backtests, models in parallel (each backtest runs its folds in parallel too).
+        on_stage(if self.test.is_some() {
+            "forecasting the test rows"
+        } else {
+            "backtests"
+        });
+        // 2. Scores, models in parallel (each runs its series and folds in parallel too).
         let run_one = |(h, i, spec, tuned): &Task| -> ModelResult {
             let m = &self.models[*i];
             let t0 = Instant::now();
-            let outcome: std::result::Result<BacktestReport, String> =
-                spec.as_ref().map_err(Clone::clone).and_then(|spec| {
-                    let bt = BacktestSpec {
-                        horizon: *h,
-                        plan: plan_for(ev, *h),
-                        refit: m.refit,
-                    };
-                    backtest(spec, &self.series, &bt, on_fold).map_err(|e| e.to_string())
-                });
+            let outcome = spec.as_ref().map_err(Clone::clone).and_then(|spec| {
+                self.score(spec, *h, m.refit, on_fold)
+                    .map_err(|e| e.to_string())
+            });
             let seconds = t0.elapsed().as_secs_f64();
             let mut config = m.fixed.clone();
             if let Some(Value::Object(p)) = tuned.as_ref().map(|t| &t.params) {
@@ -158,31 +260,58 @@ impl Study {
                 seconds,
                 tuned: tuned.clone(),
                 error: None,
+                owa: None,
+                series: 0,
+                skipped: vec![],
+                failed: vec![],
             };
             match outcome {
-                Ok(rep) => {
-                    let rel = rep.metrics.mae / rep.naive.mae;
+                Ok((score, failed)) if score.series == 0 => {
+                    r.error = Some(match failed.as_slice() {
+                        [only] if self.id_column.is_none() => only.error.to_string(),
+                        _ => format!(
+                            "no series was scored ({} skipped, {} failed){}",
+                            score.skipped.len(),
+                            failed.len(),
+                            failed
+                                .first()
+                                .map(|f| format!(
+                                    "; first failure: series '{}': {}",
+                                    f.unique_id, f.error
+                                ))
+                                .unwrap_or_default()
+                        ),
+                    });
+                    r.skipped = score.skipped;
+                    r.failed = failed.iter().map(Failed::listed).collect();
+                }
+                Ok((score, failed)) => {
+                    let rel = score.metrics.mae / score.naive.mae;
                     r.relative_mae = rel.is_finite().then_some(rel);
-                    r.beats_naive = Some(rep.metrics.mae < rep.naive.mae);
-                    r.metrics = Some(rep.metrics);
-                    r.naive = Some(rep.naive);
+                    r.beats_naive = Some(score.metrics.mae < score.naive.mae);
+                    r.metrics = Some(score.metrics);
+                    r.naive = Some(score.naive);
+                    r.series = score.series;
+                    r.skipped = score.skipped;
+                    r.failed = failed.iter().map(Failed::listed).collect();
                 }
                 Err(e) => r.error = Some(e),
             }
             r
         };
-        let rows: Vec<ModelResult> = if ev.parallel {
+        let mut rows: Vec<ModelResult> = if ev.parallel {
             tasks.par_iter().map(run_one).collect()
         } else {
             tasks.iter().map(run_one).collect()
         };
         let mut results = Vec::new();
         let per = self.models.len();
-        for (k, &h) in ev.horizons.iter().enumerate() {
+        for (k, &h) in horizons.iter().enumerate() {
+            owa(&mut rows[k * per..(k + 1) * per]);
             let folds = self.folds_at(h)?;
             results.push(HorizonResult {
                 horizon: h,
-                folds: folds.len(),
+                folds: if self.test.is_some() { 1 } else { ev.folds },
                 step: ev.step.unwrap_or(h),
                 first_origin: folds.first().map_or(0, |f| f.origin()),
                 last_origin: folds.last().map_or(0, |f| f.origin()),
@@ -193,8 +322,11 @@ impl Study {
             name: self.spec.name.clone(),
             description: self.spec.description.clone(),
             data: self.spec.data.clone(),
-            rows: self.series.len(),
-            season_length: self.series.season_length,
+            rows: self.series.iter().map(|s| s.series.len()).sum(),
+            season_length: self.series.first().map_or(1, |s| s.series.season_length),
+            series: self.series.len(),
+            id_column: self.id_column.clone(),
+            test: ev.test.clone(),
             tuning_rows: if self.models.iter().any(|m| m.entry.tune.is_some()) {
                 tuning_rows
             } else {
@@ -207,9 +339,26 @@ impl Study {
     }
 }
 
+/// The M4's overall weighted average of each row relative to the first plain `naive2`
+/// row of the same table (sMAPE and MASE ratios, averaged), when there is one.
+fn owa(rows: &mut [ModelResult]) {
+    let base = rows
+        .iter()
+        .find(|r| r.kind == "naive2" && r.transform == "none")
+        .and_then(|r| r.metrics);
+    let Some(base) = base else { return };
+    for r in rows {
+        r.owa = r.metrics.and_then(|m| {
+            let v = 0.5 * (m.smape / base.smape + m.mase? / base.mase?);
+            v.is_finite().then_some(v)
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use forecast_core::backtest;
     use forecast_core::split::FoldPlan;
 
     /// A study spec for a series given in memory: the name and data table every test
@@ -243,7 +392,12 @@ mod tests {
         Study {
             spec,
             models,
-            series: Series::from_values(y, 12),
+            series: vec![PanelSeries {
+                id: "y".into(),
+                series: Series::from_values(y, 12),
+            }],
+            id_column: None,
+            test: None,
         }
     }
 
@@ -271,7 +425,7 @@ mod tests {
                     },
                     refit: m.refit,
                 };
-                let direct = backtest(&m.spec, &s.series, &bt, &|| {}).unwrap();
+                let direct = backtest(&m.spec, &s.series[0].series, &bt, &|| {}).unwrap();
                 assert_eq!(row.metrics.as_ref(), Some(&direct.metrics), "{}", row.name);
                 assert_eq!(row.naive.as_ref(), Some(&direct.naive));
             }

@@ -10,16 +10,18 @@ use forecast_core::{ForecasterSpec, ModelConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The `[evaluation]` table: horizons and rolling-origin folds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyEvaluation {
-    /// Forecast horizons; each gets its own folds and table.
+    /// Forecast horizons; each gets its own folds and table (none with `test`).
+    #[serde(default)]
     pub horizons: Vec<usize>,
-    /// Folds per horizon, the last one ending at the last row.
+    /// Folds per horizon, the last one ending at the last row (none with `test`).
+    #[serde(default)]
     pub folds: usize,
     /// Rows between origins (default: the horizon).
     #[serde(default)]
@@ -30,6 +32,10 @@ pub struct StudyEvaluation {
     /// Run the backtests of different models at the same time (default true).
     #[serde(default = "yes")]
     pub parallel: bool,
+    /// Held-out file (competition-style scoring): each series is forecast from the end
+    /// of the data over its rows of this file, read as the data is; no rolling origins.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -158,26 +164,35 @@ impl StudySpec {
             ));
         }
         let ev = &self.evaluation;
-        if ev.horizons.is_empty() || ev.horizons.contains(&0) {
-            return Err(Error::config(
-                "evaluation.horizons",
-                "must list at least one horizon, each at least 1",
-            ));
-        }
-        let mut seen = HashSet::new();
-        for h in &ev.horizons {
-            if !seen.insert(h) {
+        if ev.test.is_some() {
+            if !ev.horizons.is_empty() || ev.folds != 0 || ev.step.is_some() {
                 return Err(Error::config(
-                    "evaluation.horizons",
-                    format!("horizon {h} listed twice"),
+                    "evaluation.test",
+                    "scoring against a test file forecasts each series over its test rows: leave out horizons, folds and step",
                 ));
             }
-        }
-        if ev.folds == 0 || ev.step == Some(0) {
-            return Err(Error::config(
-                "evaluation.folds",
-                "folds and step must be at least 1",
-            ));
+        } else {
+            if ev.horizons.is_empty() || ev.horizons.contains(&0) {
+                return Err(Error::config(
+                    "evaluation.horizons",
+                    "must list at least one horizon, each at least 1 (or give a test file)",
+                ));
+            }
+            let mut seen = HashSet::new();
+            for h in &ev.horizons {
+                if !seen.insert(h) {
+                    return Err(Error::config(
+                        "evaluation.horizons",
+                        format!("horizon {h} listed twice"),
+                    ));
+                }
+            }
+            if ev.folds == 0 || ev.step == Some(0) {
+                return Err(Error::config(
+                    "evaluation.folds",
+                    "folds and step must be at least 1",
+                ));
+            }
         }
         if self.models.is_empty() {
             return Err(Error::config("model", "the study lists no [[model]]"));
