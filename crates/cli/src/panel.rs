@@ -3,6 +3,7 @@
 use crate::backtest::{metrics_json, print_table, BacktestArgs};
 use crate::output::emit;
 use crate::progress::bar;
+use crate::runs::CommandRun;
 use crate::train::TrainArgs;
 use anyhow::{Context, Result};
 use forecast_core::artifact;
@@ -17,6 +18,7 @@ use forecast_core::{ForecasterSpec, SeriesSpec};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Instant;
+use tuner::tracking::{flatten_params, numeric_leaves, RunStatus};
 
 /// Fail (exit status 1) when some series failed, after everything else was written.
 fn fail_if_any(failed: &[Failed], what: &str) -> Result<()> {
@@ -44,21 +46,67 @@ pub fn train(
     series: &[PanelSeries],
 ) -> Result<()> {
     let started = Instant::now();
+    let kind = spec.model.kind();
+    let mut tracking = CommandRun::start(&a.tracking, &format!("train-{kind}"))?;
+    let data_path = panel.source.display().to_string();
+    tracking.with(|run| {
+        run.set_tags([
+            ("forecast.command", "train"),
+            ("forecast.model", kind),
+            ("forecast.data", data_path.as_str()),
+            ("forecast.panel", panel.id_column.as_str()),
+        ])?;
+        let mut params = flatten_params(&spec.model.config_json(), "");
+        params.push(("panel.series".into(), series.len().to_string()));
+        params.push((
+            "panel.short".into(),
+            format!("{:?}", a.data.short).to_lowercase(),
+        ));
+        run.log_params(params)
+    });
     let pb = bar(series.len() as u64, "series");
     let fit = fit_panel(spec, &panel.id_column, series, a.data.short, &|| pb.inc(1));
     pb.finish_and_clear();
-    let fit = fit?;
-    anyhow::ensure!(
-        !fit.fitted.series.is_empty(),
-        "no series was fitted ({} skipped, {} failed){}",
-        fit.fitted.skipped.len(),
-        fit.failed.len(),
-        fit.failed
-            .first()
-            .map(|f| format!("; first failure: series '{}': {}", f.unique_id, f.error))
-            .unwrap_or_default()
-    );
-    artifact::save_panel(&fit.fitted, &a.out)?;
+    let fit = match fit {
+        Ok(f) => f,
+        Err(e) => {
+            tracking.finish(RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    tracking.with(|run| {
+        run.log_metrics(
+            &[
+                ("panel.fitted".into(), fit.fitted.series.len() as f64),
+                ("panel.skipped".into(), fit.fitted.skipped.len() as f64),
+                ("panel.failed".into(), fit.failed.len() as f64),
+                ("panel.seconds".into(), started.elapsed().as_secs_f64()),
+            ],
+            0,
+        )
+    });
+    if fit.fitted.series.is_empty() {
+        tracking.finish(RunStatus::Failed);
+        anyhow::bail!(
+            "no series was fitted ({} skipped, {} failed){}",
+            fit.fitted.skipped.len(),
+            fit.failed.len(),
+            fit.failed
+                .first()
+                .map(|f| format!("; first failure: series '{}': {}", f.unique_id, f.error))
+                .unwrap_or_default()
+        );
+    }
+    if let Err(e) = artifact::save_panel(&fit.fitted, &a.out) {
+        tracking.finish(RunStatus::Failed);
+        return Err(e.into());
+    }
+    tracking.with(|run| run.log_model(&a.out, a.register_model.as_deref()));
+    tracking.finish(if fit.failed.is_empty() {
+        RunStatus::Finished
+    } else {
+        RunStatus::Failed
+    });
     let summary = json!({
         "kind": spec.model.kind(),
         "series": fit.fitted.series.len(),
@@ -238,7 +286,27 @@ pub fn backtest(
 ) -> Result<()> {
     let started = Instant::now();
     let id_column = data.id_column().map(str::to_string);
+    let data_path = data.source().display().to_string();
     let series = data.into_series();
+    let kind = spec.model.kind();
+    let mut tracking = CommandRun::start(&a.tracking, &format!("backtest-{kind}"))?;
+    let mode = if a.test.is_some() { "test" } else { "rolling" };
+    tracking.with(|run| {
+        run.set_tags([
+            ("forecast.command", "backtest"),
+            ("forecast.model", kind),
+            ("forecast.data", data_path.as_str()),
+            ("forecast.panel", id_column.as_deref().unwrap_or("")),
+        ])?;
+        let mut params = flatten_params(&spec.model.config_json(), "");
+        params.push(("backtest.horizon".into(), bt.horizon.to_string()));
+        params.push(("backtest.evaluation".into(), mode.to_string()));
+        if let Some(t) = &a.test {
+            params.push(("backtest.test".into(), t.display().to_string()));
+        }
+        params.push(("panel.series".into(), series.len().to_string()));
+        run.log_params(params)
+    });
     let pb = match a.test {
         Some(_) => bar(series.len() as u64, "series"),
         None => bar(panel_folds(spec, &series, bt) as u64, "folds"),
@@ -263,7 +331,26 @@ pub fn backtest(
         None => backtest_panel(spec, &series, bt, a.data.short, &tick),
     };
     pb.finish_and_clear();
-    let (score, failed) = result?;
+    let (score, failed) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracking.finish(RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    tracking.with(|run| {
+        let mut m = numeric_leaves(&metrics_json(&score.metrics), "");
+        m.extend(numeric_leaves(&metrics_json(&score.naive), "naive"));
+        m.push(("panel.scored".into(), score.series as f64));
+        m.push(("panel.skipped".into(), score.skipped.len() as f64));
+        m.push(("panel.failed".into(), failed.len() as f64));
+        run.log_metrics(&m, 0)
+    });
+    tracking.finish(if failed.is_empty() {
+        RunStatus::Finished
+    } else {
+        RunStatus::Failed
+    });
     report(a, &score, &failed, id_column.is_some(), started)?;
     fail_if_any(&failed, "score")
 }

@@ -198,3 +198,60 @@ out = "{}"
         "{csv}"
     );
 }
+
+#[test]
+fn panel_train_and_backtest_are_recorded_as_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let train = m3_subset(dir.path(), "m3_yearly_train.csv", 6);
+    let test = m3_subset(dir.path(), "m3_yearly_test.csv", 6);
+    let model = dir.path().join("m");
+    run_ok(isolated(&runs).args([
+        "train",
+        "--data",
+        s(&train),
+        "--model",
+        "drift",
+        "--out",
+        s(&model),
+    ]));
+    let out = run_ok(isolated(&runs).args([
+        "backtest",
+        "--data",
+        s(&train),
+        "--test",
+        s(&test),
+        "--model",
+        "drift",
+        "--horizon",
+        "6",
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = common::runs_list(&runs);
+    assert_eq!(rows.len(), 2);
+    let mut names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["backtest-drift", "train-drift"]);
+    for r in &rows {
+        assert_eq!(r["status"], "FINISHED", "{r}");
+        let id = r["id"].as_str().unwrap();
+        let show = common::runs_json(&runs, &["show", &id[..20]]);
+        let run = &show["run"];
+        assert_eq!(run["tags"]["forecast.panel"], "unique_id");
+        assert_eq!(run["params"]["panel.series"], "6");
+        if r["name"] == "backtest-drift" {
+            assert_eq!(run["params"]["backtest.evaluation"], "test");
+            let logged = show["latest_metrics"]["smape"]["value"].as_f64().unwrap();
+            assert_eq!(logged, v["metrics"]["smape"].as_f64().unwrap());
+            assert_eq!(show["latest_metrics"]["panel.scored"]["value"], 6.0);
+        } else {
+            assert_eq!(show["latest_metrics"]["panel.fitted"]["value"], 6.0);
+            assert!(run["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["path"] == "model/panel.json"));
+        }
+    }
+}
