@@ -6,7 +6,7 @@ use forecast_core::data::panel::column_names;
 use forecast_core::data::{CalendarChoice, LoadOptions, MissingPolicy, PanelOptions};
 use forecast_core::dataset::{target_options, Dataset};
 use forecast_core::features::Feature;
-use forecast_core::panel::ShortPolicy;
+use forecast_core::panel::{Shard, ShortPolicy};
 use forecast_core::transform::Transform;
 use forecast_core::{ForecasterSpec, ModelConfig, SeriesSpec};
 use std::path::PathBuf;
@@ -50,6 +50,10 @@ pub struct DataArgs {
     /// listed in the output).
     #[arg(long, default_value = "error")]
     pub short: ShortPolicy,
+    /// Only shard I of N of a panel's series (positions I-1, I-1+N, ... in the panel's
+    /// order); shards' outputs concatenate, and `forecast merge` pools their backtests.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 impl DataArgs {
@@ -100,7 +104,11 @@ impl DataArgs {
             indicators,
             season_length: self.season_length,
         };
-        Ok(Dataset::load(&self.data, &options, &spec)?)
+        let data = Dataset::load(&self.data, &options, &spec)?;
+        Ok(match self.shard {
+            Some(shard) => data.shard(shard)?,
+            None => data,
+        })
     }
 }
 

@@ -7,6 +7,7 @@ mod args;
 mod backtest;
 mod experiment;
 mod features;
+mod merge;
 mod output;
 mod panel;
 mod predict;
@@ -47,6 +48,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Accuracy studies from a spec: many models and horizons beside the naive forecast.
     Experiment(experiment::ExperimentArgs),
+    /// Pool the backtests of a panel's shards (`backtest --shard I/N --json`) into one.
+    Merge(merge::MergeArgs),
 }
 
 /// The commands that train networks let glibc keep freed tensor buffers (an opt-in of
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             tune::run(a)
         }
         Command::Runs(a) => runs::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Experiment(a) => {
             keep_freed_memory();
             experiment::run(a)

@@ -320,12 +320,18 @@ pub fn backtest(
                 .series
                 .schema
                 .target;
-            let test = load_test(
+            let mut test = load_test(
                 test_path,
                 &a.data.options(target)?.0,
                 &series,
                 id_column.as_deref(),
             )?;
+            if a.data.shard.is_some() {
+                // The test file holds every series; this shard scores its own.
+                let ids: std::collections::HashSet<&str> =
+                    series.iter().map(|s| s.id.as_str()).collect();
+                test.retain(|(id, _)| ids.contains(id.as_str()));
+            }
             score_holdout(spec, &series, &test, target, a.data.short, &tick)
         }
         None => backtest_panel(spec, &series, bt, a.data.short, &tick),
@@ -355,6 +361,31 @@ pub fn backtest(
     fail_if_any(&failed, "score")
 }
 
+/// A panel score as `backtest --json` prints it; `failed` is `None` for one series
+/// (then the panel keys are left out).
+pub fn score_json(
+    score: &PanelScore,
+    horizon: usize,
+    mode: &str,
+    failed: Option<&[Skipped]>,
+) -> Value {
+    let mut doc = json!({
+        "model": score.model,
+        "horizon": horizon,
+        "evaluation": mode,
+        "metrics": metrics_json(&score.metrics),
+        "baseline": {"naive": metrics_json(&score.naive)},
+        "rows": score.rows,
+    });
+    if let Some(failed) = failed {
+        doc["series"] = json!(score.series);
+        doc["per_series"] = json!(score.per_series);
+        doc["skipped"] = json!(score.skipped);
+        doc["failed"] = json!(failed);
+    }
+    doc
+}
+
 fn report(
     a: &BacktestArgs,
     score: &PanelScore,
@@ -364,28 +395,10 @@ fn report(
 ) -> Result<()> {
     let mode = if a.test.is_some() { "test" } else { "rolling" };
     if a.json {
-        let mut doc = json!({
-            "model": score.model,
-            "horizon": a.horizon,
-            "evaluation": mode,
-            "metrics": metrics_json(&score.metrics),
-            "baseline": {"naive": metrics_json(&score.naive)},
-            "rows": score.rows,
-        });
-        if panel {
-            doc["series"] = json!(score.series);
-            doc["per_series"] = json!(score
-                .per_series
-                .iter()
-                .map(|s| json!({
-                    "unique_id": s.unique_id,
-                    "rows": s.rows,
-                    "metrics": metrics_json(&s.metrics),
-                    "naive": metrics_json(&s.naive),
-                }))
-                .collect::<Vec<_>>());
-            doc["skipped"] = json!(score.skipped);
-            doc["failed"] = json!(listed(failed));
+        let failed = listed(failed);
+        let mut doc = score_json(score, a.horizon, mode, panel.then_some(&failed[..]));
+        if let Some(shard) = a.data.shard {
+            doc["shard"] = json!(shard.to_string());
         }
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

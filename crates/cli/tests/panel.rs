@@ -416,3 +416,82 @@ fn a_wide_file_trains_one_model_per_target_column() {
     ]);
     assert!(e.contains("series 'note'"), "{e}");
 }
+
+#[test]
+fn shards_cover_the_panel_once_and_merge_into_the_whole_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = m3_subset(dir.path(), "m3_quarterly_train.csv", 7);
+    let test = m3_subset(dir.path(), "m3_quarterly_test.csv", 7);
+    let bt = |extra: &[&str]| -> String {
+        let mut args = vec![
+            "backtest",
+            "--data",
+            s(&train),
+            "--test",
+            s(&test),
+            "--model",
+            "drift",
+            "--horizon",
+            "8",
+            "--json",
+        ];
+        args.extend(extra);
+        ok(&args)
+    };
+    let whole: Value = serde_json::from_str(&bt(&[])).unwrap();
+    let mut files = vec![];
+    let mut ids: Vec<String> = vec![];
+    for i in 1..=3 {
+        let text = bt(&["--shard", &format!("{i}/3")]);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["shard"], format!("{i}/3"));
+        for p in v["per_series"].as_array().unwrap() {
+            ids.push(p["unique_id"].as_str().unwrap().to_string());
+        }
+        let f = dir.path().join(format!("s{i}.json"));
+        std::fs::write(&f, text).unwrap();
+        files.push(f);
+    }
+    // Shards 1/3, 2/3, 3/3 hold 3, 2 and 2 of the 7 series, each once.
+    ids.sort();
+    let mut all: Vec<String> = whole["per_series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["unique_id"].as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    assert_eq!(ids, all);
+    let merged: Value =
+        serde_json::from_str(&ok(&["merge", s(&files[0]), s(&files[1]), s(&files[2])])).unwrap();
+    assert_eq!(merged["series"], 7);
+    assert_eq!(merged["shards"], 3);
+    assert_eq!(merged["rows"], whole["rows"]);
+    for k in ["mae", "rmse", "smape", "mase"] {
+        let (a, b) = (
+            merged["metrics"][k].as_f64().unwrap(),
+            whole["metrics"][k].as_f64().unwrap(),
+        );
+        // The same per-series values averaged in another order.
+        assert!((a - b).abs() <= 1e-12 * b.abs(), "{k}: {a} vs {b}");
+    }
+    // A missing or repeated shard is refused.
+    let e = fails(&["merge", s(&files[0]), s(&files[1])]);
+    assert!(e.contains("shards missing: 3/3"), "{e}");
+    let e = fails(&["merge", s(&files[0]), s(&files[0]), s(&files[2])]);
+    assert!(e.contains("given twice"), "{e}");
+    let e = fails(&[
+        "backtest",
+        "--data",
+        &dataset("airpassengers.csv"),
+        "--target",
+        "passengers",
+        "--model",
+        "naive",
+        "--horizon",
+        "3",
+        "--shard",
+        "1/2",
+    ]);
+    assert!(e.contains("one series"), "{e}");
+}

@@ -8,7 +8,7 @@ use crate::data::{
 };
 use crate::error::{Error, Result};
 use crate::features::Feature;
-use crate::panel::{series_of, PanelSeries};
+use crate::panel::{series_of, PanelSeries, Shard};
 use crate::series::{Series, SeriesSpec};
 use std::path::Path;
 use std::str::FromStr;
@@ -51,6 +51,23 @@ impl Dataset {
         match self {
             Dataset::One(one) => &one.0.source,
             Dataset::Panel(p, _) => &p.source,
+        }
+    }
+
+    /// Only the series of `shard` (a panel's; one series cannot be sharded).
+    pub fn shard(self, shard: Shard) -> Result<Dataset> {
+        match self {
+            Dataset::One(one) => Err(Error::config(
+                "shard",
+                format!(
+                    "{} is one series; --shard splits a panel's series",
+                    one.0.source.display()
+                ),
+            )),
+            Dataset::Panel(mut panel, series) => {
+                panel.members = shard.take(panel.members);
+                Ok(Dataset::Panel(panel, shard.take(series)))
+            }
         }
     }
 

@@ -42,6 +42,55 @@ impl FromStr for ShortPolicy {
     }
 }
 
+/// One of `count` disjoint parts of a panel (`--shard I/N`): the series at positions
+/// `index - 1`, `index - 1 + count`, ... of the panel's order. Shards of the same file
+/// cover every series once, so their outputs concatenate and their scores merge
+/// exactly ([`PanelScore::merge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based shard number.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("'{s}': expected I/N with 1 <= I <= N (e.g. 2/8)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Whether the series at `position` (0-based, the panel's order) is in this shard.
+    pub fn holds(&self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+
+    /// The items of this shard, in order.
+    pub fn take<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| self.holds(*i))
+            .map(|(_, x)| x)
+            .collect()
+    }
+}
+
 /// One series of a panel in its modelling view.
 #[derive(Debug, Clone)]
 pub struct PanelSeries {
@@ -337,6 +386,45 @@ impl PanelScore {
             per_series,
             skipped,
         }
+    }
+}
+
+impl PanelScore {
+    /// Merge the scores of disjoint parts of one panel (shards): per-series scores are
+    /// concatenated and pooled again, so the result equals scoring the whole panel at
+    /// once. The parts must score the same model, and no series may appear twice.
+    pub fn merge(parts: Vec<PanelScore>) -> Result<PanelScore> {
+        let model = match parts.first() {
+            Some(p) => p.model.clone(),
+            None => return Err(Error::config("merge", "nothing to merge")),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut per_series = Vec::new();
+        let mut skipped = Vec::new();
+        for p in parts {
+            if p.model != model {
+                return Err(Error::config(
+                    "merge",
+                    format!("parts score different models ('{model}' and '{}')", p.model),
+                ));
+            }
+            for id in p
+                .per_series
+                .iter()
+                .map(|s| &s.unique_id)
+                .chain(p.skipped.iter().map(|s| &s.unique_id))
+            {
+                if !seen.insert(id.clone()) {
+                    return Err(Error::config(
+                        "merge",
+                        format!("series '{id}' is in two parts (overlapping shards?)"),
+                    ));
+                }
+            }
+            per_series.extend(p.per_series);
+            skipped.extend(p.skipped);
+        }
+        Ok(PanelScore::pool(&model, per_series, skipped))
     }
 }
 
