@@ -1,0 +1,119 @@
+//! Many series: fit and forecast throughput of local models over N synthetic series of
+//! 100–1,000 points, and the load time of the panel model directory they make.
+//!
+//! ```sh
+//! cargo run --release -p forecast-benches --example panel_scaling -- SERIES MODEL [--artifact]
+//! ```
+//!
+//! `MODEL` is `naive`, `seasonal-naive`, `drift` or `arima` (ARIMA(1,1,1)). Prints one
+//! JSON line: series, rows, fit and forecast (12 steps, 80/95% intervals) wall times,
+//! rows per second of the fit, and the process's peak RSS (`VmHWM`); with `--artifact`
+//! also the panel directory's size and its median load time (5 loads). One process per
+//! figure, so that the peak RSS is that run's: `benches/panel_scaling.sh` runs the curve.
+
+use forecast_core::artifact::{load_panel, save_panel};
+use forecast_core::panel::{fit_panel, PanelSeries, ShortPolicy};
+use forecast_core::{ForecasterSpec, ModelConfig, Series};
+use std::time::Instant;
+
+/// Series `i`: a deterministic random walk with a monthly-like season, 100–1,000 points.
+fn synthetic(i: usize) -> Series {
+    let mut state = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let n = 100 + ((next() + 0.5) * 901.0) as usize;
+    let mut level = 100.0 + 50.0 * next();
+    let y = (0..n)
+        .map(|t| {
+            level += next();
+            level + 5.0 * ((t % 12) as f64 / 12.0 * std::f64::consts::TAU).sin()
+        })
+        .collect();
+    Series::from_values(y, 12)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args
+        .first()
+        .ok_or("usage: SERIES MODEL [--artifact]")?
+        .parse()?;
+    let kind = args.get(1).map_or("naive", String::as_str);
+    let artifact = args.iter().any(|a| a == "--artifact");
+    let mut model = ModelConfig::from_kind(kind)?;
+    if kind == "arima" {
+        model.set("order", "1,1,1")?;
+    }
+    let spec = ForecasterSpec::new(model);
+    let series: Vec<PanelSeries> = (0..n)
+        .map(|i| PanelSeries {
+            id: format!("S{i}"),
+            series: synthetic(i),
+        })
+        .collect();
+    let rows: usize = series.iter().map(|s| s.series.len()).sum();
+    let t = Instant::now();
+    let fit = fit_panel(&spec, "unique_id", &series, ShortPolicy::Error, &|| {})?;
+    let fit_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (forecasts, failed) = fit.fitted.predict(12, &[80.0, 95.0]);
+    let predict_s = t.elapsed().as_secs_f64();
+    let mut out = serde_json::json!({
+        "series": n,
+        "rows": rows,
+        "model": kind,
+        "threads": rayon::current_num_threads(),
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "fit_rows_per_s": rows as f64 / fit_s,
+        "forecasts": forecasts.len(),
+        "failed": fit.failed.len() + failed.len(),
+    });
+    drop(forecasts);
+    if artifact {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("panel");
+        save_panel(&fit.fitted, &path)?;
+        let bytes: u64 = std::fs::read_dir(&path)?
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        let mut loads: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let p = load_panel(&path).map(|p| p.series.len());
+                (t.elapsed().as_secs_f64(), p)
+            })
+            .map(|(s, p)| {
+                assert_eq!(
+                    p.ok(),
+                    Some(fit.fitted.series.len()),
+                    "the panel reloads whole"
+                );
+                s
+            })
+            .collect();
+        loads.sort_by(f64::total_cmp);
+        out["artifact_bytes"] = bytes.into();
+        out["artifact_load_s"] = loads[2].into();
+    }
+    out["peak_rss_mib"] = peak_rss_mib().into();
+    println!("{out}");
+    Ok(())
+}

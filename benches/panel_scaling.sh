@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Throughput of local models over many series (1,000 to 100,000 synthetic series of
+# 100-1,000 points), one process per figure, and the load time of a 10,000-series panel
+# model directory. Prints a Markdown table.
+#
+#   benches/panel_scaling.sh                     # the full curve (about 15 minutes on 2 cores)
+#   SIZES="1000 10000" MODELS=naive benches/panel_scaling.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release -p forecast-benches --example panel_scaling
+BIN="$CARGO_TARGET_DIR/release/examples/panel_scaling"
+SIZES="${SIZES:-1000 10000 100000}"
+MODELS="${MODELS:-naive seasonal-naive drift arima}"
+echo "machine: $(nproc) vCPU, $(uname -sm); commit $(git describe --always --dirty 2>/dev/null || echo unknown); $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "| model | series | rows | fit s | fit rows/s | forecast s (h=12, 2 levels) | peak RSS MiB | failed |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for m in $MODELS; do
+    for n in $SIZES; do
+        "$BIN" "$n" "$m" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(f"| {r[\"model\"]} | {r[\"series\"]:,} | {r[\"rows\"]:,} | {r[\"fit_s\"]:.3f} | {r[\"fit_rows_per_s\"]:,.0f} | {r[\"predict_s\"]:.3f} | {r[\"peak_rss_mib\"]:.0f} | {r[\"failed\"]} |")'
+    done
+done
+echo
+echo "| panel model directory | series | size MiB | load s (median of 5) |"
+echo "|---|---:|---:|---:|"
+for m in naive arima; do
+    "$BIN" 10000 "$m" --artifact | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(f"| {r[\"model\"]} | {r[\"series\"]:,} | {r[\"artifact_bytes\"] / 2**20:.1f} | {r[\"artifact_load_s\"]:.3f} |")'
+done
