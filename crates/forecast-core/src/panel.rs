@@ -146,12 +146,13 @@ pub fn series_of(panel: &Panel, spec: &SeriesSpec) -> Result<Vec<PanelSeries>> {
     built.into_iter().collect()
 }
 
-/// Models fitted per series: local models only (global neural models train across
-/// the panel and are not fitted here).
-fn check_local(model: &ModelConfig) -> Result<()> {
+/// Models fitted per series: local models only when there are several series (global
+/// neural models train across the panel and are not fitted here); one series takes
+/// any model, a network included.
+fn check_local(model: &ModelConfig, series: usize) -> Result<()> {
     // A bad config fails once, not once per series.
     crate::models::ModelFacts::check(model)?;
-    if matches!(model, ModelConfig::Lstm(_) | ModelConfig::Transformer(_)) {
+    if series > 1 && matches!(model, ModelConfig::Lstm(_) | ModelConfig::Transformer(_)) {
         return Err(Error::config(
             "model",
             format!(
@@ -237,7 +238,7 @@ pub fn fit_panel(
     short: ShortPolicy,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<PanelFit> {
-    check_local(&spec.model)?;
+    check_local(&spec.model, series.len())?;
     let (kept, skipped) = apply_short(spec, series, short, 0)?;
     let results: Vec<(String, Result<Forecaster>)> = kept
         .par_iter()
@@ -441,7 +442,7 @@ pub fn score_holdout(
     short: ShortPolicy,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<(PanelScore, Vec<Failed>)> {
-    check_local(&spec.model)?;
+    check_local(&spec.model, train.len())?;
     if spec.valid_fraction > 0.0 || spec.test_fraction > 0.0 {
         return Err(Error::config(
             "test-fraction",
@@ -535,7 +536,7 @@ pub fn backtest_panel(
     short: ShortPolicy,
     on_fold: &(dyn Fn() + Sync),
 ) -> Result<(PanelScore, Vec<Failed>)> {
-    check_local(&spec.model)?;
+    check_local(&spec.model, series.len())?;
     let (kept, skipped) = apply_short(spec, series, short, bt.horizon)?;
     let results: Vec<(String, Result<BacktestReport>)> = kept
         .par_iter()
@@ -675,5 +676,56 @@ fn csv_cell(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::split::FoldPlan;
+
+    fn seasonal(n: usize) -> Series {
+        let y = (0..n)
+            .map(|t| 100.0 + 10.0 * ((t % 12) as f64 - 6.0).abs() + 0.3 * t as f64)
+            .collect();
+        Series::from_values(y, 12)
+    }
+
+    #[test]
+    fn one_series_takes_a_network_and_a_panel_refuses_it() {
+        let mut model = ModelConfig::from_kind("lstm").unwrap();
+        model
+            .set_json_many(&[
+                ("hidden_size", 4.into()),
+                ("epochs", 1.into()),
+                ("lookback", 12.into()),
+                ("horizon", 3.into()),
+                ("batch_size", 8.into()),
+            ])
+            .unwrap();
+        let spec = ForecasterSpec::new(model);
+        let bt = BacktestSpec {
+            horizon: 3,
+            plan: FoldPlan::Count { folds: 1, step: 3 },
+            refit: crate::backtest::Refit::Every,
+        };
+        let one = vec![PanelSeries {
+            id: "a".into(),
+            series: seasonal(60),
+        }];
+        let (score, failed) = backtest_panel(&spec, &one, &bt, ShortPolicy::Error, &|| {}).unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(score.series, 1);
+        let two = vec![
+            one[0].clone(),
+            PanelSeries {
+                id: "b".into(),
+                series: seasonal(60),
+            },
+        ];
+        let e = backtest_panel(&spec, &two, &bt, ShortPolicy::Error, &|| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one network per series"), "{e}");
     }
 }
