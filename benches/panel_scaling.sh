@@ -5,11 +5,14 @@
 #
 #   benches/panel_scaling.sh                     # the full curve (about 15 minutes on 2 cores)
 #   SIZES="1000 10000" MODELS=naive benches/panel_scaling.sh
+#   PANEL_SCALING_BIN=path/to/panel_scaling benches/panel_scaling.sh   # a binary already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -p forecast-benches --example panel_scaling
-BIN="$CARGO_TARGET_DIR/release/examples/panel_scaling"
+if [ -z "${PANEL_SCALING_BIN:-}" ]; then
+    cargo build --release -p forecast-benches --example panel_scaling
+fi
+BIN="${PANEL_SCALING_BIN:-$CARGO_TARGET_DIR/release/examples/panel_scaling}"
 SIZES="${SIZES:-1000 10000 100000}"
 MODELS="${MODELS:-naive seasonal-naive drift arima}"
 echo "machine: $(nproc) vCPU, $(uname -sm); commit $(git describe --always --dirty 2>/dev/null || echo unknown); $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -21,7 +24,7 @@ for m in $MODELS; do
         "$BIN" "$n" "$m" | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-print(f"| {r[\"model\"]} | {r[\"series\"]:,} | {r[\"rows\"]:,} | {r[\"fit_s\"]:.3f} | {r[\"fit_rows_per_s\"]:,.0f} | {r[\"predict_s\"]:.3f} | {r[\"peak_rss_mib\"]:.0f} | {r[\"failed\"]} |")'
+print("| {model} | {series:,} | {rows:,} | {fit_s:.3f} | {fit_rows_per_s:,.0f} | {predict_s:.3f} | {peak_rss_mib:.0f} | {failed} |".format(**r))'
     done
 done
 echo
@@ -31,5 +34,6 @@ for m in naive arima; do
     "$BIN" 10000 "$m" --artifact | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-print(f"| {r[\"model\"]} | {r[\"series\"]:,} | {r[\"artifact_bytes\"] / 2**20:.1f} | {r[\"artifact_load_s\"]:.3f} |")'
+r["mib"] = r["artifact_bytes"] / 2**20
+print("| {model} | {series:,} | {mib:.1f} | {artifact_load_s:.3f} |".format(**r))'
 done

@@ -410,7 +410,8 @@ pub fn markdown(report: &StudyReport) -> String {
          that fold's training rows. Directional accuracy counts steps whose forecast moves \
          the same way as the actual value from the last observation; a flat forecast makes \
          no call, so the naive forecast scores 0. MAE / naive below 1 beats the naive \
-         forecast on the same folds. Seconds are wall time with models run in parallel.\n",
+         forecast on the same folds. Seconds are each model's wall time (models run at the \
+         same time unless the spec sets `parallel = false`).\n",
     );
     s
 }
