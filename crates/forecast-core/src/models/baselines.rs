@@ -22,7 +22,8 @@ use crate::reporter::{EpochReport, Reporter};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-fn need(what: &str, needed: usize, data: &[f64]) -> Result<()> {
+/// At least `needed` values in `data`, else an error naming `what`.
+pub(super) fn need(what: &str, needed: usize, data: &[f64]) -> Result<()> {
     if data.len() < needed {
         return Err(Error::TooFewRows {
             what: what.into(),
@@ -33,7 +34,8 @@ fn need(what: &str, needed: usize, data: &[f64]) -> Result<()> {
     Ok(())
 }
 
-fn report_once(reporter: &mut dyn Reporter, mse: f64) {
+/// The one epoch of a model fitted in one go.
+pub(super) fn report_once(reporter: &mut dyn Reporter, mse: f64) {
     let _ = reporter.report(&EpochReport {
         epoch: 1,
         max_epochs: Some(1),
@@ -52,6 +54,14 @@ fn lag_mse(y: &[f64], m: usize) -> f64 {
         .map(|(a, b)| (a - b).powi(2))
         .sum::<f64>()
         / n as f64
+}
+
+/// A configured season length must be at least 1 (`None` takes the data's).
+pub(super) fn check_season_length(season_length: Option<usize>) -> Result<()> {
+    if season_length == Some(0) {
+        return Err(Error::config("season_length", "must be at least 1"));
+    }
+    Ok(())
 }
 
 /// Random walk: every forecast is the last observation.
@@ -139,10 +149,7 @@ impl ModelFacts for SeasonalNaive {
         "seasonal-naive"
     }
     fn check(&self) -> Result<()> {
-        if self.season_length == Some(0) {
-            return Err(Error::config("season_length", "must be at least 1"));
-        }
-        Ok(())
+        check_season_length(self.season_length)
     }
     fn min_train_rows(&self, season_length: usize) -> usize {
         self.season_length.unwrap_or(season_length).max(1) + 1

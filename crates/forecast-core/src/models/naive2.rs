@@ -15,11 +15,12 @@
 //! Intervals are the naive forecast's (`σ̂ √h`, σ̂² the mean squared one-step change of
 //! the adjusted series), multiplied by the step's seasonal index.
 
+use super::baselines::{check_season_length, need, report_once};
 use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::forecast::Forecast;
-use crate::reporter::{EpochReport, Reporter};
+use crate::reporter::Reporter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -106,10 +107,7 @@ impl ModelFacts for Naive2 {
         "naive2"
     }
     fn check(&self) -> Result<()> {
-        if self.season_length == Some(0) {
-            return Err(Error::config("season_length", "must be at least 1"));
-        }
-        Ok(())
+        check_season_length(self.season_length)
     }
     fn min_train_rows(&self, _season_length: usize) -> usize {
         2
@@ -125,13 +123,7 @@ impl Fit for Naive2 {
     ) -> Result<Naive2Fitted> {
         let m = config.season_length.unwrap_or(data.season_length).max(1);
         let y = data.target;
-        if y.len() < 2 {
-            return Err(Error::TooFewRows {
-                what: "the naive 2 model".into(),
-                needed: 2,
-                available: y.len(),
-            });
-        }
+        need("the naive 2 model", 2, y)?;
         let adjustable = m > 1 && y.len() >= 3 * m && y.iter().all(|v| *v > 0.0);
         let seasonal = adjustable && seasonality_test(y, m);
         let indices = if seasonal {
@@ -150,13 +142,7 @@ impl Fit for Naive2 {
             .map(|w| (w[1] - w[0]).powi(2))
             .sum::<f64>()
             / (n - 1) as f64;
-        let _ = reporter.report(&EpochReport {
-            epoch: 1,
-            max_epochs: Some(1),
-            train_loss: mse,
-            valid_loss: None,
-            extra: vec![],
-        });
+        report_once(reporter, mse);
         Ok(Naive2Fitted {
             last: adjusted[n - 1],
             indices,
@@ -181,16 +167,10 @@ impl Predict for Naive2Fitted {
     /// seasonal positions count from its first row).
     fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {
         let y = history.target;
-        let Some(last) = y.last() else {
-            return Err(Error::TooFewRows {
-                what: "conditioning the naive 2 model".into(),
-                needed: 1,
-                available: 0,
-            });
-        };
+        need("conditioning the naive 2 model", 1, y)?;
         let m = self.indices.len().max(1);
         Ok(Naive2Fitted {
-            last: last / self.indices[(y.len() - 1) % m],
+            last: y[y.len() - 1] / self.indices[(y.len() - 1) % m],
             nobs: y.len(),
             ..self.clone()
         })
