@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dataset, fails, forecast, m3_subset, ok};
+use common::{backtest_json, dataset, fails, forecast, m3_subset, ok};
 use forecast_core::data::{load_data, Data, LoadOptions, PanelOptions};
 use serde_json::Value;
 use std::path::Path;
@@ -116,19 +116,11 @@ fn m3_subset_trains_predicts_as_parquet_and_scores_against_the_test_file() {
     assert_eq!(lines[1].split(',').nth(1).unwrap(), want);
 
     // Competition-style scoring against the test file: per-series and pooled metrics.
-    let json = ok(&[
-        "backtest",
-        "--data",
-        s(&train),
-        "--test",
-        s(&test),
-        "--model",
+    let v = backtest_json(
+        &train,
         "seasonal-naive",
-        "--horizon",
-        "18",
-        "--json",
-    ]);
-    let v: Value = serde_json::from_str(&json).unwrap();
+        &["--test", s(&test), "--horizon", "18"],
+    );
     assert_eq!(v["series"], 12);
     assert_eq!(v["rows"], 12 * 18);
     assert_eq!(v["evaluation"], "test");

@@ -4,19 +4,12 @@
 
 mod common;
 
-use common::{dataset, isolated, m3_subset, ok, run_ok};
+use common::{backtest_json, dataset, isolated, m3_subset, ok, run_ok};
 use serde_json::Value;
 use std::path::Path;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// `forecast backtest ... --json` of `model` on `train` (with `extra` arguments).
-fn backtest_json(train: &Path, model: &str, extra: &[&str]) -> Value {
-    let mut args = vec!["backtest", "--data", s(train), "--model", model, "--json"];
-    args.extend(extra);
-    serde_json::from_str(&ok(&args)).unwrap()
 }
 
 fn run_study(dir: &Path, spec: &str) -> Value {

@@ -155,14 +155,10 @@ pub fn target_options(
     }
 }
 
-fn default_target() -> String {
-    "y".into()
-}
-
 impl DataSpec {
     /// The default target column of a spec (`y`, statsforecast's convention).
     pub fn default_target() -> String {
-        default_target()
+        "y".into()
     }
 
     /// How to read the data (the target and features are required, other columns are
@@ -205,21 +201,5 @@ impl DataSpec {
     pub fn load(&self) -> Result<Dataset> {
         let (options, target) = self.options()?;
         Dataset::load(&self.path, &options, &self.series_spec(target)?)
-    }
-
-    /// Load one series; a panel is an error naming the path.
-    pub fn load_series(&self) -> Result<Series> {
-        match self.load()? {
-            Dataset::One(one) => Ok(one.1),
-            Dataset::Panel(p, s) => Err(Error::config(
-                "data.path",
-                format!(
-                    "{} is a panel of {} series (id column '{}'); this spec takes one series",
-                    self.path.display(),
-                    s.len(),
-                    p.id_column
-                ),
-            )),
-        }
     }
 }

@@ -174,3 +174,12 @@ pub fn m3_subset(dir: &Path, name: &str, n: usize) -> PathBuf {
     std::fs::write(&p, out).unwrap();
     p
 }
+
+/// `forecast backtest --data DATA --model MODEL --json` followed by `extra`, which must
+/// succeed, its output parsed.
+pub fn backtest_json(data: &Path, model: &str, extra: &[&str]) -> Value {
+    let data = data.to_str().expect("a UTF-8 path");
+    let mut args = vec!["backtest", "--data", data, "--model", model, "--json"];
+    args.extend(extra);
+    serde_json::from_str(&ok(&args)).expect("backtest --json prints JSON")
+}
