@@ -160,11 +160,20 @@ pub struct PredictPanel<'a> {
 /// `forecast predict` with a panel model: a long table of every series' forecast.
 pub fn predict(p: PredictPanel<'_>) -> Result<()> {
     let mut model = artifact::load_panel(p.model)?;
-    if !p.ids.is_empty() {
+    // A global model takes series it was not trained on from --data, so --ids applies
+    // to the conditioned panel; a local model's series are only its own.
+    let global = model
+        .series
+        .first()
+        .is_some_and(|(_, f)| f.model.is_global());
+    if !global && !p.ids.is_empty() {
         model = model.subset(p.ids)?;
     }
     if let Some(path) = p.data {
-        model = condition(&model, path, p.missing)?;
+        model = condition(&model, path, p.missing, p.ids)?;
+    }
+    if global && !p.ids.is_empty() {
+        model = model.subset(p.ids)?;
     }
     let (forecasts, failed) = model.predict(p.horizon, p.levels);
     let name = p.alias.unwrap_or(model.kind());
@@ -173,11 +182,13 @@ pub fn predict(p: PredictPanel<'_>) -> Result<()> {
 }
 
 /// Re-anchor every series of `model` at the end of its rows in `path` (same schema,
-/// newer rows), without refitting.
+/// newer rows), without refitting. A global model (one network for the panel) forecasts
+/// the series of `path` (those of `ids` when given), the model's own and new ones alike.
 fn condition(
     model: &PanelForecaster,
     path: &Path,
     missing: forecast_core::MissingPolicy,
+    ids: &[String],
 ) -> Result<PanelForecaster> {
     let first = &model
         .series
@@ -204,6 +215,31 @@ fn condition(
     let history = series_of(&panel, &spec)?;
     let by_id: std::collections::HashMap<&str, &forecast_core::Series> =
         history.iter().map(|s| (s.id.as_str(), &s.series)).collect();
+    if first.model.is_global() {
+        let known: std::collections::HashMap<&str, &forecast_core::Forecaster> = model
+            .series
+            .iter()
+            .map(|(id, f)| (id.as_str(), f))
+            .collect();
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut series = Vec::new();
+        for h in history
+            .iter()
+            .filter(|h| wanted.is_empty() || wanted.contains(h.id.as_str()))
+        {
+            let f = match known.get(h.id.as_str()) {
+                Some(f) => f.condition(&h.series),
+                None => first.adopt(&h.series),
+            }
+            .with_context(|| format!("series '{}' of {}", h.id, path.display()))?;
+            series.push((h.id.clone(), f));
+        }
+        return Ok(PanelForecaster {
+            id_column: model.id_column.clone(),
+            series,
+            skipped: vec![],
+        });
+    }
     let mut out = model.clone();
     for (id, f) in &mut out.series {
         let h = by_id

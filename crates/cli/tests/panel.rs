@@ -487,3 +487,146 @@ fn shards_cover_the_panel_once_and_merge_into_the_whole_backtest() {
     ]);
     assert!(e.contains("one series"), "{e}");
 }
+
+#[test]
+fn a_network_on_a_panel_is_one_global_model_that_also_forecasts_new_series() {
+    // Three tickers of the shipped panel: one LSTM for all of them.
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(dataset("techstocks_daily.csv")).unwrap();
+    let mut header = src.lines().next().unwrap().to_string();
+    header.push('\n');
+    let rows = |tickers: &[&str], last: usize| -> String {
+        let mut body = header.clone();
+        for t in tickers {
+            let mine: Vec<&str> = src
+                .lines()
+                .filter(|l| l.starts_with(&format!("{t},")))
+                .collect();
+            for l in &mine[mine.len() - last..] {
+                body.push_str(l);
+                body.push('\n');
+            }
+        }
+        body
+    };
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, rows(&["AAPL", "GOOG", "MSFT"], 120)).unwrap();
+    let model = dir.path().join("lstm");
+    let net = [
+        "--set",
+        "hidden_size=8",
+        "--set",
+        "num_layers=1",
+        "--set",
+        "lookback=10",
+        "--set",
+        "epochs=2",
+    ];
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&train),
+        "--target",
+        "close",
+        "--model",
+        "lstm",
+        "--horizon",
+        "3",
+        "--out",
+        s(&model),
+        "--json",
+    ];
+    args.extend(net);
+    let v: Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(v["series"], 3);
+    // One network for the panel, saved once beside the series' own scalers.
+    assert!(model.join("weights.bpk").is_file());
+    assert!(model.join("series.jsonl").is_file());
+
+    let csv = ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "3",
+        "--level",
+        "80",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "unique_id,ds,lstm,lstm-lo-80,lstm-hi-80");
+    assert_eq!(lines.len(), 1 + 3 * 3);
+
+    // A ticker the network never saw (MSFT's last 60 closes, tripled, under a new
+    // name), from --data: forecast with its own scaling.
+    let new = dir.path().join("new.csv");
+    let mut body = rows(&["MSFT"], 60);
+    let closes: Vec<f64> = rows(&["MSFT"], 60)
+        .lines()
+        .skip(1)
+        .map(|l| 3.0 * l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .collect();
+    for l in rows(&["MSFT"], 60).lines().skip(1) {
+        let (_, rest) = l.split_once(',').unwrap();
+        let (date, close) = rest.split_once(',').unwrap();
+        body.push_str(&format!(
+            "NEWCO,{date},{}\n",
+            3.0 * close.parse::<f64>().unwrap()
+        ));
+    }
+    std::fs::write(&new, body).unwrap();
+    let csv = ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--horizon",
+        "3",
+        "--data",
+        s(&new),
+        "--ids",
+        "NEWCO",
+    ]);
+    let newco: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            assert!(l.starts_with("NEWCO,"), "{l}");
+            l.split(',').nth(2).unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(newco.len(), 3);
+    let (lo, hi) = closes
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    for p in newco {
+        assert!(
+            p > 0.8 * lo && p < 1.2 * hi,
+            "NEWCO forecast {p} vs [{lo}, {hi}]"
+        );
+    }
+
+    // The backtest of the panel trains one network per fold.
+    let v = backtest_json(
+        &train,
+        "lstm",
+        &[
+            "--target",
+            "close",
+            "--horizon",
+            "3",
+            "--folds",
+            "2",
+            "--set",
+            "hidden_size=8",
+            "--set",
+            "num_layers=1",
+            "--set",
+            "lookback=10",
+            "--set",
+            "epochs=2",
+        ],
+    );
+    assert_eq!(v["series"], 3);
+    assert_eq!(v["rows"], 3 * 2 * 3);
+}

@@ -230,10 +230,44 @@ pub struct PanelManifest {
     /// Series left out by the short-series policy.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// For a global model (one network for every series): the parts its series share,
+    /// saved once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global: Option<GlobalParts>,
     /// Version of forecast-core that wrote the directory.
     pub crate_version: String,
     /// Creation time, RFC 3339 UTC.
     pub created: String,
+}
+
+/// What the series of a global model share: one network's weights (in
+/// [`crate::models::neural::WEIGHTS_FILE`] beside `panel.json`) and the pooled
+/// conformal residuals in standardised units (each series line keeps its own scaler
+/// and `residual_scale`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GlobalParts {
+    /// SHA-256 of the weights file.
+    pub weights_sha256: String,
+    /// Sorted pooled absolute validation errors per horizon step, standardised units.
+    pub residuals: Vec<Vec<f64>>,
+}
+
+/// The network of a global model's series.
+fn global_net(f: &Forecaster) -> Option<&crate::models::NeuralFitted> {
+    match &f.model {
+        FittedModel::Lstm(m) | FittedModel::Transformer(m) if m.is_global() => Some(m),
+        _ => None,
+    }
+}
+
+/// A global model's series without the parts saved once for the panel.
+fn without_shared(f: &Forecaster) -> Forecaster {
+    let mut f = f.clone();
+    if let FittedModel::Lstm(m) | FittedModel::Transformer(m) = &mut f.model {
+        m.residuals = Default::default();
+        m.weights = Default::default();
+    }
+    f
 }
 
 #[derive(Serialize, Deserialize)]
@@ -254,20 +288,57 @@ pub fn is_panel(dir: &Path) -> bool {
 pub fn save_panel(panel: &PanelForecaster, dir: &Path) -> Result<()> {
     check_overwrite(dir)?;
     let kind = panel.kind().to_string();
-    if panel
+    // A global model's series share one network: its weights are written once.
+    let nets: Vec<_> = panel
         .series
         .iter()
-        .any(|(_, f)| !f.model.extra_files().is_empty())
-    {
-        return Err(artifact_err(
-            dir,
-            format!("'{kind}' keeps weights outside model.json; a panel directory holds models without them"),
-        ));
-    }
+        .filter_map(|(_, f)| global_net(f))
+        .collect();
+    let global = match nets.first() {
+        Some(first) => {
+            if nets.len() != panel.series.len()
+                || nets
+                    .iter()
+                    .any(|m| m.weights_sha256 != first.weights_sha256)
+            {
+                return Err(artifact_err(
+                    dir,
+                    "the series do not share one network (not one global model)",
+                ));
+            }
+            Some((
+                GlobalParts {
+                    weights_sha256: first.weights_sha256.clone(),
+                    residuals: first.residuals.to_vec(),
+                },
+                first.weights.0.to_vec(),
+            ))
+        }
+        None => {
+            if panel
+                .series
+                .iter()
+                .any(|(_, f)| !f.model.extra_files().is_empty())
+            {
+                return Err(artifact_err(
+                    dir,
+                    format!("'{kind}' keeps weights outside model.json and is not one global model; a panel directory cannot hold one network per series"),
+                ));
+            }
+            None
+        }
+    };
     let lines: Vec<Result<String>> = panel
         .series
         .par_iter()
         .map(|(id, f)| {
+            let stripped;
+            let f = if global.is_some() {
+                stripped = without_shared(f);
+                &stripped
+            } else {
+                f
+            };
             serde_json::to_string(&SeriesLine {
                 unique_id: id.clone(),
                 model: ModelFile::new(f),
@@ -286,6 +357,7 @@ pub fn save_panel(panel: &PanelForecaster, dir: &Path) -> Result<()> {
         id_column: panel.id_column.clone(),
         series: panel.series.len(),
         skipped: panel.skipped.clone(),
+        global: global.as_ref().map(|(g, _)| g.clone()),
         crate_version: CRATE_VERSION.to_string(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
@@ -306,11 +378,14 @@ pub fn save_panel(panel: &PanelForecaster, dir: &Path) -> Result<()> {
         ver = manifest.crate_version,
         created = manifest.created,
     );
-    let files = [
+    let mut files = vec![
         (PANEL_FILE, json.into_bytes()),
         (SERIES_FILE, body.into_bytes()),
         ("MLmodel", mlmodel.into_bytes()),
     ];
+    if let Some((_, weights)) = global {
+        files.push((crate::models::neural::WEIGHTS_FILE, weights));
+    }
     crate::fsio::write_dir(dir, |tmp| {
         for (name, bytes) in &files {
             let p = tmp.join(name);
@@ -375,10 +450,46 @@ pub fn load_panel(dir: &Path) -> Result<PanelForecaster> {
             Ok((l.unique_id, l.model.into_forecaster()))
         })
         .collect();
-    let series = parsed.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut series = parsed.into_iter().collect::<Result<Vec<_>>>()?;
+    if let Some(g) = &manifest.global {
+        share_global(dir, g, &mut series)?;
+    }
     Ok(PanelForecaster {
         id_column: manifest.id_column,
         series,
         skipped: manifest.skipped,
     })
+}
+
+/// Give every series of a global model the network's weights (read and checked once)
+/// and the pooled residuals.
+fn share_global(dir: &Path, g: &GlobalParts, series: &mut [(String, Forecaster)]) -> Result<()> {
+    let residuals = std::sync::Arc::new(g.residuals.clone());
+    let mut weights: Option<crate::models::neural::Weights> = None;
+    for (id, f) in series.iter_mut() {
+        let (FittedModel::Lstm(m) | FittedModel::Transformer(m)) = &mut f.model else {
+            return Err(artifact_err(
+                dir,
+                format!(
+                    "series '{id}' is not a network, but {PANEL_FILE} describes a global model"
+                ),
+            ));
+        };
+        if m.weights_sha256 != g.weights_sha256 || !m.is_global() {
+            return Err(artifact_err(
+                dir,
+                format!("series '{id}' does not belong to the panel's network"),
+            ));
+        }
+        match &weights {
+            Some(w) => m.weights = w.clone(),
+            None => {
+                // Reads the file, checks its checksum and that the network loads.
+                m.load_files(dir)?;
+                weights = Some(m.weights.clone());
+            }
+        }
+        m.residuals = std::sync::Arc::clone(&residuals);
+    }
+    Ok(())
 }

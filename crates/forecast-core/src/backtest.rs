@@ -97,11 +97,7 @@ pub fn backtest(
     let min_train = spec.model.min_train_rows(series.season_length);
     let folds = rolling_origin(series.len(), bt.horizon, bt.plan, min_train)?;
     // Group folds by the fold at which the model is (re)fitted.
-    let every = match bt.refit {
-        Refit::Every => 1,
-        Refit::Never => folds.len().max(1),
-        Refit::EveryN(n) => n,
-    };
+    let every = bt.refit.every(folds.len());
     let groups: Vec<&[Fold]> = folds.chunks(every).collect();
     let naive = ForecasterSpec::new(ModelConfig::Naive(Default::default()));
     let results: Vec<Vec<FoldResult>> = groups
@@ -120,19 +116,44 @@ pub fn backtest(
         })
         .collect::<Result<_>>()?;
     let per_fold: Vec<FoldResult> = results.into_iter().flatten().collect();
-    let model_windows: Vec<Window> = per_fold.iter().map(|f| f.model.clone()).collect();
-    let naive_windows: Vec<Window> = per_fold.iter().map(|f| f.naive.clone()).collect();
-    Ok(BacktestReport {
-        model: spec.model.kind().to_string(),
-        horizon: bt.horizon,
-        folds: per_fold.len(),
-        metrics: Metrics::pooled(&model_windows),
-        naive: Metrics::pooled(&naive_windows),
+    Ok(BacktestReport::from_folds(
+        spec.model.kind(),
+        bt.horizon,
         per_fold,
-    })
+    ))
 }
 
-fn run_fold(
+impl Refit {
+    /// Folds per fit (the fit at a group's first fold serves the whole group), for a
+    /// backtest of `folds` folds.
+    pub fn every(&self, folds: usize) -> usize {
+        match self {
+            Refit::Every => 1,
+            Refit::Never => folds.max(1),
+            Refit::EveryN(n) => (*n).max(1),
+        }
+    }
+}
+
+impl BacktestReport {
+    /// The report of `per_fold` (in fold order): metrics pooled over the folds.
+    pub fn from_folds(model: &str, horizon: usize, per_fold: Vec<FoldResult>) -> BacktestReport {
+        let model_windows: Vec<Window> = per_fold.iter().map(|f| f.model.clone()).collect();
+        let naive_windows: Vec<Window> = per_fold.iter().map(|f| f.naive.clone()).collect();
+        BacktestReport {
+            model: model.to_string(),
+            horizon,
+            folds: per_fold.len(),
+            metrics: Metrics::pooled(&model_windows),
+            naive: Metrics::pooled(&naive_windows),
+            per_fold,
+        }
+    }
+}
+
+/// Score one fold with a model fitted (or conditioned) at or before its origin: the
+/// model is conditioned on the rows before the origin, and the naive forecast beside.
+pub(crate) fn run_fold(
     fitted: &Forecaster,
     naive: &ForecasterSpec,
     series: &Series,

@@ -7,15 +7,16 @@
 //! each series' fit depends on that series alone, so the output is the same whatever
 //! the thread count.
 
-use crate::backtest::{backtest, BacktestReport, BacktestSpec};
+use crate::backtest::{backtest, run_fold, BacktestReport, BacktestSpec, FoldResult};
 use crate::data::{Frame, Panel};
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
 use crate::metrics::{mase_scale, Metrics, Window};
 use crate::models::ModelConfig;
 use crate::pipeline::{Forecaster, ForecasterSpec};
+use crate::reporter::Silent;
 use crate::series::{Series, SeriesSpec};
-use crate::split::{rolling_origin, Split};
+use crate::split::{rolling_origin, Fold, Split};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -146,31 +147,27 @@ pub fn series_of(panel: &Panel, spec: &SeriesSpec) -> Result<Vec<PanelSeries>> {
     built.into_iter().collect()
 }
 
-/// Models fitted per series: local models only when there are several series (global
-/// neural models train across the panel and are not fitted here); one series takes
-/// any model, a network included.
-fn check_local(model: &ModelConfig, series: usize) -> Result<()> {
-    // A bad config fails once, not once per series.
-    crate::models::ModelFacts::check(model)?;
-    if series > 1 && matches!(model, ModelConfig::Lstm(_) | ModelConfig::Transformer(_)) {
-        return Err(Error::config(
-            "model",
-            format!(
-                "'{}' on a panel would be one network per series; global neural models over a panel are not built yet (fit one series at a time, or use a local model: naive, seasonal-naive, naive2, drift, mean, arima, auto-arima)",
-                model.kind()
-            ),
-        ));
+/// Check a model's configuration once for the whole panel (not once per series).
+fn check_model(model: &ModelConfig) -> Result<()> {
+    crate::models::ModelFacts::check(model)
+}
+
+/// Fewest training rows `spec` needs of one series: a global network's series needs one
+/// training window (the panel's validation windows serve it), a local model its own.
+fn min_rows(spec: &ForecasterSpec, series: &Series, global: bool) -> usize {
+    match spec.model.global_min_rows() {
+        Some(n) if global => n,
+        _ => spec.model.min_train_rows(series.season_length),
     }
-    Ok(())
 }
 
 /// Whether `series` is too short for `spec` (its training part has fewer rows than the
 /// model needs): the reason, if so.
-fn too_short(spec: &ForecasterSpec, series: &Series, extra: usize) -> Option<String> {
+fn too_short(spec: &ForecasterSpec, series: &Series, extra: usize, global: bool) -> Option<String> {
     let train = Split::by_fraction(series.len(), spec.valid_fraction, spec.test_fraction)
         .map(|s| s.train.len())
         .unwrap_or(0);
-    let needed = spec.model.min_train_rows(series.season_length) + extra;
+    let needed = min_rows(spec, series, global) + extra;
     (train < needed).then(|| {
         format!(
             "too short: {} needs at least {needed} training rows, the series has {train}",
@@ -186,11 +183,12 @@ fn apply_short<'a>(
     series: &'a [PanelSeries],
     short: ShortPolicy,
     extra: usize,
+    global: bool,
 ) -> Result<(Vec<&'a PanelSeries>, Vec<Skipped>)> {
     let mut kept = Vec::with_capacity(series.len());
     let mut skipped = Vec::new();
     for s in series {
-        match (too_short(spec, &s.series, extra), short) {
+        match (too_short(spec, &s.series, extra, global), short) {
             (None, _) => kept.push(s),
             (Some(reason), ShortPolicy::Skip) => skipped.push(Skipped {
                 unique_id: s.id.clone(),
@@ -238,16 +236,28 @@ pub fn fit_panel(
     short: ShortPolicy,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<PanelFit> {
-    check_local(&spec.model, series.len())?;
-    let (kept, skipped) = apply_short(spec, series, short, 0)?;
-    let results: Vec<(String, Result<Forecaster>)> = kept
-        .par_iter()
-        .map(|s| {
-            let r = spec.fit_quiet(&s.series);
-            on_done();
-            (s.id.clone(), r)
-        })
-        .collect();
+    check_model(&spec.model)?;
+    let (kept, skipped) = apply_short(spec, series, short, 0, spec.model.is_global())?;
+    // A network over a panel is one global model, whatever the number of series.
+    let results: Vec<(String, Result<Forecaster>)> = if spec.model.is_global() {
+        let refs: Vec<&Series> = kept.iter().map(|s| &s.series).collect();
+        let fitted = spec.fit_global(&refs, &mut Silent)?;
+        kept.iter()
+            .zip(fitted)
+            .map(|(s, r)| {
+                on_done();
+                (s.id.clone(), r)
+            })
+            .collect()
+    } else {
+        kept.par_iter()
+            .map(|s| {
+                let r = spec.fit_quiet(&s.series);
+                on_done();
+                (s.id.clone(), r)
+            })
+            .collect()
+    };
     let (fitted, failed) = split_results(results);
     Ok(PanelFit {
         fitted: PanelForecaster {
@@ -442,7 +452,7 @@ pub fn score_holdout(
     short: ShortPolicy,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<(PanelScore, Vec<Failed>)> {
-    check_local(&spec.model, train.len())?;
+    check_model(&spec.model)?;
     if spec.valid_fraction > 0.0 || spec.test_fraction > 0.0 {
         return Err(Error::config(
             "test-fraction",
@@ -458,7 +468,8 @@ pub fn score_holdout(
             format!("series '{id}' of the test data is not in the training data"),
         ));
     }
-    let (kept, skipped) = apply_short(spec, train, short, 0)?;
+    let global = spec.model.is_global() && train.len() > 1;
+    let (kept, skipped) = apply_short(spec, train, short, 0, global)?;
     let mut jobs = Vec::with_capacity(kept.len());
     for s in kept {
         let frame = by_id.get(s.id.as_str()).ok_or_else(|| {
@@ -467,14 +478,28 @@ pub fn score_holdout(
         let actual = frame.column(target).map_err(|e| e.in_series(&s.id))?;
         jobs.push((s, *frame, actual));
     }
-    let results: Vec<(String, Result<SeriesScore>)> = jobs
-        .par_iter()
-        .map(|(s, frame, actual)| {
-            let r = score_one(spec, &s.series, frame, actual);
-            on_done();
-            (s.id.clone(), r)
-        })
-        .collect();
+    let results: Vec<(String, Result<SeriesScore>)> = if global {
+        let refs: Vec<&Series> = jobs.iter().map(|(s, _, _)| &s.series).collect();
+        let fitted = spec.fit_global(&refs, &mut Silent)?;
+        jobs.par_iter()
+            .zip(fitted.into_par_iter())
+            .map(|((s, frame, actual), f)| {
+                let r = f.and_then(|f| score_fitted(&f, &s.series, frame, actual));
+                on_done();
+                (s.id.clone(), r)
+            })
+            .collect()
+    } else {
+        jobs.par_iter()
+            .map(|(s, frame, actual)| {
+                let r = spec
+                    .fit_quiet(&s.series)
+                    .and_then(|f| score_fitted(&f, &s.series, frame, actual));
+                on_done();
+                (s.id.clone(), r)
+            })
+            .collect()
+    };
     let (scores, failed) = split_results(results);
     let scores = scores
         .into_iter()
@@ -483,15 +508,15 @@ pub fn score_holdout(
     Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
 }
 
-/// Fit on all of `series`, forecast `actual.len()` steps and score them.
-fn score_one(
-    spec: &ForecasterSpec,
+/// Forecast `actual.len()` steps from the end of `series` (which `fitted` was fitted on)
+/// and score them.
+fn score_fitted(
+    fitted: &Forecaster,
     series: &Series,
     test: &Frame,
     actual: &[f64],
 ) -> Result<SeriesScore> {
     let h = actual.len();
-    let fitted = spec.fit_quiet(series)?;
     if let (Some(expected), Some(times)) = (fitted.future_timestamps(h), &test.times) {
         let got: Vec<String> = times
             .iter()
@@ -536,12 +561,16 @@ pub fn backtest_panel(
     short: ShortPolicy,
     on_fold: &(dyn Fn() + Sync),
 ) -> Result<(PanelScore, Vec<Failed>)> {
-    check_local(&spec.model, series.len())?;
-    let (kept, skipped) = apply_short(spec, series, short, bt.horizon)?;
-    let results: Vec<(String, Result<BacktestReport>)> = kept
-        .par_iter()
-        .map(|s| (s.id.clone(), backtest(spec, &s.series, bt, on_fold)))
-        .collect();
+    check_model(&spec.model)?;
+    let global = spec.model.is_global() && series.len() > 1;
+    let (kept, skipped) = apply_short(spec, series, short, bt.horizon, global)?;
+    let results: Vec<(String, Result<BacktestReport>)> = if global {
+        backtest_global(spec, &kept, bt, on_fold)?
+    } else {
+        kept.par_iter()
+            .map(|s| (s.id.clone(), backtest(spec, &s.series, bt, on_fold)))
+            .collect()
+    };
     let (reports, failed) = split_results(results);
     let scores = reports
         .into_iter()
@@ -555,13 +584,119 @@ pub fn backtest_panel(
     Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
 }
 
+/// Rolling-origin backtest of a global model: fold `j` of every series (each series'
+/// folds as [`backtest`] places them, counted from its end) is forecast by one network
+/// trained on every series' rows before its own fold-`j` origin, refitted as `bt.refit`
+/// says (conditioned on newer rows in between). A fit that fails as a whole fails every
+/// series it was fitting.
+fn backtest_global(
+    spec: &ForecasterSpec,
+    kept: &[&PanelSeries],
+    bt: &BacktestSpec,
+    on_fold: &(dyn Fn() + Sync),
+) -> Result<Vec<(String, Result<BacktestReport>)>> {
+    if spec.valid_fraction > 0.0 || spec.test_fraction > 0.0 {
+        return Err(Error::config(
+            "test-fraction",
+            "backtests take no valid/test fraction",
+        ));
+    }
+    let n = kept.len();
+    let mut folds: Vec<Vec<Fold>> = Vec::with_capacity(n);
+    let mut errors: Vec<Option<Error>> = Vec::with_capacity(n);
+    for s in kept {
+        let min_train = min_rows(spec, &s.series, true);
+        match rolling_origin(s.series.len(), bt.horizon, bt.plan, min_train) {
+            Ok(f) => {
+                folds.push(f);
+                errors.push(None);
+            }
+            Err(e) => {
+                folds.push(Vec::new());
+                errors.push(Some(e));
+            }
+        }
+    }
+    let most = folds.iter().map(Vec::len).max().unwrap_or(0);
+    let every = bt.refit.every(most);
+    let naive = ForecasterSpec::new(ModelConfig::Naive(Default::default()));
+    let mut results: Vec<Vec<FoldResult>> = vec![Vec::new(); n];
+    for start in (0..most).step_by(every) {
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| errors[i].is_none() && folds[i].len() > start)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let heads: Vec<Series> = members
+            .iter()
+            .map(|&i| kept[i].series.head(folds[i][start].origin()))
+            .collect();
+        let refs: Vec<&Series> = heads.iter().collect();
+        let fitted = match spec.fit_global(&refs, &mut Silent) {
+            Ok(f) => f,
+            Err(e) => {
+                let message = format!("global fit at fold {}: {e}", start + 1);
+                for &i in &members {
+                    errors[i] = Some(Error::Model {
+                        model: spec.model.kind().into(),
+                        message: message.clone(),
+                    });
+                }
+                continue;
+            }
+        };
+        let outcomes: Vec<(usize, Result<Vec<FoldResult>>)> = members
+            .par_iter()
+            .zip(fitted.into_par_iter())
+            .map(|(&i, f)| {
+                let group = &folds[i][start..(start + every).min(folds[i].len())];
+                let r = f.and_then(|f| {
+                    group
+                        .iter()
+                        .map(|fold| {
+                            let r = run_fold(&f, &naive, &kept[i].series, *fold)?;
+                            on_fold();
+                            Ok(r)
+                        })
+                        .collect::<Result<Vec<_>>>()
+                });
+                (i, r)
+            })
+            .collect();
+        for (i, r) in outcomes {
+            match r {
+                Ok(v) => results[i].extend(v),
+                Err(e) => errors[i] = Some(e),
+            }
+        }
+    }
+    Ok(kept
+        .iter()
+        .zip(errors)
+        .zip(results)
+        .map(|((s, e), per_fold)| {
+            let r = match e {
+                Some(e) => Err(e),
+                None => Ok(BacktestReport::from_folds(
+                    spec.model.kind(),
+                    bt.horizon,
+                    per_fold,
+                )),
+            };
+            (s.id.clone(), r)
+        })
+        .collect())
+}
+
 /// Folds a rolling-origin backtest of `spec` runs over every series (a series whose
 /// folds do not fit counts none), for progress bars.
 pub fn panel_folds(spec: &ForecasterSpec, series: &[PanelSeries], bt: &BacktestSpec) -> usize {
+    let global = spec.model.is_global() && series.len() > 1;
     series
         .iter()
         .map(|s| {
-            let min_train = spec.model.min_train_rows(s.series.season_length);
+            let min_train = min_rows(spec, &s.series, global);
             rolling_origin(s.series.len(), bt.horizon, bt.plan, min_train).map_or(0, |f| f.len())
         })
         .sum()
@@ -692,7 +827,7 @@ mod tests {
     }
 
     #[test]
-    fn one_series_takes_a_network_and_a_panel_refuses_it() {
+    fn one_series_takes_a_network_through_the_panel_path() {
         let mut model = ModelConfig::from_kind("lstm").unwrap();
         model
             .set_json_many(&[
@@ -716,16 +851,5 @@ mod tests {
         let (score, failed) = backtest_panel(&spec, &one, &bt, ShortPolicy::Error, &|| {}).unwrap();
         assert!(failed.is_empty(), "{failed:?}");
         assert_eq!(score.series, 1);
-        let two = vec![
-            one[0].clone(),
-            PanelSeries {
-                id: "b".into(),
-                series: seasonal(60),
-            },
-        ];
-        let e = backtest_panel(&spec, &two, &bt, ShortPolicy::Error, &|| {})
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("one network per series"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use crate::reporter::{Reporter, Silent};
 use crate::series::Series;
 use crate::split::Split;
 use crate::transform::{FittedTransform, Transform};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -129,6 +130,107 @@ impl ForecasterSpec {
     /// Fit without progress reports.
     pub fn fit_quiet(&self, series: &Series) -> Result<Forecaster> {
         self.fit(series, &mut Silent)
+    }
+
+    /// Fit one global model (a network, see [`ModelConfig::is_global`]) on every series
+    /// at once: each series is split, transformed and scaled on its own training part
+    /// as [`ForecasterSpec::fit`] does, one network learns from the windows of all of
+    /// them, and each series gets a forecaster that shares it, scored on its own
+    /// validation and test parts and conditioned on all its rows. The outer error is a
+    /// failure of the whole fit; a series that cannot take part fails in its own place.
+    pub fn fit_global(
+        &self,
+        series: &[&Series],
+        reporter: &mut dyn Reporter,
+    ) -> Result<Vec<Result<Forecaster>>> {
+        if self.refit_final {
+            return Err(Error::config(
+                "refit-final",
+                "a global model is fitted once on every series' training part; --refit-final applies to one series' network",
+            ));
+        }
+        struct Part {
+            train: std::ops::Range<usize>,
+            transform: FittedTransform,
+            y: Vec<f64>,
+            features: Vec<Column>,
+            valid_y: Vec<f64>,
+            valid_features: Vec<Column>,
+        }
+        let parts: Vec<Result<Part>> = series
+            .iter()
+            .map(|s| {
+                let split = Split::by_fraction(s.len(), self.valid_fraction, self.test_fraction)?;
+                let (train, valid) = (split.train, split.valid);
+                let transform = self.transform.fit(&s.target[train.clone()])?;
+                Ok(Part {
+                    y: transform.apply(&s.target[train.clone()])?,
+                    features: s.columns(train.clone()),
+                    valid_y: transform.apply(&s.target[valid.clone()])?,
+                    valid_features: s.columns(valid),
+                    train,
+                    transform,
+                })
+            })
+            .collect();
+        let data: Vec<TrainingData<'_>> = parts
+            .iter()
+            .zip(series)
+            .filter_map(|(p, s)| p.as_ref().ok().map(|p| (p, s)))
+            .map(|(p, s)| TrainingData {
+                target: &p.y,
+                features: &p.features,
+                valid: (!p.valid_y.is_empty())
+                    .then_some((p.valid_y.as_slice(), p.valid_features.as_slice())),
+                season_length: s.season_length,
+                seed: self.seed,
+            })
+            .collect();
+        let mut models = self
+            .model
+            .fit_global(&data, self.seed, reporter)?
+            .into_iter();
+        let built: Vec<Result<Forecaster>> = parts
+            .into_iter()
+            .zip(series)
+            .map(|(p, s)| {
+                let p = p?;
+                let model = models.next().ok_or_else(|| Error::Model {
+                    model: self.model.kind().into(),
+                    message: "a series has no fitted model".into(),
+                })??;
+                let train_series = s.head(p.train.end);
+                Ok(Forecaster {
+                    spec: self.clone(),
+                    transform: p.transform,
+                    model,
+                    schema: train_series.schema.clone(),
+                    season_length: s.season_length,
+                    fingerprint: fingerprint(&train_series),
+                    valid: None,
+                    test: None,
+                })
+            })
+            .collect();
+        Ok(built
+            .into_par_iter()
+            .zip(series.par_iter())
+            .map(|(f, s)| {
+                let mut f = f?;
+                let split = Split::by_fraction(s.len(), self.valid_fraction, self.test_fraction)?;
+                if !split.valid.is_empty() {
+                    f.valid = Some(f.evaluate(s, split.valid.clone())?);
+                }
+                if !split.test.is_empty() {
+                    f.test = Some(f.evaluate(s, split.test.clone())?);
+                }
+                if split.train.end == s.len() {
+                    Ok(f)
+                } else {
+                    f.condition(s)
+                }
+            })
+            .collect())
     }
 }
 
@@ -264,6 +366,45 @@ impl Forecaster {
                 ..self.schema.clone()
             },
             ..self.clone()
+        })
+    }
+
+    /// A global model's series applied to `history`, a series it was not trained on:
+    /// the target transform and the network's scaling are fitted on all of `history`,
+    /// and the forecast starts after its last row (see [`ForecasterSpec::fit_global`]).
+    pub fn adopt(&self, history: &Series) -> Result<Forecaster> {
+        if history.schema.target != self.schema.target {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "target column '{}' differs from the model's '{}'",
+                    history.schema.target, self.schema.target
+                ),
+            ));
+        }
+        let transform = self.spec.transform.fit(&history.target)?;
+        let y = transform.apply(&history.target)?;
+        let data = TrainingData {
+            target: &y,
+            features: &history.features,
+            valid: None,
+            season_length: history.season_length,
+            seed: self.spec.seed,
+        };
+        Ok(Forecaster {
+            model: self.model.adopt(&data)?,
+            transform,
+            schema: DataSchema {
+                last_timestamp: history.schema.last_timestamp,
+                fitted_rows: 0,
+                conditioned_rows: history.len(),
+                ..self.schema.clone()
+            },
+            season_length: history.season_length,
+            fingerprint: fingerprint(history),
+            valid: None,
+            test: None,
+            spec: self.spec.clone(),
         })
     }
 

@@ -457,6 +457,55 @@ impl ModelConfig {
         cfg
     }
 
+    /// Whether the kind trains one model across the series of a panel (the networks)
+    /// rather than one model per series.
+    pub fn is_global(&self) -> bool {
+        matches!(self, ModelConfig::Lstm(_) | ModelConfig::Transformer(_))
+    }
+
+    /// Fewest rows one series of a global model needs (one training window), or `None`
+    /// for a kind fitted per series (see [`ModelConfig::min_train_rows`]).
+    pub fn global_min_rows(&self) -> Option<usize> {
+        match self {
+            ModelConfig::Lstm(c) => Some(neural::Arch::Lstm(c.clone()).global_min_rows()),
+            ModelConfig::Transformer(c) => {
+                Some(neural::Arch::Transformer(c.clone()).global_min_rows())
+            }
+            _ => None,
+        }
+    }
+
+    /// Fit one global model on every series of `data` (see [`neural::global`]): one
+    /// result per series, in order; the outer error is a failure of the whole fit.
+    pub fn fit_global(
+        &self,
+        data: &[TrainingData<'_>],
+        seed: u64,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Vec<Result<FittedModel>>> {
+        let (arch, wrap): (neural::Arch, fn(NeuralFitted) -> FittedModel) = match self {
+            ModelConfig::Lstm(c) => (neural::Arch::Lstm(c.clone()), FittedModel::Lstm),
+            ModelConfig::Transformer(c) => (
+                neural::Arch::Transformer(c.clone()),
+                FittedModel::Transformer,
+            ),
+            other => {
+                return Err(Error::config(
+                    "model",
+                    format!(
+                        "'{}' is fitted per series, not as one global model",
+                        other.kind()
+                    ),
+                ))
+            }
+        };
+        arch.validate()?;
+        Ok(neural::global::fit_global(&arch, data, seed, reporter)?
+            .into_iter()
+            .map(|r| r.map(wrap))
+            .collect())
+    }
+
     /// The configuration with the values the fit chose for the keys it was left to
     /// decide (a seasonal naive model's inferred `season_length`, ARIMA's `constant`),
     /// as tracking records it.
@@ -486,6 +535,24 @@ impl FittedModel {
         ) = (self, scored)
         {
             m.residuals = s.residuals.clone();
+        }
+    }
+
+    /// Whether this is one series of a global model.
+    pub fn is_global(&self) -> bool {
+        matches!(self, FittedModel::Lstm(m) | FittedModel::Transformer(m) if m.is_global())
+    }
+
+    /// A global model's series applied to a series it was not trained on (see
+    /// [`NeuralFitted::adopt`]); other kinds refuse.
+    pub fn adopt(&self, history: &TrainingData<'_>) -> Result<FittedModel> {
+        match self {
+            FittedModel::Lstm(m) => Ok(FittedModel::Lstm(m.adopt(history)?)),
+            FittedModel::Transformer(m) => Ok(FittedModel::Transformer(m.adopt(history)?)),
+            _ => Err(Error::config(
+                "data",
+                "a model fitted per series forecasts only the series it was fitted on",
+            )),
         }
     }
 

@@ -182,6 +182,7 @@ pub fn forecast(
     device: &Device,
 ) -> Result<Forecast> {
     let (table, scaler, residuals) = (&fitted.recent, &fitted.scaler, &fitted.residuals);
+    let scale = fitted.residual_scale.unwrap_or(1.0);
     let lookback = fitted.arch.train().lookback;
     let x = last_window(table, scaler, lookback)?;
     let y = net.run(x, [1, lookback, table.len()], device)?;
@@ -195,7 +196,10 @@ pub fn forecast(
         .iter()
         .map(|&level| {
             let w = (0..horizon)
-                .map(|k| conformal_width(&residuals[k], level))
+                .map(|k| {
+                    let r = residuals.get(k).map_or(&[][..], |r| r.as_slice());
+                    conformal_width(r, level).map(|w| w * scale)
+                })
                 .collect::<Result<Vec<f64>>>()?;
             Ok(Interval {
                 level,

@@ -14,6 +14,7 @@
 pub mod bptt;
 pub mod dataset;
 pub mod device;
+pub mod global;
 pub mod inference;
 pub mod layers;
 pub mod lstm;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use training::FitStats;
 
 /// A network the training loop can fit.
@@ -313,6 +315,13 @@ impl Arch {
         Ok(())
     }
 
+    /// Fewest rows of one series of a global model: one training window (the other
+    /// series' validation windows serve the network).
+    pub fn global_min_rows(&self) -> usize {
+        let t = self.train();
+        t.lookback + t.horizon
+    }
+
     /// Fewest training rows: one training window plus the validation rows.
     pub fn min_rows(&self) -> usize {
         let t = self.train();
@@ -368,8 +377,17 @@ pub struct NeuralFitted {
     pub scaler: Scaler,
     /// The last `lookback` rows the model saw (target first), model scale.
     pub recent: Vec<Vec<f64>>,
-    /// Sorted absolute validation errors per horizon step (conformal calibration).
-    pub residuals: Vec<Vec<f64>>,
+    /// Sorted absolute validation errors per horizon step (conformal calibration). For a
+    /// global model (see [`global`]) they are the pooled errors of every series'
+    /// validation windows in standardised label units, shared by the series of the panel
+    /// (and saved once in its directory), and [`NeuralFitted::residual_scale`] turns them
+    /// into the series' units.
+    #[serde(default, skip_serializing_if = "no_residuals")]
+    pub residuals: Arc<Vec<Vec<f64>>>,
+    /// For a series of a global model: the factor from standardised residuals to this
+    /// series' units (its label deviation). `None` for a network fitted on one series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual_scale: Option<f64>,
     /// Training statistics.
     pub stats: FitStats,
     /// SHA-256 of the weights.
@@ -379,9 +397,14 @@ pub struct NeuralFitted {
     pub weights: Weights,
 }
 
-/// Serialised network weights (burnpack bytes); `Debug` shows the size only.
+fn no_residuals(r: &Arc<Vec<Vec<f64>>>) -> bool {
+    r.is_empty()
+}
+
+/// Serialised network weights (burnpack bytes), shared by the series of a global model;
+/// `Debug` shows the size only.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Weights(pub Vec<u8>);
+pub struct Weights(pub Arc<Vec<u8>>);
 
 impl std::fmt::Debug for Weights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -396,58 +419,99 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Train a network of a checked architecture (see [`Checked`]).
-fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
-    let cfg = arch.train();
-    let (l, h) = (cfg.lookback, cfg.horizon);
-    let mut tab = table(data.target, data.features)?;
-    let n_train = match data.valid {
-        Some((vt, vf)) if vt.len() >= h => {
-            let vtab = table(vt, vf)?;
-            if vtab.len() != tab.len() {
-                return Err(Error::config(
-                    "features",
-                    "validation part has other columns than the training part",
-                ));
+/// One series' input table (target first, then features; training rows then validation
+/// rows) and the number of training rows, checked against the architecture.
+struct Prepared {
+    tab: Vec<Vec<f64>>,
+    n_train: usize,
+}
+
+impl Prepared {
+    /// One series' table. A series of a global model too short for a validation part of
+    /// its own (but holding one training window) trains on all its rows: the other
+    /// series' validation windows serve the network.
+    fn new(arch: &Arch, data: &TrainingData<'_>, global: bool) -> Result<Prepared> {
+        let cfg = arch.train();
+        let (l, h) = (cfg.lookback, cfg.horizon);
+        let mut tab = table(data.target, data.features)?;
+        let n_train = match data.valid {
+            Some((vt, vf)) if vt.len() >= h => {
+                let vtab = table(vt, vf)?;
+                if vtab.len() != tab.len() {
+                    return Err(Error::config(
+                        "features",
+                        "validation part has other columns than the training part",
+                    ));
+                }
+                let n = tab[0].len();
+                for (c, v) in tab.iter_mut().zip(vtab) {
+                    c.extend(v);
+                }
+                n
             }
-            let n = tab[0].len();
-            for (c, v) in tab.iter_mut().zip(vtab) {
-                c.extend(v);
+            _ if cfg.valid_fraction == 0.0 => tab[0].len(),
+            _ => {
+                let n = tab[0].len();
+                n - ((n as f64 * cfg.valid_fraction).round() as usize)
+                    .max(h)
+                    .min(n)
             }
-            n
+        };
+        let total = tab[0].len();
+        if n_train < l + h || (total < n_train + h && cfg.valid_fraction > 0.0) {
+            if global && total >= l + h {
+                return Ok(Prepared {
+                    tab,
+                    n_train: total,
+                });
+            }
+            let (what, needed) = if global {
+                ("a series of a global", l + h)
+            } else {
+                ("", arch.min_rows())
+            };
+            return Err(Error::TooFewRows {
+                what: format!("{what}{} with lookback {l} and horizon {h}", arch.kind()),
+                needed,
+                available: total,
+            });
         }
-        _ if cfg.valid_fraction == 0.0 => tab[0].len(),
-        _ => {
-            let n = tab[0].len();
-            n - ((n as f64 * cfg.valid_fraction).round() as usize)
-                .max(h)
-                .min(n)
-        }
-    };
-    let total = tab[0].len();
-    let needed = arch.min_rows();
-    if n_train < l + h || (total < n_train + h && cfg.valid_fraction > 0.0) {
-        return Err(Error::TooFewRows {
-            what: format!("{} with lookback {l} and horizon {h}", arch.kind()),
-            needed,
-            available: total,
-        });
+        Ok(Prepared { tab, n_train })
     }
-    let scaler = Scaler::fit(&tab, n_train, cfg.target_mode, h);
-    let train_w = Windows::build(&tab, &scaler, l, h, l - 1..n_train - h);
-    let valid_w = Windows::build(&tab, &scaler, l, h, n_train - 1..total - h);
-    let devices = device::resolve(&cfg.device)?;
-    let features = tab.len();
-    let net = AnyNet::init(arch, features, data.seed, &devices.train);
+
+    fn total(&self) -> usize {
+        self.tab[0].len()
+    }
+
+    /// The last `lookback` rows of the training data (the model's anchor).
+    fn recent(&self, anchor: usize, lookback: usize) -> Vec<Vec<f64>> {
+        self.tab
+            .iter()
+            .map(|c| c[anchor - lookback..anchor].to_vec())
+            .collect()
+    }
+}
+
+/// Train `net` on `train_w` with `valid_w` for early stopping; the best weights.
+fn train_net(
+    arch: &Arch,
+    net: AnyNet,
+    train_w: &Windows,
+    valid_w: &Windows,
+    seed: u64,
+    devices: &device::Devices,
+    reporter: &mut dyn Reporter,
+) -> Result<(AnyNet, FitStats)> {
+    let cfg = arch.train();
     let setup = training::Setup {
-        train: &train_w,
-        valid: &valid_w,
+        train: train_w,
+        valid: valid_w,
         cfg,
-        seed: data.seed,
-        devices: &devices,
+        seed,
+        devices,
     };
     let ckpt = cfg.checkpoint_dir.as_ref().map(PathBuf::from);
-    let (best, stats) = match net {
+    Ok(match net {
         AnyNet::Lstm(m) => {
             let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
             (AnyNet::Lstm(Box::new(b)), s)
@@ -456,22 +520,35 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
             let (b, s) = training::train(*m, &setup, ckpt.as_ref(), reporter)?;
             (AnyNet::Transformer(Box::new(b)), s)
         }
-    };
+    })
+}
+
+/// Train a network of a checked architecture (see [`Checked`]).
+fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Result<NeuralFitted> {
+    let cfg = arch.train();
+    let (l, h) = (cfg.lookback, cfg.horizon);
+    let p = Prepared::new(arch, data, false)?;
+    let (tab, n_train, total) = (&p.tab, p.n_train, p.total());
+    let scaler = Scaler::fit(tab, n_train, cfg.target_mode, h);
+    let train_w = Windows::build(tab, &scaler, l, h, l - 1..n_train - h);
+    let valid_w = Windows::build(tab, &scaler, l, h, n_train - 1..total - h);
+    let devices = device::resolve(&cfg.device)?;
+    let net = AnyNet::init(arch, tab.len(), data.seed, &devices.train);
+    let (best, stats) = train_net(arch, net, &train_w, &valid_w, data.seed, &devices, reporter)?;
     let pred = inference::predict_windows(&best, &valid_w, &scaler, &devices.infer)?;
     let residuals = inference::residuals(&valid_w, &pred);
     let weights = best.to_bytes()?;
     // The model is anchored at the end of the training rows, as the pipeline's schema is.
-    let anchor = data.target.len();
-    let recent = tab.iter().map(|c| c[anchor - l..anchor].to_vec()).collect();
     Ok(NeuralFitted {
         arch: arch.clone(),
         features: data.features.iter().map(|c| c.name.clone()).collect(),
         scaler,
-        recent,
-        residuals,
+        recent: p.recent(data.target.len(), l),
+        residuals: Arc::new(residuals),
+        residual_scale: None,
         stats,
         weights_sha256: sha256(&weights),
-        weights: Weights(weights),
+        weights: Weights(Arc::new(weights)),
     })
 }
 
@@ -496,7 +573,13 @@ impl NeuralFitted {
 
     /// Files to write beside `model.json`.
     pub fn extra_files(&self) -> Vec<(String, Vec<u8>)> {
-        vec![(WEIGHTS_FILE.to_string(), self.weights.0.clone())]
+        vec![(WEIGHTS_FILE.to_string(), self.weights.0.to_vec())]
+    }
+
+    /// Whether this is one series of a global model (one network trained across a
+    /// panel).
+    pub fn is_global(&self) -> bool {
+        self.residual_scale.is_some()
     }
 
     /// Read the weights from a model directory; a missing, truncated or foreign file is an
@@ -522,7 +605,7 @@ impl NeuralFitted {
         let device = Device::flex();
         AnyNet::from_bytes(&self.arch, self.recent.len(), &bytes, &device)
             .map_err(|e| err(e.to_string()))?;
-        self.weights = Weights(bytes);
+        self.weights = Weights(Arc::new(bytes));
         Ok(())
     }
 }
