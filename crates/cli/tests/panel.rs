@@ -611,21 +611,10 @@ fn a_network_on_a_panel_is_one_global_model_that_also_forecasts_new_series() {
         &train,
         "lstm",
         &[
-            "--target",
-            "close",
-            "--horizon",
-            "3",
-            "--folds",
-            "2",
-            "--set",
-            "hidden_size=8",
-            "--set",
-            "num_layers=1",
-            "--set",
-            "lookback=10",
-            "--set",
-            "epochs=2",
-        ],
+            ["--target", "close", "--horizon", "3", "--folds", "2"].as_slice(),
+            &net,
+        ]
+        .concat(),
     );
     assert_eq!(v["series"], 3);
     assert_eq!(v["rows"], 3 * 2 * 3);

@@ -338,9 +338,8 @@ impl Forecaster {
         })
     }
 
-    /// The same fitted parameters, re-anchored at the end of `history` (same schema,
-    /// newer rows) without refitting.
-    pub fn condition(&self, history: &Series) -> Result<Forecaster> {
+    /// `history` must hold the model's target column.
+    fn check_target(&self, history: &Series) -> Result<()> {
         if history.schema.target != self.schema.target {
             return Err(Error::config(
                 "data",
@@ -350,6 +349,13 @@ impl Forecaster {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The same fitted parameters, re-anchored at the end of `history` (same schema,
+    /// newer rows) without refitting.
+    pub fn condition(&self, history: &Series) -> Result<Forecaster> {
+        self.check_target(history)?;
         let y = self.transform.apply(&history.target)?;
         let data = TrainingData {
             target: &y,
@@ -373,15 +379,7 @@ impl Forecaster {
     /// the target transform and the network's scaling are fitted on all of `history`,
     /// and the forecast starts after its last row (see [`ForecasterSpec::fit_global`]).
     pub fn adopt(&self, history: &Series) -> Result<Forecaster> {
-        if history.schema.target != self.schema.target {
-            return Err(Error::config(
-                "data",
-                format!(
-                    "target column '{}' differs from the model's '{}'",
-                    history.schema.target, self.schema.target
-                ),
-            ));
-        }
+        self.check_target(history)?;
         let transform = self.spec.transform.fit(&history.target)?;
         let y = transform.apply(&history.target)?;
         let data = TrainingData {

@@ -18,7 +18,7 @@
 //! Each series keeps its own [`NeuralFitted`] (scaler, last window) sharing one set of
 //! weights and one residual pool (reference-counted, not copied).
 
-use super::dataset::{table, Scaler, Windows};
+use super::dataset::{Scaler, Windows};
 use super::inference::AnyNet;
 use super::{device, sha256, train_net, Arch, NeuralFitted, Prepared, Weights};
 use crate::error::{Error, Result};
@@ -182,20 +182,10 @@ impl NeuralFitted {
                 "only a global model (trained on a panel) forecasts series it was not trained on",
             ));
         }
-        let tab = table(history.target, history.features)?;
+        let tab = self.input_table(history)?;
         let cfg = self.arch.train();
         let l = cfg.lookback;
         let n = tab[0].len();
-        if tab.len() != self.recent.len() {
-            return Err(Error::config(
-                "features",
-                format!(
-                    "the model takes {} input columns, the data has {}",
-                    self.recent.len(),
-                    tab.len()
-                ),
-            ));
-        }
         if n < l + 1 {
             return Err(Error::TooFewRows {
                 what: format!("a new series for a model with lookback {l}"),

@@ -571,6 +571,22 @@ impl NeuralFitted {
         Ok((net, devices.infer))
     }
 
+    /// The input table of `history`, which must have the model's input columns.
+    fn input_table(&self, history: &TrainingData<'_>) -> Result<Vec<Vec<f64>>> {
+        let tab = table(history.target, history.features)?;
+        if tab.len() != self.recent.len() {
+            return Err(Error::config(
+                "features",
+                format!(
+                    "the model takes {} input columns, the data has {}",
+                    self.recent.len(),
+                    tab.len()
+                ),
+            ));
+        }
+        Ok(tab)
+    }
+
     /// Files to write beside `model.json`.
     pub fn extra_files(&self) -> Vec<(String, Vec<u8>)> {
         vec![(WEIGHTS_FILE.to_string(), self.weights.0.to_vec())]
@@ -624,17 +640,7 @@ impl Predict for NeuralFitted {
     }
 
     fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {
-        let tab = table(history.target, history.features)?;
-        if tab.len() != self.recent.len() {
-            return Err(Error::config(
-                "features",
-                format!(
-                    "the model takes {} input columns, the data has {}",
-                    self.recent.len(),
-                    tab.len()
-                ),
-            ));
-        }
+        let tab = self.input_table(history)?;
         let l = self.arch.train().lookback;
         let n = tab[0].len();
         if n < l {
