@@ -30,7 +30,7 @@ pub mod params;
 pub mod roots;
 pub mod unit_root;
 
-pub use auto::{AutoArima, AutoArimaFitted};
+pub use auto::{AutoArima, AutoArimaFitted, RootCheck};
 
 use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
@@ -39,7 +39,7 @@ use crate::forecast::Forecast;
 use crate::reporter::{EpochReport, Reporter};
 use kalman::StateSpace;
 use likelihood::Problem;
-use optimize::Starts;
+pub(crate) use optimize::Starts;
 use params::ArmaOrders;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -368,29 +368,35 @@ impl Fit for Arima {
         data: &TrainingData<'_>,
         reporter: &mut dyn Reporter,
     ) -> Result<ArimaFitted> {
-        config.fit_with(data, reporter, true)
+        config.fit_with(data, reporter, true, config.starts())
     }
 }
 
 impl Arima {
-    /// [`Fit::fit`], optionally without the standard errors (a model search compares
-    /// criteria only; the Hessian costs a few dozen likelihood passes per fit).
+    /// The starting points `multi_start` asks for.
+    fn starts(&self) -> Starts {
+        if self.multi_start {
+            Starts::Multi
+        } else {
+            Starts::Css
+        }
+    }
+
+    /// [`Fit::fit`] from the given starts, optionally without the standard errors (a
+    /// model search compares criteria only; the Hessian costs a few dozen likelihood
+    /// passes per fit).
     pub(crate) fn fit_with(
         &self,
         data: &TrainingData<'_>,
         reporter: &mut dyn Reporter,
         with_standard_errors: bool,
+        starts: Starts,
     ) -> Result<ArimaFitted> {
         let (problem, orders, trend, x) = self.problem(data)?;
         let y = data.target;
         let delta = orders.delta();
         let names = regressor_names(trend, data.features);
         check_design(&problem, &names)?;
-        let starts = if self.multi_start {
-            Starts::Multi
-        } else {
-            Starts::Css
-        };
         let est = optimize::maximise(&problem, starts).ok_or_else(|| Error::Numerical {
             what: format!("fitting {}", describe(&orders, trend)),
             message: "the likelihood cannot be evaluated at any starting point".into(),

@@ -35,6 +35,11 @@ pub enum Starts {
     /// CSS, zero, the two ridges and the root-pair scan (default: reaches the best-known
     /// optimum on every reference case).
     Multi,
+    /// One run from the CSS estimate with the MA coefficients free and the AR part
+    /// transformed, R's `CSS-ML` with `transform.pars = TRUE` (falling back to the
+    /// transformed CSS start, then zero, when that start is not available): the fits of
+    /// an AutoARIMA search, whose winner is refitted from every start of [`Starts::Multi`].
+    Search,
 }
 
 /// Negative profile log-likelihood in unconstrained coordinates; remembers the best
@@ -246,6 +251,11 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     }
     if let Some(v) = mixed_from_coefs(&o, &css) {
         candidates.push((v, true));
+    }
+    if starts == Starts::Search {
+        // The MA-free start first (R's), else the transformed one, else zero.
+        candidates.reverse();
+        candidates.truncate(1);
     }
     if starts == Starts::Multi || candidates.is_empty() {
         candidates.push((zero.clone(), false));

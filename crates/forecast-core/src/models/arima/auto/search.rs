@@ -4,7 +4,7 @@
 
 use super::{AutoArima, Candidate, Ic, RootCheck};
 use crate::error::Error;
-use crate::models::arima::{params, roots, Arima, ArimaFitted};
+use crate::models::arima::{params, roots, Arima, ArimaFitted, Starts};
 use crate::models::TrainingData;
 use crate::reporter::{Decision, EpochReport, Reporter, Silent};
 
@@ -47,7 +47,12 @@ impl Searcher<'_, '_> {
             constant: Some(constant),
             multi_start: self.config.multi_start,
         };
-        let (ic, rejected, fit) = match config.fit_with(self.data, &mut Silent, false) {
+        let starts = if self.config.multi_start {
+            Starts::Multi
+        } else {
+            Starts::Search
+        };
+        let (ic, rejected, fit) = match config.fit_with(self.data, &mut Silent, false, starts) {
             Ok(fit) => {
                 let ic = self.ic.of(&fit);
                 if !ic.is_finite() {
