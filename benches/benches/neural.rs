@@ -11,6 +11,7 @@
 use burn::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use forecast_core::data::Column;
+use forecast_core::models::neural::dataset::Batch;
 use forecast_core::models::neural::inference::{self, AnyNet};
 use forecast_core::models::neural::layers::{tensor3, Dropper};
 use forecast_core::models::neural::lstm::LstmNet;
@@ -45,13 +46,13 @@ fn step<M: Net>(c: &mut Criterion, name: &str, model: M, arch: &Arch) {
     c.bench_function(&format!("{name}_train_step_b64_t64"), |b| {
         b.iter(|| {
             let m = model.take().expect("model");
-            let (_loss, grads) = m.loss_and_grads(
-                xv.clone(),
-                yv.clone(),
-                [B, T, F],
-                &mut Dropper::off(),
-                &devices,
-            );
+            let batch = Batch {
+                x: xv.clone(),
+                y: yv.clone(),
+                ids: Vec::new(),
+                shape: [B, T, F],
+            };
+            let (_loss, grads) = m.loss_and_grads(batch, &mut Dropper::off(), &devices);
             model = Some(optim.step(1e-3, m, grads));
         })
     });
@@ -60,12 +61,16 @@ fn step<M: Net>(c: &mut Criterion, name: &str, model: M, arch: &Arch) {
     let xb = data(B * T * F);
     c.bench_function(&format!("{name}_forward_b64_t64"), |b| {
         b.iter(|| {
-            let out = inf.forward(tensor3(xb.clone(), [B, T, F], &plain), &mut Dropper::off());
+            let out = inf.forward(
+                tensor3(xb.clone(), [B, T, F], &plain),
+                &[],
+                &mut Dropper::off(),
+            );
             out.into_data()
         })
     });
     let fitted = fit_one_epoch(arch);
-    let net = AnyNet::from_bytes(arch, F, &fitted.weights.0, &plain).expect("saved weights");
+    let net = AnyNet::from_bytes(arch, F, 0, &fitted.weights.0, &plain).expect("saved weights");
     let levels = [80.0, 95.0];
     c.bench_function(&format!("{name}_forecast_one_window"), |b| {
         b.iter(|| inference::forecast(&net, &fitted, 1, &levels, &plain).expect("forecast"))
@@ -122,7 +127,12 @@ fn benches(c: &mut Criterion) {
         hidden_size: 64,
         num_layers: 2,
     });
-    step(c, "lstm", LstmNet::new(F, 64, 2, 1, &mut rng, &dev), &lstm);
+    step(
+        c,
+        "lstm",
+        LstmNet::new(F, 64, 2, 1, None, &mut rng, &dev),
+        &lstm,
+    );
     let shape = TransformerShape {
         features: F,
         d_model: 64,
@@ -132,6 +142,7 @@ fn benches(c: &mut Criterion) {
         horizon: 1,
         patch_len: 1,
         norm_first: false,
+        embed: None,
     };
     let transformer = Arch::Transformer(TransformerConfig {
         train: standard_train(),

@@ -12,7 +12,8 @@
 //! the number of threads. [`super::lstm::LstmNet`]'s autodiff forward is the reference
 //! the gradients are tested against.
 
-use super::layers::Dropper;
+use super::dataset::Batch;
+use super::layers::{Dropper, SeriesEmbedding};
 use super::lstm::{LstmLayer, LstmNet};
 use super::Net;
 use burn::optim::GradientsParams;
@@ -541,32 +542,62 @@ fn forward_chunk(
     caches
 }
 
+/// Back through every layer of one chunk; the layers' gradients, bottom first, and with
+/// `input_grad` the gradient of the bottom layer's input (time-major `[t * bc, d_in]`).
 fn backward_chunk(
     ws: &[Weights],
     caches: &[Cache],
     masks: &[Option<Vec<f32>>],
     dh_last: &[f32],
-    t: usize,
-    bc: usize,
-) -> Vec<LayerGrads> {
+    (t, bc): (usize, usize),
+    input_grad: bool,
+) -> (Vec<LayerGrads>, Option<Vec<f32>>) {
     let n = ws.len();
     let h = ws[n - 1].h;
     let mut dh = vec![0f32; t * bc * h];
     dh[(t - 1) * bc * h..].copy_from_slice(dh_last);
     let mut out: Vec<LayerGrads> = Vec::with_capacity(n);
+    let mut dx0 = None;
     for l in (0..n).rev() {
-        let mut g = backward_layer(&ws[l], &caches[l], &dh, t, bc, l > 0);
+        let mut g = backward_layer(&ws[l], &caches[l], &dh, t, bc, l > 0 || input_grad);
         if let Some(mut dx) = g.dx.take() {
-            if let Some(m) = &masks[l - 1] {
-                for (v, k) in dx.iter_mut().zip(m) {
-                    *v *= k;
+            if l == 0 {
+                dx0 = Some(dx);
+            } else {
+                if let Some(m) = &masks[l - 1] {
+                    for (v, k) in dx.iter_mut().zip(m) {
+                        *v *= k;
+                    }
                 }
+                dh = dx;
             }
-            dh = dx;
         }
         out.push(g);
     }
     out.reverse();
+    (out, dx0)
+}
+
+/// `x` (`[b, t, f]`, batch-major) with the rows of `ids` of the host table `table`
+/// ([`SeriesEmbedding::host_table`], `rows` rows plus the mean, `dim` wide) appended at
+/// every timestep: `[b, t, f + dim]`.
+fn with_embedding(
+    x: &[f32],
+    [b, t, f]: [usize; 3],
+    ids: &[Option<u32>],
+    table: &[f32],
+    (rows, dim): (usize, usize),
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(b * t * (f + dim));
+    for r in 0..b {
+        let k = SeriesEmbedding::host_row(rows, ids.get(r).copied().flatten());
+        let e = &table[k * dim..(k + 1) * dim];
+        for s in 0..t {
+            let o = (r * t + s) * f;
+            out.extend_from_slice(&x[o..o + f]);
+            out.extend_from_slice(e);
+        }
+    }
     out
 }
 
@@ -612,18 +643,30 @@ pub fn last_hidden(net: &LstmNet, x: &[f32], shape: [usize; 3]) -> Vec<f32> {
     parts.concat()
 }
 
-/// One training step's loss and gradients for `net` on the batch `x` (`[b, t, f]`, flat,
-/// batch-major) with labels `y` (`[b, horizon]`). `train` is the autodiff device and
-/// `plain` the same device without autodiff (where gradients live).
+/// One training step's loss and gradients for `net` on `batch`. `train` is the autodiff
+/// device and `plain` the same device without autodiff (where gradients live).
 pub fn loss_and_grads(
     net: &LstmNet,
-    x: &[f32],
-    y: Vec<f32>,
-    shape: [usize; 3],
+    batch: Batch,
     drop: &mut Dropper,
     train: &Device,
     plain: &Device,
 ) -> (f32, GradientsParams) {
+    let Batch { x, y, ids, shape } = batch;
+    // A series embedding enters as extra input columns at every step.
+    let embed = net.embedding.as_ref().map(|e| {
+        let [rows, dim] = e.dims();
+        let table = e.host_table();
+        (
+            with_embedding(&x, shape, &ids, &table, (rows, dim)),
+            rows,
+            dim,
+        )
+    });
+    let (x, shape) = match &embed {
+        Some((xe, _, dim)) => (&xe[..], [shape[0], shape[1], shape[2] + dim]),
+        None => (&x[..], shape),
+    };
     let [b, t, f] = shape;
     let ws: Vec<Weights> = net.layers.iter().map(Weights::of).collect();
     let n = ws.len();
@@ -674,16 +717,53 @@ pub fn loss_and_grads(
         .unwrap_or_else(|| vec![0.0; b * h]);
     let mut params = GradientsParams::from_grads(grads, net);
     // Back through the LSTM, chunks in parallel, sums in chunk order.
-    let per_chunk: Vec<Vec<LayerGrads>> = bounds
+    let per_chunk: Vec<(Vec<LayerGrads>, Option<Vec<f32>>)> = bounds
         .par_iter()
         .zip(caches.par_iter())
         .zip(masks.par_iter())
         .map(|((&(r0, r1), cs), m)| {
             let bc = r1 - r0;
-            backward_chunk(&ws, cs, m, &dh_last[r0 * h..r1 * h], t, bc)
+            let dh = &dh_last[r0 * h..r1 * h];
+            backward_chunk(&ws, cs, m, dh, (t, bc), embed.is_some())
         })
         .collect();
-    let mut sums = per_chunk.into_iter();
+    // The embedding rows' gradient: each window's input gradient in the embedding
+    // columns, summed over its steps, added to its series' row (a new series' mean row
+    // spreads it evenly), chunks in order.
+    if let (Some(e), Some((_, rows, dim))) = (&net.embedding, &embed) {
+        let (rows, dim) = (*rows, *dim);
+        let f0 = f - dim;
+        let mut grad = vec![0f32; rows * dim];
+        for ((_, dx), &(r0, r1)) in per_chunk.iter().zip(&bounds) {
+            let Some(dx) = dx else { continue };
+            let bc = r1 - r0;
+            for r in 0..bc {
+                let mut d = vec![0f32; dim];
+                for s in 0..t {
+                    let o = (s * bc + r) * f + f0;
+                    add(&mut d, &dx[o..o + dim]);
+                }
+                match ids.get(r0 + r).copied().flatten() {
+                    Some(i) => {
+                        let k = (i as usize).min(rows - 1);
+                        add(&mut grad[k * dim..(k + 1) * dim], &d);
+                    }
+                    None => {
+                        for row in grad.chunks_exact_mut(dim) {
+                            for (g, v) in row.iter_mut().zip(&d) {
+                                *g += v / rows as f32;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        params.register(
+            e.table.id,
+            Tensor::<2>::from_data(TensorData::new(grad, [rows, dim]), plain),
+        );
+    }
+    let mut sums = per_chunk.into_iter().map(|(g, _)| g);
     if let Some(mut total) = sums.next() {
         for chunk in sums {
             for (acc, g) in total.iter_mut().zip(chunk) {
@@ -725,22 +805,21 @@ impl Net for LstmNet {
     /// autodiff graph ([this module]); elsewhere burn's autodiff.
     fn loss_and_grads(
         &self,
-        x: Vec<f32>,
-        y: Vec<f32>,
-        shape: [usize; 3],
+        batch: Batch,
         drop: &mut Dropper,
         devices: &super::device::Devices,
     ) -> (f32, burn::optim::GradientsParams) {
         if devices.name == "cpu" {
-            loss_and_grads(self, &x, y, shape, drop, &devices.train, &devices.infer)
+            loss_and_grads(self, batch, drop, &devices.train, &devices.infer)
         } else {
-            super::training::autodiff_step(self, x, y, shape, drop, &devices.train)
+            super::training::autodiff_step(self, batch, drop, &devices.train)
         }
     }
 
     /// Without autodiff and dropout on the CPU (validation, forecasts), the recurrence
     /// runs in [`last_hidden`]; otherwise as burn tensor operations.
-    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2> {
+    fn forward(&self, x: Tensor<3>, ids: &[Option<u32>], drop: &mut Dropper) -> Tensor<2> {
+        let x = SeriesEmbedding::append(&self.embedding, x, ids);
         let device = x.device();
         if !drop.active() && !device.is_autodiff() && device == Device::flex() {
             let shape = x.dims();

@@ -150,6 +150,8 @@ pub struct Windows {
     pub last: Vec<f64>,
     /// Targets of each window's horizon, model scale, row-major `[n, horizon]`.
     pub actual: Vec<f64>,
+    /// Each window's row of the series embedding of a global model (`None`: none).
+    pub series: Vec<Option<u32>>,
     /// Number of windows.
     pub n: usize,
     /// Lookback length.
@@ -189,9 +191,40 @@ impl Windows {
                 w.actual.push(v);
             }
             w.last.push(last);
+            w.series.push(None);
             w.n += 1;
         }
         w
+    }
+
+    /// The same windows, all of the series at row `row` of the series embedding.
+    pub fn of_series(mut self, row: u32) -> Windows {
+        self.series = vec![Some(row); self.n];
+        self
+    }
+
+    /// Append the windows of `more` (same lookback, features and horizon).
+    pub fn append(&mut self, more: Windows) {
+        if self.n == 0 && self.x.is_empty() {
+            *self = more;
+            return;
+        }
+        self.x.extend(more.x);
+        self.y.extend(more.y);
+        self.last.extend(more.last);
+        self.actual.extend(more.actual);
+        self.series.extend(more.series);
+        self.n += more.n;
+    }
+
+    /// The windows at `idx` as one mini-batch.
+    pub fn batch(&self, idx: &[usize]) -> Batch {
+        Batch {
+            x: self.gather_x(idx),
+            y: self.gather_y(idx),
+            ids: idx.iter().map(|&i| self.series[i]).collect(),
+            shape: [idx.len(), self.lookback, self.features],
+        }
     }
 
     /// Inputs of the windows at `idx`, flat.
@@ -212,6 +245,19 @@ impl Windows {
         }
         out
     }
+}
+
+/// One mini-batch of windows.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Inputs, row-major `[b, lookback, features]`.
+    pub x: Vec<f32>,
+    /// Labels, row-major `[b, horizon]`.
+    pub y: Vec<f32>,
+    /// Each window's row of the series embedding (see [`Windows::series`]).
+    pub ids: Vec<Option<u32>>,
+    /// `[b, lookback, features]`.
+    pub shape: [usize; 3],
 }
 
 /// The input window ending at the last row of `table`, standardised, flat.

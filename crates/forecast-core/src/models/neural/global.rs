@@ -12,6 +12,10 @@
 //!   of their own still get calibrated intervals. The pool is thinned to at most
 //!   [`POOL_RANKS`] order statistics per horizon step, chosen so that every
 //!   interval is at least as wide as the full pool's.
+//! - **Series embedding** (`embedding_dim` above 0): a learned vector per series
+//!   ([`super::layers::SeriesEmbedding`]) appended to the network's input at every step,
+//!   so that series whose scaled windows look alike can still follow dynamics of their
+//!   own; a series the network never saw takes the mean vector.
 //! - **New series**: [`NeuralFitted::adopt`] forecasts a series the network never saw,
 //!   with a scaler fitted on that series' history.
 //!
@@ -20,7 +24,7 @@
 
 use super::dataset::{Scaler, Windows};
 use super::inference::AnyNet;
-use super::{device, sha256, train_net, Arch, NeuralFitted, Prepared, Weights};
+use super::{device, sha256, train_net, Arch, EmbeddingSlot, NeuralFitted, Prepared, Weights};
 use crate::error::{Error, Result};
 use crate::models::TrainingData;
 use crate::reporter::Reporter;
@@ -57,23 +61,30 @@ pub fn fit_global(
             .map(Err)
             .collect());
     };
+    // Each series that takes part gets the next row of the series embedding.
+    let rows: Vec<Option<u32>> = prepared
+        .iter()
+        .scan(0u32, |next, r| {
+            Some(r.is_ok().then(|| {
+                *next += 1;
+                *next - 1
+            }))
+        })
+        .collect();
+    let embedded = rows.iter().flatten().count();
     let mut train_w = Windows::default();
     let mut valid_w = Windows::default();
-    for (p, scaler) in prepared.iter().flatten() {
+    for ((p, scaler), row) in prepared.iter().flatten().zip(rows.iter().flatten()) {
         if p.tab.len() != features {
             return Err(Error::config(
                 "features",
                 "the series of a panel have different input columns",
             ));
         }
-        append(
-            &mut train_w,
-            Windows::build(&p.tab, scaler, l, h, l - 1..p.n_train - h),
-        );
+        train_w.append(Windows::build(&p.tab, scaler, l, h, l - 1..p.n_train - h).of_series(*row));
         if p.total() >= p.n_train + h {
-            append(
-                &mut valid_w,
-                Windows::build(&p.tab, scaler, l, h, p.n_train - 1..p.total() - h),
+            valid_w.append(
+                Windows::build(&p.tab, scaler, l, h, p.n_train - 1..p.total() - h).of_series(*row),
             );
         }
     }
@@ -84,7 +95,13 @@ pub fn fit_global(
         ));
     }
     let devices = device::resolve(&cfg.device)?;
-    let net = AnyNet::init(arch, features, seed, &devices.train);
+    let net = AnyNet::init(arch, features, embedded, seed, &devices.train);
+    let embedding = |row: Option<u32>| {
+        (cfg.embedding_dim > 0).then_some(EmbeddingSlot {
+            series: embedded,
+            row,
+        })
+    };
     let (best, stats) = train_net(arch, net, &train_w, &valid_w, seed, &devices, reporter)?;
     let residuals = Arc::new(pooled_residuals(&best, &valid_w, &devices.infer)?);
     let bytes = best.to_bytes()?;
@@ -97,8 +114,10 @@ pub fn fit_global(
     Ok(prepared
         .into_iter()
         .zip(data)
-        .map(|(r, d)| {
+        .zip(rows)
+        .map(|((r, d), row)| {
             r.map(|(p, scaler)| NeuralFitted {
+                embedding: embedding(row),
                 arch: arch.clone(),
                 features: names.clone(),
                 recent: p.recent(d.target.len(), l),
@@ -113,19 +132,6 @@ pub fn fit_global(
         .collect())
 }
 
-/// Append the windows of `more` (same lookback, features and horizon) to `w`.
-fn append(w: &mut Windows, more: Windows) {
-    if w.n == 0 && w.x.is_empty() {
-        *w = more;
-        return;
-    }
-    w.x.extend(more.x);
-    w.y.extend(more.y);
-    w.last.extend(more.last);
-    w.actual.extend(more.actual);
-    w.n += more.n;
-}
-
 /// Sorted absolute errors per horizon step in standardised label units over `w`,
 /// thinned to at most [`POOL_RANKS`] order statistics.
 fn pooled_residuals(
@@ -136,12 +142,9 @@ fn pooled_residuals(
     let mut errs: Vec<Vec<f64>> = vec![Vec::with_capacity(w.n); w.horizon];
     let idx: Vec<usize> = (0..w.n).collect();
     for chunk in idx.chunks(512) {
-        let out = net.run(
-            w.gather_x(chunk),
-            [chunk.len(), w.lookback, w.features],
-            device,
-        )?;
-        let y = w.gather_y(chunk);
+        let b = w.batch(chunk);
+        let out = net.run(b.x, b.shape, &b.ids, device)?;
+        let y = b.y;
         for j in 0..chunk.len() {
             for (k, e) in errs.iter_mut().enumerate() {
                 let i = j * w.horizon + k;
@@ -198,6 +201,11 @@ impl NeuralFitted {
             recent: tab.iter().map(|c| c[n - l..].to_vec()).collect(),
             residual_scale: Some(scaler.label_std),
             scaler,
+            // A new series has no row of its own: the mean of the trained rows.
+            embedding: self.embedding.as_ref().map(|e| EmbeddingSlot {
+                series: e.series,
+                row: None,
+            }),
             ..self.clone()
         })
     }

@@ -29,16 +29,26 @@ pub enum AnyNet {
 }
 
 impl AnyNet {
-    /// A freshly initialised network for `arch` with `features` inputs.
-    pub fn init(arch: &Arch, features: usize, seed: u64, device: &Device) -> AnyNet {
+    /// A freshly initialised network for `arch` with `features` inputs and, with
+    /// `embedded` series (above 0) and the architecture's `embedding_dim` above 0, a series
+    /// embedding.
+    pub fn init(
+        arch: &Arch,
+        features: usize,
+        embedded: usize,
+        seed: u64,
+        device: &Device,
+    ) -> AnyNet {
         let mut rng = init_rng(seed);
         let t = arch.train();
+        let embed = (embedded > 0 && t.embedding_dim > 0).then_some((embedded, t.embedding_dim));
         match arch {
             Arch::Lstm(c) => AnyNet::Lstm(Box::new(LstmNet::new(
                 features,
                 c.hidden_size,
                 c.num_layers,
                 t.horizon,
+                embed,
                 &mut rng,
                 device,
             ))),
@@ -52,6 +62,7 @@ impl AnyNet {
                     horizon: t.horizon,
                     patch_len: c.patch_len.max(1),
                     norm_first: c.norm_first,
+                    embed,
                 },
                 &mut rng,
                 device,
@@ -73,10 +84,12 @@ impl AnyNet {
             })
     }
 
-    /// The network for `arch` with weights from `bytes`; errors on corrupt or mismatched weights.
+    /// The network for `arch` (with `embedded` series, as in [`AnyNet::init`]) with
+    /// weights from `bytes`; errors on corrupt or mismatched weights.
     pub fn from_bytes(
         arch: &Arch,
         features: usize,
+        embedded: usize,
         bytes: &[u8],
         device: &Device,
     ) -> Result<AnyNet> {
@@ -86,7 +99,7 @@ impl AnyNet {
         };
         let rec = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
             .map_err(|e| bad(e.to_string()))?;
-        Ok(match AnyNet::init(arch, features, 0, device) {
+        Ok(match AnyNet::init(arch, features, embedded, 0, device) {
             AnyNet::Lstm(m) => AnyNet::Lstm(Box::new(
                 m.try_load_record(rec)
                     .map_err(|e| bad(e.to_string()))?
@@ -100,12 +113,19 @@ impl AnyNet {
         })
     }
 
-    /// Network outputs `[n, horizon]` for flat inputs `[n, lookback, features]`.
-    pub fn run(&self, x: Vec<f32>, shape: [usize; 3], device: &Device) -> Result<Vec<f32>> {
+    /// Network outputs `[n, horizon]` for flat inputs `[n, lookback, features]` of the
+    /// series at embedding rows `ids` (see [`Net::forward`]).
+    pub fn run(
+        &self,
+        x: Vec<f32>,
+        shape: [usize; 3],
+        ids: &[Option<u32>],
+        device: &Device,
+    ) -> Result<Vec<f32>> {
         let x = tensor3(x, shape, device);
         let out = match self {
-            AnyNet::Lstm(m) => m.forward(x, &mut Dropper::off()),
-            AnyNet::Transformer(m) => m.forward(x, &mut Dropper::off()),
+            AnyNet::Lstm(m) => m.forward(x, ids, &mut Dropper::off()),
+            AnyNet::Transformer(m) => m.forward(x, ids, &mut Dropper::off()),
         };
         out.into_data()
             .try_to_vec::<f32>()
@@ -126,11 +146,8 @@ pub fn predict_windows(
     let mut out = Vec::with_capacity(w.n * w.horizon);
     let idx: Vec<usize> = (0..w.n).collect();
     for chunk in idx.chunks(512) {
-        let y = net.run(
-            w.gather_x(chunk),
-            [chunk.len(), w.lookback, w.features],
-            device,
-        )?;
+        let b = w.batch(chunk);
+        let y = net.run(b.x, b.shape, &b.ids, device)?;
         for (j, &i) in chunk.iter().enumerate() {
             for k in 0..w.horizon {
                 out.push(scaler.decode(y[j * w.horizon + k], w.last[i]));
@@ -185,7 +202,8 @@ pub fn forecast(
     let scale = fitted.residual_scale.unwrap_or(1.0);
     let lookback = fitted.arch.train().lookback;
     let x = last_window(table, scaler, lookback)?;
-    let y = net.run(x, [1, lookback, table.len()], device)?;
+    let row = fitted.embedding.as_ref().and_then(|e| e.row);
+    let y = net.run(x, [1, lookback, table.len()], &[row], device)?;
     let last = *table[0].last().unwrap_or(&0.0);
     let point: Vec<f64> = y
         .iter()

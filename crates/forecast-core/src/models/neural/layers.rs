@@ -1,5 +1,6 @@
 //! Building blocks shared by the networks: seeded initialisation, a dense layer, layer
-//! normalisation and dropout driven by the training run's own seeded generator.
+//! normalisation, a series embedding and dropout driven by the training run's own seeded
+//! generator.
 //!
 //! Weights are drawn from a [`StdRng`] seeded by the run, not from the backend's global
 //! generator, so the same seed gives the same weights whatever else runs in the process.
@@ -73,6 +74,98 @@ impl Dense {
         let [b, t, i] = x.dims();
         let o = self.weight.val().dims()[1];
         self.forward2(x.reshape([b * t, i])).reshape([b, t, o])
+    }
+}
+
+/// A learned vector per series of a global model ([`super::global`]), appended to the
+/// network's input at every timestep (as neuralforecast feeds static features to its
+/// recurrent encoders), so that one network can learn series-specific dynamics for
+/// series whose scaled windows look alike.
+#[derive(Module, Debug)]
+pub struct SeriesEmbedding {
+    /// One row per series `[series, dim]`.
+    pub table: Param<Tensor<2>>,
+}
+
+impl SeriesEmbedding {
+    /// Uniform with bound `1/sqrt(dim)`.
+    pub fn new(series: usize, dim: usize, rng: &mut StdRng, device: &Device) -> SeriesEmbedding {
+        SeriesEmbedding {
+            table: uniform([series, dim], 1.0 / (dim.max(1) as f64).sqrt(), rng, device),
+        }
+    }
+
+    /// `[series, dim]`.
+    pub fn dims(&self) -> [usize; 2] {
+        self.table.val().dims()
+    }
+
+    /// The rows of `ids` (`[ids.len(), dim]`); `None` (a series the network never saw)
+    /// takes the mean of every row.
+    pub fn lookup(&self, ids: &[Option<u32>], device: &Device) -> Tensor<2> {
+        let table = self.table.val();
+        let [rows, _] = table.dims();
+        let index: Vec<i64> = ids
+            .iter()
+            .map(|i| i.map_or(rows as i64, |i| (i as usize).min(rows - 1) as i64))
+            .collect();
+        let n = index.len();
+        let mean = table.clone().mean_dim(0);
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [n]), device);
+        Tensor::cat(vec![table, mean], 0).select(0, index)
+    }
+
+    /// `x` (`[b, t, f]`) with the embedding rows of `ids` appended at every timestep
+    /// (`[b, t, f + dim]`; no ids: every window takes the mean row); `x` unchanged
+    /// without an embedding.
+    pub fn append(
+        embedding: &Option<SeriesEmbedding>,
+        x: Tensor<3>,
+        ids: &[Option<u32>],
+    ) -> Tensor<3> {
+        let Some(e) = embedding else { return x };
+        let [b, t, _] = x.dims();
+        debug_assert!(ids.is_empty() || ids.len() == b);
+        let ids: Vec<Option<u32>> = if ids.is_empty() {
+            vec![None; b]
+        } else {
+            ids.to_vec()
+        };
+        let rows = e
+            .lookup(&ids, &x.device())
+            .unsqueeze_dim::<3>(1)
+            .repeat_dim(1, t);
+        Tensor::cat(vec![x, rows], 2)
+    }
+
+    /// Input width per timestep: `features` plus the embedding's width.
+    pub fn input_width(features: usize, embed: Option<(usize, usize)>) -> usize {
+        features + embed.map_or(0, |(_, dim)| dim)
+    }
+
+    /// The table's values, row-major, with the mean row appended (row `series`), for
+    /// the CPU training step ([`super::bptt`]).
+    pub fn host_table(&self) -> Vec<f32> {
+        let [rows, dim] = self.dims();
+        let mut v = self
+            .table
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; rows * dim]);
+        let mut mean = vec![0f32; dim];
+        for row in v.chunks_exact(dim) {
+            for (m, x) in mean.iter_mut().zip(row) {
+                *m += x / rows as f32;
+            }
+        }
+        v.extend(mean);
+        v
+    }
+
+    /// The host row of `id` in [`SeriesEmbedding::host_table`]'s layout.
+    pub fn host_row(rows: usize, id: Option<u32>) -> usize {
+        id.map_or(rows, |i| (i as usize).min(rows - 1))
     }
 }
 

@@ -5,7 +5,7 @@
 //! for the four gates (`[h, 4h]`), one sigmoid over all gates and one tanh, as PyTorch's
 //! fused cell does. Gate order: input, forget, cell, output.
 
-use super::layers::{uniform, Dense};
+use super::layers::{uniform, Dense, SeriesEmbedding};
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -90,24 +90,29 @@ pub struct LstmNet {
     pub layers: Vec<LstmLayer>,
     /// `[h] -> [horizon]`.
     pub head: Dense,
+    /// The series embedding of a global model, appended to the input at every step.
+    pub embedding: Option<SeriesEmbedding>,
 }
 
 impl LstmNet {
-    /// A freshly initialised network.
+    /// A freshly initialised network; `embed` is `(series, dim)` of a series embedding.
     pub fn new(
         features: usize,
         hidden: usize,
         layers: usize,
         horizon: usize,
+        embed: Option<(usize, usize)>,
         rng: &mut StdRng,
         device: &Device,
     ) -> LstmNet {
+        let d_in = SeriesEmbedding::input_width(features, embed);
         let layers = (0..layers)
-            .map(|l| LstmLayer::new(if l == 0 { features } else { hidden }, hidden, rng, device))
+            .map(|l| LstmLayer::new(if l == 0 { d_in } else { hidden }, hidden, rng, device))
             .collect();
         LstmNet {
             layers,
             head: Dense::new(hidden, horizon, rng, device),
+            embedding: embed.map(|(s, d)| SeriesEmbedding::new(s, d, rng, device)),
         }
     }
 }

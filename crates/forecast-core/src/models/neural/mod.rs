@@ -39,21 +39,20 @@ use training::FitStats;
 
 /// A network the training loop can fit.
 pub trait Net: Module {
-    /// `[b, lookback, features] -> [b, horizon]` (standardised label units).
-    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2>;
+    /// `[b, lookback, features] -> [b, horizon]` (standardised label units). `ids` are the
+    /// windows' rows of the series embedding (empty, or `None` for a window, where the
+    /// series is new to the network; ignored by a network without an embedding).
+    fn forward(&self, x: Tensor<3>, ids: &[Option<u32>], drop: &mut Dropper) -> Tensor<2>;
 
-    /// Mean squared error on one mini-batch (`x` flat `[b, lookback, features]`, `y` flat
-    /// `[b, horizon]`) and the gradients of every parameter. The default runs
-    /// [`Net::forward`] on the autodiff device and back-propagates through burn's graph.
+    /// Mean squared error on one mini-batch and the gradients of every parameter. The default runs [`Net::forward`] on the autodiff device and
+    /// back-propagates through burn's graph.
     fn loss_and_grads(
         &self,
-        x: Vec<f32>,
-        y: Vec<f32>,
-        shape: [usize; 3],
+        batch: dataset::Batch,
         drop: &mut Dropper,
         devices: &device::Devices,
     ) -> (f32, burn::optim::GradientsParams) {
-        training::autodiff_step(self, x, y, shape, drop, &devices.train)
+        training::autodiff_step(self, batch, drop, &devices.train)
     }
 }
 
@@ -95,6 +94,10 @@ pub struct TrainConfig {
     pub device: String,
     /// Directory to write per-epoch checkpoints to and resume from.
     pub checkpoint_dir: Option<String>,
+    /// Width of a learned per-series embedding appended to the head's input (0, the
+    /// default: none). Global models only (a network trained on a panel, see
+    /// [`global`]); a network of one series has none.
+    pub embedding_dim: usize,
 }
 
 impl Default for TrainConfig {
@@ -115,6 +118,7 @@ impl Default for TrainConfig {
             valid_fraction: 0.2,
             device: "cpu".into(),
             checkpoint_dir: None,
+            embedding_dim: 0,
         }
     }
 }
@@ -388,6 +392,9 @@ pub struct NeuralFitted {
     /// series' units (its label deviation). `None` for a network fitted on one series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residual_scale: Option<f64>,
+    /// For a series of a global model with a series embedding: its row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingSlot>,
     /// Training statistics.
     pub stats: FitStats,
     /// SHA-256 of the weights.
@@ -395,6 +402,23 @@ pub struct NeuralFitted {
     /// The weights (burnpack bytes); saved as a separate file, not in JSON.
     #[serde(skip)]
     pub weights: Weights,
+}
+
+/// A series' place in the series embedding of a global model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingSlot {
+    /// Rows of the embedding (the series the network was trained on).
+    pub series: usize,
+    /// This series' row; `None` for a series adopted after training
+    /// ([`NeuralFitted::adopt`]), which takes the mean row.
+    pub row: Option<u32>,
+}
+
+impl NeuralFitted {
+    /// Rows of the network's series embedding (0: none).
+    fn embedded(&self) -> usize {
+        self.embedding.map_or(0, |e| e.series)
+    }
 }
 
 fn no_residuals(r: &Arc<Vec<Vec<f64>>>) -> bool {
@@ -533,7 +557,7 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
     let train_w = Windows::build(tab, &scaler, l, h, l - 1..n_train - h);
     let valid_w = Windows::build(tab, &scaler, l, h, n_train - 1..total - h);
     let devices = device::resolve(&cfg.device)?;
-    let net = AnyNet::init(arch, tab.len(), data.seed, &devices.train);
+    let net = AnyNet::init(arch, tab.len(), 0, data.seed, &devices.train);
     let (best, stats) = train_net(arch, net, &train_w, &valid_w, data.seed, &devices, reporter)?;
     let pred = inference::predict_windows(&best, &valid_w, &scaler, &devices.infer)?;
     let residuals = inference::residuals(&valid_w, &pred);
@@ -546,6 +570,7 @@ fn fit(arch: &Arch, data: &TrainingData<'_>, reporter: &mut dyn Reporter) -> Res
         recent: p.recent(data.target.len(), l),
         residuals: Arc::new(residuals),
         residual_scale: None,
+        embedding: None,
         stats,
         weights_sha256: sha256(&weights),
         weights: Weights(Arc::new(weights)),
@@ -565,6 +590,7 @@ impl NeuralFitted {
         let net = AnyNet::from_bytes(
             &self.arch,
             self.recent.len(),
+            self.embedded(),
             &self.weights.0,
             &devices.infer,
         )?;
@@ -619,8 +645,14 @@ impl NeuralFitted {
             )));
         }
         let device = Device::flex();
-        AnyNet::from_bytes(&self.arch, self.recent.len(), &bytes, &device)
-            .map_err(|e| err(e.to_string()))?;
+        AnyNet::from_bytes(
+            &self.arch,
+            self.recent.len(),
+            self.embedded(),
+            &bytes,
+            &device,
+        )
+        .map_err(|e| err(e.to_string()))?;
         self.weights = Weights(Arc::new(bytes));
         Ok(())
     }

@@ -5,6 +5,7 @@ use crate::models::ModelConfig;
 use crate::pipeline::ForecasterSpec;
 use crate::reporter::{Decision, EpochReport, Silent};
 use crate::series::Series;
+use dataset::Batch;
 
 /// `sin(2πt/period)` plus Gaussian-like noise of standard deviation `sigma` (sum of 12
 /// uniforms, deterministic from a fixed LCG).
@@ -274,26 +275,36 @@ fn lstm_bptt_matches_autodiff_gradients() {
     use super::lstm::LstmNet;
     let devices = device::resolve("cpu").unwrap();
     let (b, t, f, h) = (CHUNK + 5, 7, 3, 6);
-    let net = LstmNet::new(f, h, 2, 2, &mut training::init_rng(9), &devices.train);
+    // With a series embedding of 3 series in 2 dimensions; some windows of a new series.
+    let net = LstmNet::new(
+        f,
+        h,
+        2,
+        2,
+        Some((3, 2)),
+        &mut training::init_rng(9),
+        &devices.train,
+    );
     let x: Vec<f32> = (0..b * t * f)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
         .collect();
     let y: Vec<f32> = (0..b * 2)
         .map(|i| ((i * 13 % 7) as f32 / 3.0) - 1.0)
         .collect();
-    let (l_ref, g_ref) = training::autodiff_step(
-        &net,
-        x.clone(),
-        y.clone(),
-        [b, t, f],
-        &mut Dropper::off(),
-        &devices.train,
-    );
+    let ids: Vec<Option<u32>> = (0..b)
+        .map(|i| (i % 4 < 3).then_some((i % 4) as u32))
+        .collect();
+    let batch = Batch {
+        x: x.clone(),
+        y,
+        ids: ids.clone(),
+        shape: [b, t, f],
+    };
+    let (l_ref, g_ref) =
+        training::autodiff_step(&net, batch.clone(), &mut Dropper::off(), &devices.train);
     let (l, g) = bptt::loss_and_grads(
         &net,
-        &x,
-        y,
-        [b, t, f],
+        batch,
         &mut Dropper::off(),
         &devices.train,
         &devices.infer,
@@ -305,8 +316,11 @@ fn lstm_bptt_matches_autodiff_gradients() {
     // The inference forward (plain CPU device) against the autodiff device's tensor ops.
     let x_ad = layers::tensor3(x.clone(), [b, t, f], &devices.train);
     let x_cpu = layers::tensor3(x.clone(), [b, t, f], &devices.infer);
-    let p_ref = net.forward(x_ad, &mut Dropper::off()).into_data();
-    let p_cpu = net.valid().forward(x_cpu, &mut Dropper::off()).into_data();
+    let p_ref = net.forward(x_ad, &ids, &mut Dropper::off()).into_data();
+    let p_cpu = net
+        .valid()
+        .forward(x_cpu, &ids, &mut Dropper::off())
+        .into_data();
     p_cpu.assert_approx_eq::<f32>(&p_ref, burn::tensor::Tolerance::absolute(1e-5));
     let vals = |t: Option<Tensor<2>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
     let vals1 = |t: Option<Tensor<1>>| t.unwrap().into_data().try_to_vec::<f32>().unwrap();
@@ -320,6 +334,8 @@ fn lstm_bptt_matches_autodiff_gradients() {
             vals1(g_ref.get(net.head.bias.id)),
         ),
     ];
+    let table = &net.embedding.as_ref().unwrap().table;
+    pairs.push((vals(g.get(table.id)), vals(g_ref.get(table.id))));
     for layer in &net.layers {
         pairs.push((vals(g.get(layer.w_ih.id)), vals(g_ref.get(layer.w_ih.id))));
         pairs.push((vals(g.get(layer.w_hh.id)), vals(g_ref.get(layer.w_hh.id))));
@@ -347,7 +363,7 @@ fn lstm_few_window_forward_matches_tensor_forward() {
     use super::lstm::LstmNet;
     let devices = device::resolve("cpu").unwrap();
     let (t, f, h) = (9, 3, 20);
-    let net = LstmNet::new(f, h, 2, 2, &mut training::init_rng(4), &devices.train);
+    let net = LstmNet::new(f, h, 2, 2, None, &mut training::init_rng(4), &devices.train);
     let plain = net.valid();
     for b in [1, 3, 5] {
         let x: Vec<f32> = (0..b * t * f)
@@ -355,8 +371,8 @@ fn lstm_few_window_forward_matches_tensor_forward() {
             .collect();
         let x_ad = layers::tensor3(x.clone(), [b, t, f], &devices.train);
         let x_cpu = layers::tensor3(x, [b, t, f], &devices.infer);
-        let p_ref = net.forward(x_ad, &mut Dropper::off()).into_data();
-        let p = plain.forward(x_cpu, &mut Dropper::off()).into_data();
+        let p_ref = net.forward(x_ad, &[], &mut Dropper::off()).into_data();
+        let p = plain.forward(x_cpu, &[], &mut Dropper::off()).into_data();
         p.assert_approx_eq::<f32>(&p_ref, burn::tensor::Tolerance::absolute(1e-5));
     }
 }

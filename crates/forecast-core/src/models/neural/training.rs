@@ -7,7 +7,7 @@
 //! seeded by the run's seed and the epoch number, so the same seed on the same backend
 //! and data gives the same weights.
 
-use super::dataset::Windows;
+use super::dataset::{Batch, Windows};
 use super::device::Devices;
 use super::layers::{tensor2, tensor3, Dropper};
 use super::{Net, TrainConfig};
@@ -115,21 +115,21 @@ pub fn learning_rate(cfg: &TrainConfig, epoch: usize) -> f64 {
     }
 }
 
-/// One mini-batch's mean squared error and gradients through burn's autodiff graph
-/// (`x` flat `[b, lookback, features]`, `y` flat `[b, horizon]`, on the autodiff `device`).
+/// One mini-batch's mean squared error and gradients through burn's autodiff graph (on
+/// the autodiff `device`).
 pub fn autodiff_step<M: Net>(
     model: &M,
-    x: Vec<f32>,
-    y: Vec<f32>,
-    shape: [usize; 3],
+    batch: Batch,
     drop: &mut Dropper,
     device: &Device,
 ) -> (f32, GradientsParams) {
-    let b = shape[0];
-    let horizon = y.len() / b.max(1);
-    let x = tensor3(x, shape, device);
-    let y = tensor2(y, [b, horizon], device);
-    let loss = (model.forward(x, drop) - y).powi_scalar(2).mean();
+    let b = batch.shape[0];
+    let horizon = batch.y.len() / b.max(1);
+    let x = tensor3(batch.x, batch.shape, device);
+    let y = tensor2(batch.y, [b, horizon], device);
+    let loss = (model.forward(x, &batch.ids, drop) - y)
+        .powi_scalar(2)
+        .mean();
     let l: f32 = loss.clone().into_scalar();
     (l, GradientsParams::from_grads(loss.backward(), model))
 }
@@ -142,13 +142,10 @@ pub fn evaluate<M: Net>(model: &M, w: &Windows, device: &Device, batch: usize) -
     let idx: Vec<usize> = (0..w.n).collect();
     let mut sum = 0.0;
     for chunk in idx.chunks(batch.max(1)) {
-        let x = tensor3(
-            w.gather_x(chunk),
-            [chunk.len(), w.lookback, w.features],
-            device,
-        );
-        let y = tensor2(w.gather_y(chunk), [chunk.len(), w.horizon], device);
-        let pred = model.forward(x, &mut Dropper::off());
+        let b = w.batch(chunk);
+        let x = tensor3(b.x, b.shape, device);
+        let y = tensor2(b.y, [chunk.len(), w.horizon], device);
+        let pred = model.forward(x, &b.ids, &mut Dropper::off());
         let se: f32 = (pred - y).powi_scalar(2).sum().into_scalar();
         sum += se as f64;
     }
@@ -288,7 +285,6 @@ pub fn train<M: Net>(
     let start = Instant::now();
     let mut samples = 0usize;
     let mut order: Vec<usize> = (0..w.n).collect();
-    let shape = |n: usize| [n, w.lookback, w.features];
     let mut epochs_run = state.epoch;
     for epoch in state.epoch + 1..=cfg.epochs {
         if state.bad_epochs >= cfg.patience.max(1) && cfg.patience > 0 {
@@ -301,13 +297,7 @@ pub fn train<M: Net>(
         let mut drop = Dropper::train(stream(s.seed, 3, epoch), cfg.dropout);
         let mut sum = 0.0;
         for batch in order.chunks(cfg.batch_size) {
-            let (l, grads) = model.loss_and_grads(
-                w.gather_x(batch),
-                w.gather_y(batch),
-                shape(batch.len()),
-                &mut drop,
-                s.devices,
-            );
+            let (l, grads) = model.loss_and_grads(w.batch(batch), &mut drop, s.devices);
             if !l.is_finite() {
                 return Err(Error::Numerical {
                     what: "neural network training".into(),

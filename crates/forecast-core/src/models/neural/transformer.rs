@@ -6,7 +6,7 @@
 //! normalisation before (`norm_first`) or after each block), and a linear head on the last
 //! token that predicts the whole horizon.
 
-use super::layers::{Dense, Dropper, Norm};
+use super::layers::{Dense, Dropper, Norm, SeriesEmbedding};
 use super::Net;
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
@@ -103,6 +103,8 @@ pub struct TransformerNet {
     pub norm: Norm,
     /// `[d_model] -> [horizon]` on the last token.
     pub head: Dense,
+    /// The series embedding of a global model, appended to the input at every step.
+    pub embedding: Option<SeriesEmbedding>,
     /// Timesteps per token (1 = one token per timestep).
     pub patch_len: usize,
     /// Model width.
@@ -130,6 +132,8 @@ pub struct TransformerShape {
     pub patch_len: usize,
     /// Pre-norm.
     pub norm_first: bool,
+    /// `(series, dim)` of a series embedding.
+    pub embed: Option<(usize, usize)>,
 }
 
 impl TransformerNet {
@@ -137,12 +141,20 @@ impl TransformerNet {
     pub fn new(s: TransformerShape, rng: &mut StdRng, device: &Device) -> TransformerNet {
         let p = s.patch_len.max(1);
         TransformerNet {
-            input: Dense::new(s.features * p, s.d_model, rng, device),
+            input: Dense::new(
+                SeriesEmbedding::input_width(s.features, s.embed) * p,
+                s.d_model,
+                rng,
+                device,
+            ),
             layers: (0..s.layers)
                 .map(|_| EncoderLayer::new(s.d_model, s.heads, s.ff, s.norm_first, rng, device))
                 .collect(),
             norm: Norm::new(s.d_model, rng, device),
             head: Dense::new(s.d_model, s.horizon, rng, device),
+            embedding: s
+                .embed
+                .map(|(n, d)| SeriesEmbedding::new(n, d, rng, device)),
             patch_len: p,
             d_model: s.d_model,
             norm_first: s.norm_first,
@@ -166,7 +178,8 @@ fn positional(t: usize, d: usize, device: &Device) -> Tensor<3> {
 }
 
 impl Net for TransformerNet {
-    fn forward(&self, x: Tensor<3>, drop: &mut Dropper) -> Tensor<2> {
+    fn forward(&self, x: Tensor<3>, ids: &[Option<u32>], drop: &mut Dropper) -> Tensor<2> {
+        let x = SeriesEmbedding::append(&self.embedding, x, ids);
         let [b, t, f] = x.dims();
         let p = self.patch_len;
         let tokens = t / p;
