@@ -2,12 +2,15 @@
 //! 100–1,000 points, and the load time of the panel model directory they make.
 //!
 //! ```sh
-//! cargo run --release -p forecast-benches --example panel_scaling -- SERIES MODEL [--artifact]
+//! cargo run --release -p forecast-benches --example panel_scaling -- SERIES MODEL [--artifact] [--repeat R]
 //! ```
 //!
 //! `MODEL` is `naive`, `seasonal-naive`, `drift` or `arima` (ARIMA(1,1,1)). Prints one
 //! JSON line: series, rows, fit and forecast (12 steps, 80/95% intervals) wall times,
-//! rows per second of the fit, and the process's peak RSS (`VmHWM`); with `--artifact`
+//! rows per second of the fit, and the process's peak RSS (`VmHWM`); with `--repeat R`
+//! the fit runs `R` times (one fitted panel alive at a time) and its median time is
+//! reported with the fastest and slowest (fits of a few milliseconds are otherwise
+//! timer and thread start-up noise); with `--artifact`
 //! also the panel directory's size and its median load time (5 loads). One process per
 //! figure, so that the peak RSS is that run's: `benches/panel_scaling.sh` runs the curve.
 
@@ -52,10 +55,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args
         .first()
-        .ok_or("usage: SERIES MODEL [--artifact]")?
+        .ok_or("usage: SERIES MODEL [--artifact] [--repeat R]")?
         .parse()?;
     let kind = args.get(1).map_or("naive", String::as_str);
     let artifact = args.iter().any(|a| a == "--artifact");
+    let repeat: usize = match args.iter().position(|a| a == "--repeat") {
+        Some(i) => args.get(i + 1).ok_or("--repeat needs a count")?.parse()?,
+        None => 1,
+    };
+    if repeat == 0 {
+        return Err("--repeat must be at least 1".into());
+    }
     let mut model = ModelConfig::from_kind(kind)?;
     if kind == "arima" {
         model.set("order", "1,1,1")?;
@@ -68,9 +78,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let rows: usize = series.iter().map(|s| s.series.len()).sum();
-    let t = Instant::now();
-    let fit = fit_panel(&spec, "unique_id", &series, ShortPolicy::Error, &|| {})?;
-    let fit_s = t.elapsed().as_secs_f64();
+    let mut times = Vec::with_capacity(repeat);
+    let mut fit = None;
+    for _ in 0..repeat {
+        drop(fit.take());
+        let t = Instant::now();
+        fit = Some(fit_panel(
+            &spec,
+            "unique_id",
+            &series,
+            ShortPolicy::Error,
+            &|| {},
+        )?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let fit = fit.ok_or("no fit")?;
+    times.sort_by(f64::total_cmp);
+    let fit_s = times[times.len() / 2];
     let t = Instant::now();
     let (forecasts, failed) = fit.fitted.predict(12, &[80.0, 95.0]);
     let predict_s = t.elapsed().as_secs_f64();
@@ -80,6 +104,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "model": kind,
         "threads": rayon::current_num_threads(),
         "fit_s": fit_s,
+        "fit_runs": repeat,
+        "fit_s_min": times[0],
+        "fit_s_max": times[times.len() - 1],
         "predict_s": predict_s,
         "fit_rows_per_s": rows as f64 / fit_s,
         "forecasts": forecasts.len(),
