@@ -253,8 +253,7 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
         candidates.push((v, true));
     }
     if starts == Starts::Search {
-        // The MA-free start first (R's), else the transformed one, else zero.
-        candidates.reverse();
+        // The transformed start first, else the MA-free one, else zero.
         candidates.truncate(1);
     }
     if starts == Starts::Multi || candidates.is_empty() {
