@@ -35,10 +35,12 @@ pub enum Starts {
     /// CSS, zero, the two ridges and the root-pair scan (default: reaches the best-known
     /// optimum on every reference case).
     Multi,
-    /// One run from the CSS estimate with the MA coefficients free and the AR part
-    /// transformed, R's `CSS-ML` with `transform.pars = TRUE` (falling back to the
-    /// transformed CSS start, then zero, when that start is not available): the fits of
-    /// an AutoARIMA search, whose winner is refitted from every start of [`Starts::Multi`].
+    /// One run from the CSS estimate with the AR and MA parts transformed (the MA part
+    /// kept invertible), falling back to the MA-free CSS start, then zero, when that
+    /// start is not available: the fits of an AutoARIMA search, whose winner is refitted
+    /// from every start of [`Starts::Multi`]. Chosen over the MA-free start (R's
+    /// `CSS-ML`) by the M3 monthly measurements in `benches/RESULTS.md`: more accurate
+    /// forecasts and a faster search.
     Search,
 }
 
