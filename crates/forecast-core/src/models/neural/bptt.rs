@@ -745,7 +745,7 @@ pub fn loss_and_grads(
                 }
                 match ids.get(r0 + r).copied().flatten() {
                     Some(i) => {
-                        let k = (i as usize).min(rows - 1);
+                        let k = SeriesEmbedding::host_row(rows, Some(i));
                         add(&mut grad[k * dim..(k + 1) * dim], &d);
                     }
                     None => {

@@ -107,7 +107,7 @@ impl SeriesEmbedding {
         let [rows, _] = table.dims();
         let index: Vec<i64> = ids
             .iter()
-            .map(|i| i.map_or(rows as i64, |i| (i as usize).min(rows - 1) as i64))
+            .map(|&i| Self::host_row(rows, i) as i64)
             .collect();
         let n = index.len();
         let mean = table.clone().mean_dim(0);
@@ -163,7 +163,8 @@ impl SeriesEmbedding {
         v
     }
 
-    /// The host row of `id` in [`SeriesEmbedding::host_table`]'s layout.
+    /// The row of `id` in the table with the mean row appended (row `rows`), the layout
+    /// of [`SeriesEmbedding::lookup`] and [`SeriesEmbedding::host_table`].
     pub fn host_row(rows: usize, id: Option<u32>) -> usize {
         id.map_or(rows, |i| (i as usize).min(rows - 1))
     }
