@@ -114,14 +114,13 @@ impl ForecasterSpec {
             seed: self.seed,
         };
         let model = self.model.fit(&data, reporter)?;
-        let train_series = series.head(rows);
         Ok(Forecaster {
             spec: self.clone(),
             transform,
             model,
-            schema: train_series.schema.clone(),
+            schema: series.head_schema(rows),
             season_length: series.season_length,
-            fingerprint: fingerprint(&train_series),
+            fingerprint: fingerprint_rows(series, rows),
             valid: None,
             test: None,
         })
@@ -199,14 +198,13 @@ impl ForecasterSpec {
                     model: self.model.kind().into(),
                     message: "a series has no fitted model".into(),
                 })??;
-                let train_series = s.head(p.train.end);
                 Ok(Forecaster {
                     spec: self.clone(),
                     transform: p.transform,
                     model,
-                    schema: train_series.schema.clone(),
+                    schema: s.head_schema(p.train.end),
                     season_length: s.season_length,
-                    fingerprint: fingerprint(&train_series),
+                    fingerprint: fingerprint_rows(s, p.train.end),
                     valid: None,
                     test: None,
                 })
@@ -429,16 +427,77 @@ impl Forecaster {
 
 /// SHA-256 over the target and feature values (little-endian bytes) and column names.
 pub fn fingerprint(series: &Series) -> String {
+    fingerprint_rows(series, series.len())
+}
+
+/// [`fingerprint`] of the first `n` rows (`fingerprint(&series.head(n))`), without
+/// copying them.
+pub fn fingerprint_rows(series: &Series, n: usize) -> String {
+    let n = n.min(series.len());
     let mut h = Sha256::new();
     h.update(series.schema.target.as_bytes());
-    for v in &series.target {
-        h.update(v.to_le_bytes());
-    }
+    hash_values(&mut h, &series.target[..n]);
     for c in &series.features {
         h.update(c.name.as_bytes());
-        for v in &c.values {
-            h.update(v.to_le_bytes());
+        hash_values(&mut h, &c.values[..n.min(c.values.len())]);
+    }
+    let mut hex = String::with_capacity(64);
+    for b in h.finalize() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Feed `values` as little-endian bytes, a few kilobytes per call (one call per value
+/// costs more than the hashing).
+fn hash_values(h: &mut Sha256, values: &[f64]) {
+    let mut buf = [0u8; 4096];
+    for chunk in values.chunks(buf.len() / 8) {
+        for (dst, v) in buf.chunks_exact_mut(8).zip(chunk) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+        h.update(&buf[..chunk.len() * 8]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest is SHA-256 of the documented byte stream, whatever the chunking, and a
+    /// head's fingerprint is the copied head's.
+    #[test]
+    fn fingerprints_hash_the_documented_bytes_and_heads_need_no_copy() {
+        let n = 1500; // more than one 4096-byte chunk
+        let mut s = Series::from_values((0..n).map(|i| (i as f64).sin() * 1e3).collect(), 12);
+        s.features.push(crate::data::Column {
+            name: "x".into(),
+            values: (0..n).map(|i| i as f64 * 0.5).collect(),
+            integer: false,
+        });
+        let mut bytes = s.schema.target.as_bytes().to_vec();
+        for v in &s.target {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes.extend_from_slice(b"x");
+        for v in &s.features[0].values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let want: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(fingerprint(&s), want);
+        for rows in [0, 1, 511, 512, 513, 1499] {
+            assert_eq!(
+                fingerprint_rows(&s, rows),
+                fingerprint(&s.head(rows)),
+                "{rows}"
+            );
+            assert_eq!(s.head_schema(rows), s.head(rows).schema, "{rows}");
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

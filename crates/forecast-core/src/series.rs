@@ -206,4 +206,14 @@ impl Series {
     pub fn head(&self, n: usize) -> Series {
         self.slice(0, n)
     }
+
+    /// The schema of the first `n` rows (`head(n).schema`), without copying the rows.
+    pub fn head_schema(&self, n: usize) -> DataSchema {
+        let n = n.min(self.len());
+        let mut schema = self.schema.clone();
+        schema.fitted_rows = n;
+        schema.conditioned_rows = n;
+        schema.last_timestamp = self.times.as_ref().and_then(|t| t[..n].last().copied());
+        schema
+    }
 }
