@@ -2,15 +2,18 @@
 //! 100–1,000 points, and the load time of the panel model directory they make.
 //!
 //! ```sh
-//! cargo run --release -p forecast-benches --example panel_scaling -- SERIES MODEL [--artifact] [--repeat R]
+//! cargo run --release -p forecast-benches --example panel_scaling -- SERIES MODEL [--artifact] [--warmup S] [--repeat R]
 //! ```
 //!
 //! `MODEL` is `naive`, `seasonal-naive`, `drift` or `arima` (ARIMA(1,1,1)). Prints one
 //! JSON line: series, rows, fit and forecast (12 steps, 80/95% intervals) wall times,
-//! rows per second of the fit, and the process's peak RSS (`VmHWM`); with `--repeat R`
-//! the fit runs `R` times (one fitted panel alive at a time) and its median time is
-//! reported with the fastest and slowest (fits of a few milliseconds are otherwise
-//! timer and thread start-up noise); with `--artifact`
+//! rows per second of the fit, and the process's peak RSS (`VmHWM`). The first fit of
+//! the process is reported on its own (`fit_s_first`: the cold cost a one-shot command
+//! pays: heap growth, page faults, the thread pool's start); with `--warmup S` further
+//! untimed fits run until `S` seconds have passed (as criterion warms up), then with
+//! `--repeat R` the fit runs `R` more times (one fitted panel alive at a time) and its
+//! median time is reported with the fastest and slowest (`--repeat 0`: the first fit is
+//! the figure, for fits of minutes); with `--artifact`
 //! also the panel directory's size and its median load time (5 loads). One process per
 //! figure, so that the peak RSS is that run's: `benches/panel_scaling.sh` runs the curve.
 
@@ -63,9 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(i) => args.get(i + 1).ok_or("--repeat needs a count")?.parse()?,
         None => 1,
     };
-    if repeat == 0 {
-        return Err("--repeat must be at least 1".into());
-    }
+    let warmup: f64 = match args.iter().position(|a| a == "--warmup") {
+        Some(i) => args.get(i + 1).ok_or("--warmup needs seconds")?.parse()?,
+        None => 0.0,
+    };
     let mut model = ModelConfig::from_kind(kind)?;
     if kind == "arima" {
         model.set("order", "1,1,1")?;
@@ -78,21 +82,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let rows: usize = series.iter().map(|s| s.series.len()).sum();
+    let fit_once = || fit_panel(&spec, "unique_id", &series, ShortPolicy::Error, &|| {});
+    let t = Instant::now();
+    let mut fit = Some(fit_once()?);
+    let first_s = t.elapsed().as_secs_f64();
+    let mut warmup_fits = 0;
+    let warm = Instant::now();
+    while warm.elapsed().as_secs_f64() < warmup {
+        drop(fit.take());
+        fit = Some(fit_once()?);
+        warmup_fits += 1;
+    }
     let mut times = Vec::with_capacity(repeat);
-    let mut fit = None;
     for _ in 0..repeat {
         drop(fit.take());
         let t = Instant::now();
-        fit = Some(fit_panel(
-            &spec,
-            "unique_id",
-            &series,
-            ShortPolicy::Error,
-            &|| {},
-        )?);
+        fit = Some(fit_once()?);
         times.push(t.elapsed().as_secs_f64());
     }
     let fit = fit.ok_or("no fit")?;
+    if times.is_empty() {
+        // --repeat 0: the first fit is the figure (fits long enough to need no warm-up).
+        times.push(first_s);
+    }
     times.sort_by(f64::total_cmp);
     let fit_s = times[times.len() / 2];
     let t = Instant::now();
@@ -104,7 +116,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "model": kind,
         "threads": rayon::current_num_threads(),
         "fit_s": fit_s,
-        "fit_runs": repeat,
+        "fit_runs": times.len(),
+        "fit_s_first": first_s,
+        "warmup_fits": warmup_fits,
         "fit_s_min": times[0],
         "fit_s_max": times[times.len() - 1],
         "predict_s": predict_s,
