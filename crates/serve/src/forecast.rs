@@ -1,0 +1,267 @@
+//! One forecast request against a served model, and its answer as records.
+
+use crate::error::ApiError;
+use crate::registry::{Loaded, ServedModel};
+use forecast_core::panel::{level_name, SeriesForecast};
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+/// Limits every request is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest horizon a request may ask for.
+    pub max_horizon: usize,
+    /// Largest number of forecast rows (steps × series) one answer may hold.
+    pub max_rows: usize,
+}
+
+/// A forecast request: horizon, interval levels and, for panels, the series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// Steps to forecast.
+    pub h: usize,
+    /// Interval levels in percent.
+    pub levels: Vec<f64>,
+    /// Series to forecast (panels; `None`: every series).
+    pub ids: Option<Vec<String>>,
+}
+
+impl Query {
+    /// Check `h` and the levels against the limits; `field` names where `h` came from.
+    pub fn check(&self, limits: &Limits) -> Result<(), ApiError> {
+        if self.h == 0 || self.h > limits.max_horizon {
+            return Err(ApiError::invalid(format!(
+                "h: must be between 1 and {} (the server's --max-horizon), got {}",
+                limits.max_horizon, self.h
+            )));
+        }
+        for l in &self.levels {
+            if !(l.is_finite() && *l > 0.0 && *l < 100.0) {
+                return Err(ApiError::invalid(format!(
+                    "level: each level is a percentage strictly between 0 and 100, got {l}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A horizon given as a JSON value: a whole number (an integral float or a numeric
+/// string, as CSV and `dataframe_split` clients send it).
+pub(crate) fn horizon_of(v: &Value, field: &str) -> Result<usize, ApiError> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "{field}: must be a whole number of steps, got {}",
+            short(v)
+        ))
+    };
+    match v {
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                usize::try_from(u).map_err(|_| bad())
+            } else if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f >= 0.0 && f <= u32::MAX as f64 {
+                    Ok(f as usize)
+                } else {
+                    Err(bad())
+                }
+            } else {
+                Err(bad())
+            }
+        }
+        Value::String(s) => s.trim().parse::<usize>().map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+/// Interval levels given as a JSON value: a list of numbers, one number, or a string
+/// `80;95` (CSV's form; `,` also separates).
+pub(crate) fn levels_of(v: &Value, field: &str) -> Result<Vec<f64>, ApiError> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "{field}: must be a list of percentages (e.g. [80, 95]) or '80;95', got {}",
+            short(v)
+        ))
+    };
+    match v {
+        Value::Null => Ok(vec![]),
+        Value::Number(n) => n.as_f64().map(|f| vec![f]).ok_or_else(bad),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                Value::Number(n) => n.as_f64().ok_or_else(bad),
+                Value::String(s) => s.trim().parse::<f64>().map_err(|_| bad()),
+                _ => Err(bad()),
+            })
+            .collect(),
+        Value::String(s) => s
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<f64>().map_err(|_| bad()))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// A series id given as a JSON value (a string, or a number written as text).
+pub(crate) fn id_of(v: &Value, field: &str) -> Result<String, ApiError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(ApiError::invalid(format!(
+            "{field}: must be a series id (a string), got {}",
+            short(v)
+        ))),
+    }
+}
+
+/// A value as a short text for an error message.
+pub(crate) fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Forecast `q` with `model` (blocking: run on a blocking thread). Panels forecast
+/// their series in parallel; an unknown series is a 404 naming it.
+pub(crate) fn run(
+    model: &ServedModel,
+    q: &Query,
+    limits: &Limits,
+) -> Result<Vec<SeriesForecast>, ApiError> {
+    q.check(limits)?;
+    let model_error = |id: &str, e: forecast_core::Error| {
+        let at = if id.is_empty() {
+            String::new()
+        } else {
+            format!(" (series '{id}')")
+        };
+        match e {
+            forecast_core::Error::InvalidConfig { .. } | forecast_core::Error::Model { .. } => {
+                ApiError::invalid(format!("model '{}'{at}: {e}", model.name))
+            }
+            other => ApiError::internal(format!("model '{}'{at}: {other}", model.name)),
+        }
+    };
+    match &model.loaded {
+        Loaded::Single(f) => {
+            if q.ids.as_ref().is_some_and(|ids| !ids.is_empty()) {
+                return Err(ApiError::invalid(format!(
+                    "unique_id: model '{}' holds one series; series ids apply to panel models",
+                    model.name
+                )));
+            }
+            let forecast = f
+                .predict(q.h, &q.levels, &[])
+                .map_err(|e| model_error("", e))?;
+            Ok(vec![SeriesForecast {
+                unique_id: String::new(),
+                ds: f.future_timestamps(q.h),
+                forecast,
+            }])
+        }
+        Loaded::Panel {
+            model: panel,
+            index,
+        } => {
+            let picked: Vec<usize> = match &q.ids {
+                Some(ids) if !ids.is_empty() => ids
+                    .iter()
+                    .map(|id| {
+                        index.get(id).copied().ok_or_else(|| {
+                            ApiError::not_found(format!(
+                                "unique_id: series '{id}' is not in model '{}'",
+                                model.name
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => (0..panel.series.len()).collect(),
+            };
+            let rows = picked.len().saturating_mul(q.h);
+            if rows > limits.max_rows {
+                return Err(ApiError::invalid(format!(
+                    "h: {} steps for {} series make {rows} rows, over the server's limit of {}; ask for fewer series (unique_id / ids) or steps",
+                    q.h,
+                    picked.len(),
+                    limits.max_rows
+                )));
+            }
+            let one = |i: usize| {
+                let (id, f) = &panel.series[i];
+                f.predict(q.h, &q.levels, &[])
+                    .map(|forecast| SeriesForecast {
+                        unique_id: id.clone(),
+                        ds: f.future_timestamps(q.h),
+                        forecast,
+                    })
+                    .map_err(|e| model_error(id, e))
+            };
+            if picked.len() >= 64 {
+                picked.par_iter().map(|&i| one(i)).collect()
+            } else {
+                picked.iter().map(|&i| one(i)).collect()
+            }
+        }
+    }
+}
+
+/// How the value columns of a record are named.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Naming<'a> {
+    /// Native API: `mean`, `lo-80`, `hi-80`.
+    Native,
+    /// statsforecast's names, as MLflow's forecasting flavours answer: `<model>`,
+    /// `<model>-lo-80`, `<model>-hi-80`.
+    Model(&'a str),
+}
+
+/// One record per forecast step: `unique_id` (panels), `ds` (a timestamp, or the step
+/// number for row-indexed data), the point forecast and each level's bounds.
+pub(crate) fn records(forecasts: &[SeriesForecast], panel: bool, naming: Naming<'_>) -> Vec<Value> {
+    let (mean, prefix) = match naming {
+        Naming::Native => ("mean".to_string(), String::new()),
+        Naming::Model(m) => (m.to_string(), format!("{m}-")),
+    };
+    let mut out = Vec::with_capacity(forecasts.iter().map(|f| f.forecast.point.len()).sum());
+    for f in forecasts {
+        let names: Vec<(String, String)> = f
+            .forecast
+            .intervals
+            .iter()
+            .map(|iv| {
+                let l = level_name(iv.level);
+                (format!("{prefix}lo-{l}"), format!("{prefix}hi-{l}"))
+            })
+            .collect();
+        for (i, point) in f.forecast.point.iter().enumerate() {
+            let mut r = Map::new();
+            if panel {
+                r.insert("unique_id".into(), Value::String(f.unique_id.clone()));
+            }
+            r.insert(
+                "ds".into(),
+                match &f.ds {
+                    Some(t) => Value::String(t[i].clone()),
+                    None => Value::from(i + 1),
+                },
+            );
+            r.insert(mean.clone(), number(*point));
+            for (iv, (lo, hi)) in f.forecast.intervals.iter().zip(&names) {
+                r.insert(lo.clone(), number(iv.lower[i]));
+                r.insert(hi.clone(), number(iv.upper[i]));
+            }
+            out.push(Value::Object(r));
+        }
+    }
+    out
+}
+
+/// A float as JSON (`null` where not finite, which JSON cannot hold).
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}

@@ -1,0 +1,518 @@
+//! `forecast serve`: saved models over HTTP.
+//!
+//! - MLflow's scoring protocol: `GET /ping`, `GET /health`, `GET /version`,
+//!   `POST /invocations` (JSON `dataframe_split` / `dataframe_records` / `instances` /
+//!   `inputs` with optional `params`, or CSV), so that MLflow clients and deploy tools
+//!   work unchanged;
+//! - a native API: `GET /v1/models`, `POST /v1/models/{name}/forecast`,
+//!   `GET /openapi.json`;
+//! - operations: `GET /metrics` (Prometheus), a request id on every answer
+//!   (`x-request-id`) and in the logs (`tracing`), body and horizon limits, a time limit
+//!   per request, an optional bearer token, graceful shutdown.
+//!
+//! A folder of model directories is watched: a model written beside and renamed over
+//! the old one (as `forecast train --out` does) is swapped in whole, and requests that
+//! started on the old version finish on it.
+//!
+//! The crate sets no process-wide state (no logger, no signal handler, no global
+//! metrics registry); the binary does.
+
+mod error;
+mod forecast;
+mod metrics;
+mod mlflow;
+mod registry;
+
+pub use error::{ApiError, ServeError};
+pub use forecast::{Limits, Query};
+pub use metrics::Metrics;
+pub use registry::{Registry, ScanReport, ServedModel, Source};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// The OpenAPI document of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Server options (the command line's flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeOptions {
+    /// Bearer token every route but `/ping` and `/health` requires (`None`: open).
+    pub token: Option<String>,
+    /// Largest horizon a request may ask for.
+    pub max_horizon: usize,
+    /// Largest number of forecast rows (steps × series) in one answer.
+    pub max_rows: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Time limit of one request's computation.
+    pub timeout: Duration,
+    /// How often a folder of models is scanned for new versions.
+    pub reload_interval: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            token: None,
+            max_horizon: 1000,
+            max_rows: 1_000_000,
+            max_body_bytes: 1 << 20,
+            timeout: Duration::from_secs(30),
+            reload_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ServeOptions {
+    fn check(&self) -> Result<(), ServeError> {
+        let bad = |option, message: &str| {
+            Err(ServeError::Option {
+                option,
+                message: message.into(),
+            })
+        };
+        if self.max_horizon == 0 {
+            return bad("max-horizon", "must be at least 1");
+        }
+        if self.max_rows == 0 {
+            return bad("max-rows", "must be at least 1");
+        }
+        if self.max_body_bytes < 64 {
+            return bad("max-body-bytes", "must be at least 64");
+        }
+        if self.timeout.is_zero() {
+            return bad("timeout", "must be more than zero");
+        }
+        if self.reload_interval.is_zero() {
+            return bad("reload-interval", "must be more than zero");
+        }
+        if self.token.as_deref().is_some_and(str::is_empty) {
+            return bad("token", "an empty bearer token would let anyone in");
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_horizon: self.max_horizon,
+            max_rows: self.max_rows,
+        }
+    }
+}
+
+struct AppState {
+    registry: Registry,
+    options: ServeOptions,
+    metrics: Metrics,
+    next_id: AtomicU64,
+}
+
+/// A server over a set of models.
+#[derive(Clone)]
+pub struct Server {
+    state: Arc<AppState>,
+}
+
+/// Routes that answer without the bearer token (health probes).
+const OPEN_ROUTES: &[&str] = &["/ping", "/health"];
+
+impl Server {
+    /// Load the models of `source` (blocking). In a folder, subdirectories that fail
+    /// to load are left out and listed in the report.
+    pub fn open(source: Source, options: ServeOptions) -> Result<(Server, ScanReport), ServeError> {
+        options.check()?;
+        let (registry, report) = Registry::open(source)?;
+        let metrics = Metrics::new();
+        metrics.models.set(registry.snapshot().len() as i64);
+        Ok((
+            Server {
+                state: Arc::new(AppState {
+                    registry,
+                    options,
+                    metrics,
+                    next_id: AtomicU64::new(1),
+                }),
+            },
+            report,
+        ))
+    }
+
+    /// The models served now.
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// Scan a folder of models once for new versions (blocking; what the server does
+    /// every `reload_interval`).
+    pub fn rescan(&self) -> ScanReport {
+        rescan(&self.state)
+    }
+
+    /// Every route, with its middleware.
+    pub fn router(&self) -> Router {
+        let st = Arc::clone(&self.state);
+        Router::new()
+            .route("/ping", get(ping))
+            .route("/health", get(ping))
+            .route("/version", get(version))
+            .route("/invocations", post(invocations))
+            .route("/v1/models", get(list_models))
+            .route("/v1/models/{name}/forecast", post(native_forecast))
+            .route("/openapi.json", get(openapi))
+            .route("/metrics", get(render_metrics))
+            .route_layer(middleware::from_fn_with_state(Arc::clone(&st), around))
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(no_route)
+            .with_state(st)
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then stop accepting, finish the
+    /// requests in flight and return. A folder of models is rescanned meanwhile.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let watcher = self.state.registry.watches().then(|| {
+            let st = Arc::clone(&self.state);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(st.options.reload_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let s = Arc::clone(&st);
+                    if tokio::task::spawn_blocking(move || rescan(&s))
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!("model folder scan panicked; scanning again next tick");
+                    }
+                }
+            })
+        });
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        result.map_err(ServeError::Io)
+    }
+}
+
+fn rescan(st: &AppState) -> ScanReport {
+    let report = st.registry.scan();
+    for name in &report.loaded {
+        tracing::info!(model = %name, "model loaded");
+    }
+    for name in &report.removed {
+        tracing::info!(model = %name, "model removed (its directory is gone)");
+    }
+    for (name, error) in &report.failed {
+        tracing::warn!(model = %name, %error, "model failed to load; the previous version keeps serving");
+    }
+    st.metrics.models.set(st.registry.snapshot().len() as i64);
+    report
+}
+
+/// Request id, bearer token, logs and metrics around every matched route.
+async fn around(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().clone();
+    let id = request_id(&st, req.headers());
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let mut resp = if st.options.token.is_some()
+        && !OPEN_ROUTES.contains(&route.as_str())
+        && !authorized(&st, req.headers())
+    {
+        ApiError::unauthenticated().into_response()
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    let seconds = start.elapsed().as_secs_f64();
+    st.metrics.observe(&route, method.as_str(), status, seconds);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, latency_ms = seconds * 1e3, "answered");
+        } else if status >= 400 {
+            tracing::warn!(status, latency_ms = seconds * 1e3, "answered");
+        } else {
+            tracing::info!(status, latency_ms = seconds * 1e3, "answered");
+        }
+    });
+    resp
+}
+
+/// The client's `x-request-id` when it is short printable ASCII, else a new one.
+fn request_id(st: &AppState, headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("req-{}", st.next_id.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// Whether the request carries the bearer token (compared in constant time).
+fn authorized(st: &AppState, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(token) = st.options.token.as_deref() else {
+        return true;
+    };
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+async fn no_route(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    uri: axum::http::Uri,
+) -> Response {
+    st.metrics.observe("unmatched", method.as_str(), 404, 0.0);
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "ENDPOINT_NOT_FOUND",
+        message: format!("no route {method} {}; see GET /openapi.json", uri.path()),
+    }
+    .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "BAD_REQUEST",
+        message: format!(
+            "{} does not take {method}; see GET /openapi.json",
+            uri.path()
+        ),
+    }
+    .into_response()
+}
+
+/// `/ping` and `/health`: 200 once the models are loaded (they are before the server
+/// listens).
+async fn ping() -> impl IntoResponse {
+    (StatusCode::OK, "\n")
+}
+
+async fn version() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn render_metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+}
+
+async fn list_models(State(st): State<Arc<AppState>>) -> Json<Value> {
+    let snap = st.registry.snapshot();
+    let mut models: Vec<Value> = snap.values().map(|m| m.describe()).collect();
+    models.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Json(json!({ "models": models }))
+}
+
+/// The media type of a request (`application/json` when none is given).
+fn media_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get(header::CONTENT_TYPE) {
+        None => Ok("application/json".into()),
+        Some(v) => v
+            .to_str()
+            .map(|s| {
+                s.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .map_err(|_| ApiError::media_type("(not text)", "application/json")),
+    }
+}
+
+/// The body, up to the size limit.
+async fn read_body(st: &AppState, body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, st.options.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::too_large(st.options.max_body_bytes))
+}
+
+/// Run `f` on a blocking thread within the time limit.
+async fn compute<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let limit = st.options.timeout;
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(ApiError::internal(format!("the forecast failed: {e}"))),
+        Err(_) => Err(ApiError::timeout(limit)),
+    }
+}
+
+/// The only served model, for `/invocations` (which names none).
+fn sole_model(st: &AppState) -> Result<Arc<ServedModel>, ApiError> {
+    let snap = st.registry.snapshot();
+    match snap.len() {
+        1 => Ok(snap.values().next().cloned().ok_or_else(|| ApiError::internal("no model"))?),
+        0 => Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "TEMPORARILY_UNAVAILABLE",
+            message: "no model is loaded".into(),
+        }),
+        n => Err(ApiError::bad_request(format!(
+            "/invocations serves one model and {n} are loaded; use POST /v1/models/{{name}}/forecast"
+        ))),
+    }
+}
+
+async fn invocations(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let r = async {
+        let mt = media_type(&headers)?;
+        let bytes = read_body(&st, body).await?;
+        let queries = match mt.as_str() {
+            "application/json" => mlflow::parse_json(&bytes)?,
+            "text/csv" => mlflow::parse_csv(&bytes)?,
+            other => return Err(ApiError::media_type(other, "application/json or text/csv")),
+        };
+        let model = sole_model(&st)?;
+        let limits = st.options.limits();
+        let records = compute(&st, move || {
+            let mut out = Vec::new();
+            let mut rows = 0usize;
+            for q in &queries {
+                let fc = forecast::run(&model, q, &limits)?;
+                rows += fc.iter().map(|f| f.forecast.point.len()).sum::<usize>();
+                if rows > limits.max_rows {
+                    return Err(ApiError::invalid(format!(
+                        "the answer would hold more than {} rows (the server's limit); send fewer or shorter requests",
+                        limits.max_rows
+                    )));
+                }
+                out.extend(forecast::records(
+                    &fc,
+                    model.is_panel(),
+                    forecast::Naming::Model(model.kind()),
+                ));
+            }
+            Ok(out)
+        })
+        .await?;
+        Ok(Json(json!({ "predictions": records })).into_response())
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /v1/models/{name}/forecast` body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeRequest {
+    h: Value,
+    #[serde(default)]
+    level: Value,
+    #[serde(default)]
+    ids: Option<Vec<Value>>,
+}
+
+async fn native_forecast(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let r = async {
+        let mt = media_type(&headers)?;
+        if mt != "application/json" {
+            return Err(ApiError::media_type(&mt, "application/json"));
+        }
+        let bytes = read_body(&st, body).await?;
+        let req: NativeRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body must be {{\"h\": N, \"level\"?: [..], \"ids\"?: [..]}}: {e}"
+            ))
+        })?;
+        let model = st.registry.get(&name).ok_or_else(|| {
+            ApiError::not_found(format!("model '{name}' is not served; see GET /v1/models"))
+        })?;
+        let q = Query {
+            h: forecast::horizon_of(&req.h, "h")?,
+            levels: forecast::levels_of(&req.level, "level")?,
+            ids: req
+                .ids
+                .map(|ids| {
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, v)| forecast::id_of(v, &format!("ids[{i}]")))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
+        };
+        let limits = st.options.limits();
+        let m = Arc::clone(&model);
+        let levels = q.levels.clone();
+        let h = q.h;
+        let records = compute(&st, move || {
+            let fc = forecast::run(&m, &q, &limits)?;
+            Ok(forecast::records(
+                &fc,
+                m.is_panel(),
+                forecast::Naming::Native,
+            ))
+        })
+        .await?;
+        Ok(Json(json!({
+            "model": model.name,
+            "version": model.version,
+            "kind": model.kind(),
+            "h": h,
+            "levels": levels,
+            "forecasts": records,
+        }))
+        .into_response())
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,746 @@
+//! The real server on an ephemeral 127.0.0.1 port, driven by a real HTTP client:
+//! MLflow's scoring protocol, the native API, bad input, the token, limits, metrics
+//! and a model swapped while requests run.
+
+use forecast_core::artifact;
+use forecast_core::data::{load_data, Data, PanelOptions};
+use forecast_core::panel::{fit_panel, series_of, ShortPolicy};
+use forecast_core::{Forecaster, ForecasterSpec, LoadOptions, ModelConfig, Series, SeriesSpec};
+use forecast_serve::{ServeOptions, Server, Source};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn spec(kind: &str, set: &[(&str, &str)]) -> ForecasterSpec {
+    let mut m = ModelConfig::from_kind(kind).unwrap();
+    for (k, v) in set {
+        m.set(k, v).unwrap();
+    }
+    ForecasterSpec::new(m)
+}
+
+/// MSFT closes (the last 500 days), fitted with `kind` and saved to `dir`.
+fn train_msft(dir: &Path, kind: &str, set: &[(&str, &str)]) -> Forecaster {
+    let frame = forecast_core::load(
+        repo().join("datasets/msft_daily.csv"),
+        &LoadOptions {
+            required: vec!["close".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let series = Series::from_frame(
+        &frame,
+        &SeriesSpec {
+            target: "close".into(),
+            features: vec![],
+            indicators: vec![],
+            season_length: None,
+        },
+    )
+    .unwrap();
+    let n = series.len();
+    let series = series.slice(n - 500, n);
+    let f = spec(kind, set).fit_quiet(&series).unwrap();
+    artifact::save(&f, dir).unwrap();
+    f
+}
+
+/// The tech-stocks panel (long table, `ticker` ids), fitted with `kind`, saved to `dir`.
+fn train_panel(dir: &Path, kind: &str) {
+    let Data::Panel(panel) = load_data(
+        &repo().join("datasets/techstocks_daily.csv"),
+        &PanelOptions {
+            id_column: Some("ticker".into()),
+            load: LoadOptions {
+                required: vec!["close".into()],
+                ..Default::default()
+            },
+            wide: None,
+        },
+    )
+    .unwrap() else {
+        panic!("a panel")
+    };
+    let series = series_of(
+        &panel,
+        &SeriesSpec {
+            target: "close".into(),
+            features: vec![],
+            indicators: vec![],
+            season_length: Some(5),
+        },
+    )
+    .unwrap();
+    let fit = fit_panel(
+        &spec(kind, &[]),
+        "ticker",
+        &series,
+        ShortPolicy::Error,
+        &|| {},
+    )
+    .unwrap();
+    assert!(fit.failed.is_empty());
+    artifact::save_panel(&fit.fitted, dir).unwrap();
+}
+
+/// A running server: its base URL; stops when dropped.
+struct Running {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(source: Source, options: ServeOptions) -> Running {
+    let (server, report) = Server::open(source, options).unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            server
+                .run(listener, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    Running {
+        base: format!("http://{addr}"),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn post(base: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header("content-type", content_type)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    let v =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+    (status, v)
+}
+
+fn get(base: &str, path: &str) -> (u16, String) {
+    let r = client().get(format!("{base}{path}")).send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+#[test]
+fn mlflow_scoring_protocol_answers_the_library_forecast_in_every_input_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("msft");
+    train_msft(&path, "arima", &[("order", "1,1,1")]);
+    // The forecast served must be the saved model's, as `forecast predict` computes it.
+    let saved = artifact::load(&path).unwrap();
+    let want = saved.predict(7, &[80.0, 95.0], &[]).unwrap();
+    let times = saved.future_timestamps(7).unwrap();
+    let srv = start(Source::detect(&path).unwrap(), ServeOptions::default());
+
+    assert_eq!(get(&srv.base, "/ping"), (200, "\n".into()));
+    assert_eq!(get(&srv.base, "/health").0, 200);
+    assert_eq!(
+        get(&srv.base, "/version"),
+        (200, env!("CARGO_PKG_VERSION").into())
+    );
+
+    let bodies = [
+        (
+            "application/json",
+            r#"{"dataframe_split": {"columns": ["h", "level"], "data": [[7, [80, 95]]]}}"#,
+        ),
+        (
+            "application/json",
+            r#"{"dataframe_records": [{"h": 7, "level": [80, 95]}]}"#,
+        ),
+        (
+            "application/json",
+            r#"{"instances": [{"h": 7, "level": [95, 80]}]}"#,
+        ),
+        (
+            "application/json",
+            r#"{"inputs": {"h": [7], "level": ["80;95"]}}"#,
+        ),
+        (
+            "application/json; charset=utf-8",
+            r#"{"inputs": {"h": 1}, "params": {"h": 7, "level": [80, 95]}}"#,
+        ),
+        ("text/csv", "h,level\n7,80;95\n"),
+    ];
+    for (ct, body) in bodies {
+        let (status, v) = post(&srv.base, "/invocations", ct, body);
+        assert_eq!(status, 200, "{body}: {v}");
+        let rows = v["predictions"].as_array().unwrap();
+        assert_eq!(rows.len(), 7, "{body}");
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r["ds"], json!(times[i]), "{body}");
+            assert!(r.get("unique_id").is_none(), "one series has no unique_id");
+            // Exactly equal: the same computation, written and read back without loss.
+            assert_eq!(r["arima"].as_f64().unwrap(), want.point[i], "{body}");
+            for iv in &want.intervals {
+                let l = iv.level as i64;
+                assert_eq!(r[format!("arima-lo-{l}")].as_f64().unwrap(), iv.lower[i]);
+                assert_eq!(r[format!("arima-hi-{l}")].as_f64().unwrap(), iv.upper[i]);
+            }
+        }
+    }
+    // Two rows are two requests, answered in order.
+    let (status, v) = post(
+        &srv.base,
+        "/invocations",
+        "application/json",
+        r#"{"dataframe_records": [{"h": 2}, {"h": 3}]}"#,
+    );
+    assert_eq!(status, 200);
+    let ds: Vec<&str> = v["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ds"].as_str().unwrap())
+        .collect();
+    assert_eq!(ds, [&times[0], &times[1], &times[0], &times[1], &times[2]]);
+}
+
+#[test]
+fn the_native_api_lists_models_and_forecasts_chosen_series_of_a_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    train_panel(&dir.path().join("stocks"), "seasonal-naive");
+    train_msft(&dir.path().join("msft"), "naive", &[]);
+    let panel = artifact::load_panel(&dir.path().join("stocks")).unwrap();
+    let srv = start(Source::detect(dir.path()).unwrap(), ServeOptions::default());
+
+    let (status, text) = get(&srv.base, "/v1/models");
+    assert_eq!(status, 200);
+    let models: Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["msft", "stocks"]);
+    let stocks = &models["models"][1];
+    assert_eq!(stocks["kind"], "seasonal-naive");
+    assert_eq!(stocks["series"], panel.series.len());
+    assert_eq!(stocks["id_column"], "ticker");
+    assert_eq!(stocks["version"].as_str().unwrap().len(), 12);
+
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/stocks/forecast",
+        "application/json",
+        r#"{"h": 4, "level": [90], "ids": ["MSFT", "AAPL"]}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["model"], "stocks");
+    let rows = v["forecasts"].as_array().unwrap();
+    assert_eq!(rows.len(), 8);
+    for (k, id) in ["MSFT", "AAPL"].iter().enumerate() {
+        let f = &panel.series.iter().find(|(i, _)| i == id).unwrap().1;
+        let want = f.predict(4, &[90.0], &[]).unwrap();
+        let times = f.future_timestamps(4).unwrap();
+        for i in 0..4 {
+            let r = &rows[k * 4 + i];
+            assert_eq!(r["unique_id"], *id);
+            assert_eq!(r["ds"], json!(times[i]));
+            assert_eq!(r["mean"].as_f64().unwrap(), want.point[i]);
+            assert_eq!(r["lo-90"].as_f64().unwrap(), want.intervals[0].lower[i]);
+            assert_eq!(r["hi-90"].as_f64().unwrap(), want.intervals[0].upper[i]);
+        }
+    }
+    // Every series when no ids are given.
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/stocks/forecast",
+        "application/json",
+        r#"{"h": 2}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        v["forecasts"].as_array().unwrap().len(),
+        2 * panel.series.len()
+    );
+    // /invocations names no model: with two served it points to the native route.
+    let (status, v) = post(
+        &srv.base,
+        "/invocations",
+        "application/json",
+        r#"{"inputs": {"h": 1}}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("/v1/models/{name}/forecast"));
+    let (status, text) = get(&srv.base, "/openapi.json");
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    for route in [
+        "/ping",
+        "/health",
+        "/version",
+        "/invocations",
+        "/v1/models",
+        "/v1/models/{name}/forecast",
+        "/openapi.json",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(route).is_some(), "{route} is documented");
+    }
+}
+
+#[test]
+fn bad_requests_get_a_json_4xx_naming_the_field_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    train_panel(&dir.path().join("stocks"), "naive");
+    let srv = start(
+        Source::detect(&dir.path().join("stocks")).unwrap(),
+        ServeOptions {
+            max_horizon: 50,
+            max_body_bytes: 4096,
+            ..Default::default()
+        },
+    );
+    let inv = "/invocations";
+    let fc = "/v1/models/stocks/forecast";
+    let json_ct = "application/json";
+    let cases: Vec<(&str, &str, String, u16, &str, &str)> = vec![
+        (
+            inv,
+            json_ct,
+            "{".into(),
+            400,
+            "BAD_REQUEST",
+            "not valid JSON",
+        ),
+        (
+            inv,
+            json_ct,
+            r#"{"dataframe_records": [{"h": 0}]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "h: must be between 1 and 50",
+        ),
+        (
+            inv,
+            json_ct,
+            r#"{"dataframe_records": [{"h": 51}]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "--max-horizon",
+        ),
+        (
+            inv,
+            json_ct,
+            r#"{"dataframe_records": [{"h": -1}]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "whole number",
+        ),
+        (
+            inv,
+            json_ct,
+            r#"{"dataframe_records": [{"h": 2, "level": [100]}]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "level",
+        ),
+        (
+            inv,
+            json_ct,
+            r#"{"dataframe_records": [{"h": 2, "unique_id": "NOPE"}]}"#.into(),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            "series 'NOPE'",
+        ),
+        (
+            inv,
+            "text/plain",
+            "h\n1\n".into(),
+            415,
+            "BAD_REQUEST",
+            "text/plain",
+        ),
+        (
+            inv,
+            "text/csv",
+            "h,level\n1,abc\n".into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "level",
+        ),
+        (
+            inv,
+            json_ct,
+            format!(r#"{{"inputs": {{"h": 1}}, "pad": "{}"}}"#, "x".repeat(5000)),
+            413,
+            "REQUEST_LIMIT_EXCEEDED",
+            "4096 bytes",
+        ),
+        (
+            fc,
+            json_ct,
+            r#"{"level": [80]}"#.into(),
+            400,
+            "BAD_REQUEST",
+            "missing field `h`",
+        ),
+        (
+            fc,
+            json_ct,
+            r#"{"h": 1, "history": []}"#.into(),
+            400,
+            "BAD_REQUEST",
+            "unknown field `history`",
+        ),
+        (
+            fc,
+            json_ct,
+            r#"{"h": 1, "ids": [null]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "ids[0]",
+        ),
+        (
+            fc,
+            json_ct,
+            r#"{"h": "NaN"}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "h:",
+        ),
+        (
+            fc,
+            "text/csv",
+            "h\n1\n".into(),
+            415,
+            "BAD_REQUEST",
+            "application/json",
+        ),
+        (
+            "/v1/models/nope/forecast",
+            json_ct,
+            r#"{"h": 1}"#.into(),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            "model 'nope'",
+        ),
+        (
+            "/no/such/route",
+            json_ct,
+            "{}".into(),
+            404,
+            "ENDPOINT_NOT_FOUND",
+            "no route",
+        ),
+        (
+            "/ping",
+            json_ct,
+            "{}".into(),
+            405,
+            "BAD_REQUEST",
+            "does not take POST",
+        ),
+    ];
+    for (path, ct, body, status, code, needle) in cases {
+        let (s, v) = post(&srv.base, path, ct, &body);
+        assert_eq!(s, status, "{path} {body:.80}: {v}");
+        assert_eq!(v["error_code"], code, "{path} {body:.80}: {v}");
+        let msg = v["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{path} {body:.80}: {msg}");
+    }
+    // Still serving.
+    let (s, v) = post(&srv.base, fc, json_ct, r#"{"h": 1, "ids": ["AAPL"]}"#);
+    assert_eq!(s, 200, "{v}");
+}
+
+#[test]
+fn the_token_guards_every_route_but_the_probes_and_metrics_count_what_was_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("msft");
+    train_msft(&path, "naive", &[]);
+    let srv = start(
+        Source::detect(&path).unwrap(),
+        ServeOptions {
+            token: Some("s3cret-token".into()),
+            ..Default::default()
+        },
+    );
+    let c = client();
+    let body = r#"{"h": 3}"#;
+    let url = format!("{}/v1/models/msft/forecast", srv.base);
+    let no = c.post(&url).body(body).send().unwrap();
+    assert_eq!(no.status().as_u16(), 401);
+    assert_eq!(no.headers()["www-authenticate"], "Bearer");
+    let v: Value = no.json().unwrap();
+    assert_eq!(v["error_code"], "UNAUTHENTICATED");
+    let wrong = c
+        .post(&url)
+        .bearer_auth("s3cret-tokeN")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    for _ in 0..3 {
+        let ok = c
+            .post(&url)
+            .bearer_auth("s3cret-token")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+        assert!(ok.headers().contains_key("x-request-id"));
+    }
+    let traced = c
+        .post(&url)
+        .bearer_auth("s3cret-token")
+        .header("x-request-id", "client-42")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(traced.headers()["x-request-id"], "client-42");
+    assert_eq!(
+        c.get(format!("{}/ping", srv.base))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{}/health", srv.base))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{}/metrics", srv.base))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    let metrics = c
+        .get(format!("{}/metrics", srv.base))
+        .bearer_auth("s3cret-token")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let count = |status: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("forecast_http_requests_total{")
+                    && l.contains(r#"route="/v1/models/{name}/forecast""#)
+                    && l.contains(&format!(r#"status="{status}""#))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(count("200"), 4.0, "{metrics}");
+    assert_eq!(count("401"), 2.0, "{metrics}");
+    assert!(metrics.contains("forecast_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains("forecast_models_served 1"));
+}
+
+#[test]
+fn a_model_swapped_while_requests_run_fails_none_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    train_msft(&path, "naive", &[]);
+    let first = artifact::load(&path)
+        .unwrap()
+        .predict(1, &[], &[])
+        .unwrap()
+        .point[0];
+    let srv = start(
+        Source::Folder(dir.path().to_path_buf()),
+        ServeOptions {
+            reload_interval: Duration::from_millis(20),
+            ..Default::default()
+        },
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let seen_new = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, done, answered, seen_new) = (
+                srv.base.clone(),
+                done.clone(),
+                answered.clone(),
+                seen_new.clone(),
+            );
+            std::thread::spawn(move || {
+                let c = client();
+                while !done.load(Ordering::Relaxed) {
+                    let r = c
+                        .post(format!("{base}/v1/models/m/forecast"))
+                        .header("content-type", "application/json")
+                        .body(r#"{"h": 1}"#)
+                        .send()
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let v: Value = r.json().unwrap();
+                    assert_eq!(status, 200, "a request failed during the swap: {v}");
+                    if v["forecasts"][0]["mean"].as_f64().unwrap() != first {
+                        seen_new.store(true, Ordering::Relaxed);
+                    }
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Redeploy: a different model written beside and renamed over the old one, a few
+    // times over, while the clients run.
+    for k in 0..3 {
+        std::thread::sleep(Duration::from_millis(150));
+        let kind = if k % 2 == 0 { "drift" } else { "naive" };
+        let f = train_msft(&dir.path().join(".staging"), kind, &[]);
+        std::fs::remove_dir_all(dir.path().join(".staging")).unwrap();
+        artifact::save(&f, &path).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !seen_new.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    done.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().expect("no request failed");
+    }
+    assert!(
+        seen_new.load(Ordering::Relaxed),
+        "the new version was never served"
+    );
+    assert!(answered.load(Ordering::Relaxed) > 20);
+}
+
+/// MLflow's own scoring client (`ScoringServerClient.invoke` with a pandas frame, as
+/// MLflow's deploy tools send it) and a plain `requests.post` from Python get the answer
+/// our Rust client gets.
+#[test]
+fn mlflows_python_scoring_client_gets_the_answer_our_client_gets() {
+    let Some(mlflow) = forecast_test_support::env_or_skip(
+        "FORECAST_MLFLOW_BIN",
+        "mlflows_python_scoring_client_gets_the_answer_our_client_gets",
+    ) else {
+        return;
+    };
+    let python = Path::new(&mlflow).with_file_name("python");
+    let dir = tempfile::tempdir().unwrap();
+    train_panel(&dir.path().join("stocks"), "drift");
+    let srv = start(
+        Source::detect(&dir.path().join("stocks")).unwrap(),
+        ServeOptions::default(),
+    );
+    let (host, port) = srv
+        .base
+        .trim_start_matches("http://")
+        .split_once(':')
+        .unwrap();
+    let script = r#"
+import json, sys
+import pandas as pd
+import requests
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+host, port = sys.argv[1], int(sys.argv[2])
+c = ScoringServerClient(host, port)
+c.wait_server_ready(timeout=30)
+frame = pd.DataFrame({"h": [5, 3], "level": [[80, 95], [80, 95]], "unique_id": ["AAPL", "MSFT"]})
+client = c.invoke(frame).get_predictions().to_dict(orient="records")
+plain = requests.post(
+    f"http://{host}:{port}/invocations",
+    json={"dataframe_records": [{"h": 5, "level": [80, 95], "unique_id": "AAPL"},
+                                {"h": 3, "level": [80, 95], "unique_id": "MSFT"}]},
+).json()["predictions"]
+with_params = c.invoke([{"h": 1, "unique_id": "MSFT"}], params={"h": 3, "level": [80, 95]})
+print(json.dumps({"client": client, "plain": plain,
+                  "params": with_params.get_predictions().to_dict(orient="records"),
+                  "version": c.get_version()}))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, host, port])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let py: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (status, ours) = post(
+        &srv.base,
+        "/invocations",
+        "application/json",
+        r#"{"dataframe_records": [{"h": 5, "level": [80, 95], "unique_id": "AAPL"}, {"h": 3, "level": [80, 95], "unique_id": "MSFT"}]}"#,
+    );
+    assert_eq!(status, 200);
+    let ours = ours["predictions"].as_array().unwrap();
+    assert_eq!(ours.len(), 8);
+    let same = |theirs: &Value, ours: &[Value], what: &str| {
+        let theirs = theirs.as_array().unwrap();
+        assert_eq!(theirs.len(), ours.len(), "{what}");
+        for (t, o) in theirs.iter().zip(ours) {
+            let o = o.as_object().unwrap();
+            assert_eq!(
+                t.as_object().unwrap().len(),
+                o.len(),
+                "{what}: {t} vs {o:?}"
+            );
+            for (k, v) in o {
+                match v {
+                    // Floats cross JSON both ways without loss (shortest round-trip form).
+                    Value::Number(n) => assert_eq!(t[k].as_f64(), n.as_f64(), "{what}: {k}"),
+                    other => assert_eq!(&t[k], other, "{what}: {k}"),
+                }
+            }
+        }
+    };
+    same(&py["client"], ours, "ScoringServerClient.invoke(DataFrame)");
+    same(&py["plain"], ours, "requests.post");
+    same(&py["params"], &ours[5..], "params override the rows");
+    assert_eq!(py["version"], env!("CARGO_PKG_VERSION"));
+}
