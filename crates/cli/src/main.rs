@@ -1,7 +1,7 @@
 //! `forecast`: train, predict, backtest, tune and track time-series models.
 //!
 //! The binary is thin: argument parsing, progress bars and printing. Everything else
-//! lives in `forecast-core` and `tuner`.
+//! lives in `forecast-core`, `tuner` and `forecast-serve`.
 
 mod args;
 mod backtest;
@@ -13,6 +13,7 @@ mod panel;
 mod predict;
 mod progress;
 mod runs;
+mod serve;
 mod train;
 mod tune;
 
@@ -50,6 +51,8 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     /// Pool the backtests of a panel's shards (`backtest --shard I/N --json`) into one.
     Merge(merge::MergeArgs),
+    /// Serve saved models over HTTP: MLflow's scoring protocol and a native API.
+    Serve(serve::ServeArgs),
 }
 
 /// The commands that train networks let glibc keep freed tensor buffers (an opt-in of
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         }
         Command::Runs(a) => runs::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Experiment(a) => {
             keep_freed_memory();
             experiment::run(a)

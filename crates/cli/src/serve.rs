@@ -1,0 +1,137 @@
+//! `forecast serve`
+
+use anyhow::{Context, Result};
+use clap::Args;
+use forecast_serve::{ServeOptions, Server, Source};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Serve saved models over HTTP (MLflow's scoring protocol and a native API).
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    forecast serve --model models/msft\n  \
+    curl -s localhost:8080/v1/models/msft/forecast -H 'content-type: application/json' -d '{\"h\": 5, \"level\": [80, 95]}'\n  \
+    curl -s localhost:8080/invocations -H 'content-type: application/json' -d '{\"dataframe_records\": [{\"h\": 5}]}'\n  \
+    FORECAST_TOKEN=s3cret forecast serve --model models/ --port 9000 --token-env FORECAST_TOKEN   # a folder of models")]
+pub struct ServeArgs {
+    /// A model directory (served under its directory name) or a folder of model
+    /// directories (each served under its name; new versions are picked up).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0: a free port, printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Environment variable holding a bearer token every route but /ping and /health
+    /// requires.
+    #[arg(long)]
+    pub token_env: Option<String>,
+    /// Largest horizon a request may ask for.
+    #[arg(long, default_value_t = 1000)]
+    pub max_horizon: usize,
+    /// Largest number of forecast rows (steps × series) in one answer.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_rows: usize,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Time limit of one request, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// How often a folder of models is scanned for new versions, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub reload_interval: f64,
+}
+
+fn seconds(v: f64, flag: &str) -> Result<Duration> {
+    anyhow::ensure!(
+        v.is_finite() && v > 0.0 && v < 1e9,
+        "{flag} must be a positive number of seconds, got {v}"
+    );
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn run(a: ServeArgs) -> Result<()> {
+    let token = match &a.token_env {
+        None => None,
+        Some(var) => Some(std::env::var(var).with_context(|| {
+            format!("--token-env {var}: the environment variable is not set (or not UTF-8)")
+        })?),
+    };
+    let options = ServeOptions {
+        token,
+        max_horizon: a.max_horizon,
+        max_rows: a.max_rows,
+        max_body_bytes: a.max_body_bytes,
+        timeout: seconds(a.timeout, "--timeout")?,
+        reload_interval: seconds(a.reload_interval, "--reload-interval")?,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FORECAST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let source = Source::detect(&a.model)?;
+    let (server, report) = Server::open(source, options)?;
+    for (name, error) in &report.failed {
+        eprintln!("warning: model '{name}' not served: {error}");
+    }
+    let models = server.registry().snapshot();
+    anyhow::ensure!(
+        !models.is_empty() || server.registry().watches(),
+        "{}: no model to serve",
+        a.model.display()
+    );
+    let mut names: Vec<&String> = models.keys().collect();
+    names.sort();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", a.host, a.port))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "serving {} model(s): {}",
+            names.len(),
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        eprintln!("listening on http://{addr}");
+        server.run(listener, shutdown_signal()).await?;
+        eprintln!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
