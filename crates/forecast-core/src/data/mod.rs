@@ -163,20 +163,28 @@ impl DataSchema {
     pub fn future_timestamps(&self, from: Option<NaiveDateTime>, h: usize) -> Option<Vec<String>> {
         let mut t = from.or(self.last_timestamp)?;
         self.time_column.as_ref()?;
-        let calendar = match (self.frequency, self.calendar) {
-            (Frequency::BusinessDay, Some(c)) => Some(c),
-            _ => None,
-        };
         Some(
             (0..h)
                 .map(|_| {
-                    t = match calendar {
-                        Some(c) => c.next(t),
-                        None => self.frequency.next(t),
-                    };
+                    t = self.step(t);
                     format_timestamp(t, self.date_only)
                 })
                 .collect(),
         )
+    }
+
+    /// The timestamp of the row after the last one the model saw (the next row a
+    /// stream of new observations must carry), or `None` for row-indexed data.
+    pub fn next_timestamp(&self) -> Option<NaiveDateTime> {
+        self.time_column.as_ref()?;
+        self.last_timestamp.map(|t| self.step(t))
+    }
+
+    /// One step of the data's frequency (its trading calendar for business days).
+    fn step(&self, t: NaiveDateTime) -> NaiveDateTime {
+        match (self.frequency, self.calendar) {
+            (Frequency::BusinessDay, Some(c)) => c.next(t),
+            _ => self.frequency.next(t),
+        }
     }
 }

@@ -57,6 +57,17 @@ fn lag_mse(y: &[f64], m: usize) -> f64 {
 }
 
 /// A configured season length must be at least 1 (`None` takes the data's).
+/// New rows for [`Predict::extend`]: finite target values.
+pub(super) fn check_new_rows(rows: &TrainingData<'_>) -> Result<()> {
+    match rows.target.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::Numerical {
+            what: "the new rows".into(),
+            message: format!("target value {} at new row {} is not finite", rows.target[i], i + 1),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn check_season_length(season_length: Option<usize>) -> Result<()> {
     if season_length == Some(0) {
         return Err(Error::config("season_length", "must be at least 1"));
@@ -117,6 +128,13 @@ impl Predict for NaiveFitted {
         need("conditioning the naive model", 1, history.target)?;
         Ok(NaiveFitted {
             last: history.target[history.target.len() - 1],
+            ..self.clone()
+        })
+    }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        check_new_rows(rows)?;
+        Ok(NaiveFitted {
+            last: rows.target.last().copied().unwrap_or(self.last),
             ..self.clone()
         })
     }
@@ -190,6 +208,18 @@ impl Predict for SeasonalNaiveFitted {
         need("conditioning the seasonal naive model", m, history.target)?;
         Ok(SeasonalNaiveFitted {
             last_season: history.target[history.target.len() - m..].to_vec(),
+            ..self.clone()
+        })
+    }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        check_new_rows(rows)?;
+        let m = self.last_season.len();
+        let mut last_season = self.last_season.clone();
+        last_season.extend_from_slice(rows.target);
+        let drop = last_season.len() - m;
+        last_season.drain(..drop);
+        Ok(SeasonalNaiveFitted {
+            last_season,
             ..self.clone()
         })
     }
@@ -272,6 +302,13 @@ impl Predict for DriftFitted {
             ..self.clone()
         })
     }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        check_new_rows(rows)?;
+        Ok(DriftFitted {
+            last: rows.target.last().copied().unwrap_or(self.last),
+            ..self.clone()
+        })
+    }
     fn fit_stats(&self) -> Value {
         json!({"drift": self.drift, "sigma2": self.sigma * self.sigma, "sigma": self.sigma, "nobs": self.nobs})
     }
@@ -329,6 +366,10 @@ impl Predict for MeanFitted {
         Forecast::gaussian(vec![self.mean; h], &sd, levels)
     }
     fn condition(&self, _: &TrainingData<'_>) -> Result<Self> {
+        Ok(self.clone())
+    }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        check_new_rows(rows)?;
         Ok(self.clone())
     }
     fn fit_stats(&self) -> Value {

@@ -134,6 +134,12 @@ pub trait Predict: Sized {
     /// The same fitted parameters, re-anchored on a new history (the training data plus
     /// newer rows) without refitting.
     fn condition(&self, history: &TrainingData<'_>) -> Result<Self>;
+    /// The same fitted parameters, re-anchored after `rows`: new observations that
+    /// follow the data the model last saw (training data or last conditioning), in time
+    /// proportional to the new rows (one Kalman step per row for ARIMA, a window shift
+    /// for the others), never a pass over the history. Equal to [`Predict::condition`]
+    /// on the history followed by `rows`.
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self>;
     /// Fit statistics, as written to `model.json` under `"fit"`.
     fn fit_stats(&self) -> Value;
 }
@@ -224,6 +230,13 @@ macro_rules! model_kinds {
                 })
             }
 
+            /// Re-anchor after new rows; see [`Predict::extend`].
+            pub fn extend(&self, rows: &TrainingData<'_>) -> Result<FittedModel> {
+                Ok(match self {
+                    $( FittedModel::$variant(m) => FittedModel::$variant(m.extend(rows)?), )*
+                })
+            }
+
             /// Fit statistics; see [`Predict::fit_stats`].
             pub fn fit_stats(&self) -> Value {
                 match self {
@@ -276,6 +289,9 @@ impl Predict for FittedModel {
     }
     fn condition(&self, history: &TrainingData<'_>) -> Result<Self> {
         FittedModel::condition(self, history)
+    }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        FittedModel::extend(self, rows)
     }
     fn fit_stats(&self) -> Value {
         FittedModel::fit_stats(self)

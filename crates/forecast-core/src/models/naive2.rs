@@ -175,6 +175,19 @@ impl Predict for Naive2Fitted {
             ..self.clone()
         })
     }
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        super::baselines::check_new_rows(rows)?;
+        let Some(&y) = rows.target.last() else {
+            return Ok(self.clone());
+        };
+        let m = self.indices.len().max(1);
+        let nobs = self.nobs + rows.target.len();
+        Ok(Naive2Fitted {
+            last: y / self.indices[(nobs - 1) % m],
+            nobs,
+            ..self.clone()
+        })
+    }
     fn fit_stats(&self) -> Value {
         json!({
             "season_length": self.indices.len(),

@@ -608,6 +608,13 @@ impl Predict for AutoArimaFitted {
         })
     }
 
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        Ok(AutoArimaFitted {
+            model: self.model.extend(rows)?,
+            search: self.search.clone(),
+        })
+    }
+
     fn fit_stats(&self) -> Value {
         let mut stats = self.model.fit_stats();
         let models: Vec<Value> = self

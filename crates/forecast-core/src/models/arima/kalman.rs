@@ -444,6 +444,41 @@ pub fn filter(ss: &StateSpace, cols: &[&[f64]]) -> Option<FilterOutput> {
     })
 }
 
+/// One step of [`filter`] from a stored predicted state: absorb the observation `w` into
+/// `a` (`a_{t|t-1}`, length `r`) and `p` (`P_{t|t-1}`, full symmetric row-major `r × r`,
+/// σ² units), leaving `a_{t+1|t}` and `P_{t+1|t}`: the same update as the filter's loop,
+/// O(r²). `None` (and nothing changed) when the innovation variance is not valid.
+pub fn step(ss: &StateSpace, a: &mut [f64], p: &mut [f64], w: f64) -> Option<()> {
+    let r = ss.r;
+    if a.len() != r || p.len() != r * r || !w.is_finite() {
+        return None;
+    }
+    let f = innovation_variance(p[0])?;
+    let v = w - a[0];
+    for i in 0..r {
+        a[i] += p[i] * v / f;
+    }
+    ss.transition(a);
+    // P' = T (P - P e1 e1' P / F) T' + R R', by the shift the filter's loop uses.
+    let row0: Vec<f64> = p[..r].to_vec();
+    for i in 0..r - 1 {
+        let pi = row0[i + 1] / f;
+        for j in i..r - 1 {
+            p[i * r + j] = p[(i + 1) * r + j + 1] - pi * row0[j + 1] + ss.rvec[i] * ss.rvec[j];
+        }
+    }
+    let last = r - 1;
+    for j in 0..r {
+        p[j * r + last] = ss.rvec[last] * ss.rvec[j];
+    }
+    for i in 0..r {
+        for j in 0..i {
+            p[i * r + j] = p[j * r + i];
+        }
+    }
+    Some(())
+}
+
 /// The filter's steady state from step `t` on: `F = 1`, gain `R`, O(r) per step per
 /// column; updates the states `a` and the cross-products `gram`.
 fn steady_state(ss: &StateSpace, cols: &[&[f64]], t: usize, a: &mut [f64], gram: &mut [f64]) {

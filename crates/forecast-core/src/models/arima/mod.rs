@@ -741,6 +741,61 @@ impl Predict for ArimaFitted {
         })
     }
 
+    /// One Kalman step per new row from the stored state (no pass over the history).
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        let y = rows.target;
+        check_finite("the target", y)?;
+        let mut exog = Vec::with_capacity(self.exog.len());
+        for name in &self.exog {
+            let col = rows
+                .features
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| model_error(format!("new rows need regressor '{name}'")))?;
+            check_finite(&format!("regressor '{name}'"), &col.values)?;
+            if col.values.len() != y.len() {
+                return Err(model_error(format!(
+                    "regressor '{name}' has {} rows, the target {}",
+                    col.values.len(),
+                    y.len()
+                )));
+            }
+            exog.push(col.clone());
+        }
+        let x = regressors(self.trend, y.len(), self.n_history, &exog);
+        let z = residual_levels(y, &x, &self.beta);
+        let delta = self.orders().delta();
+        let m = delta.len();
+        let ss = self.state_space();
+        let mut out = self.clone();
+        if out.z_tail.len() != m {
+            return Err(model_error(format!(
+                "the stored state holds {} differencing values, the model needs {m}",
+                out.z_tail.len()
+            )));
+        }
+        for &zt in &z {
+            let w = zt
+                - delta
+                    .iter()
+                    .enumerate()
+                    .map(|(k, d)| d * out.z_tail[m - 1 - k])
+                    .sum::<f64>();
+            kalman::step(&ss, &mut out.state, &mut out.state_cov, w).ok_or_else(|| {
+                Error::Numerical {
+                    what: format!("updating {}", self.describe()),
+                    message: "the Kalman step failed".into(),
+                }
+            })?;
+            if m > 0 {
+                out.z_tail.remove(0);
+                out.z_tail.push(zt);
+            }
+        }
+        out.n_history += y.len();
+        Ok(out)
+    }
+
     fn fit_stats(&self) -> Value {
         let names = self.names();
         let mut coef = Map::new();

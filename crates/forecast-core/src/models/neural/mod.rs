@@ -688,6 +688,22 @@ impl Predict for NeuralFitted {
         })
     }
 
+    /// The input window shifted by the new rows.
+    fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
+        let tab = self.input_table(rows)?;
+        let l = self.arch.train().lookback;
+        let mut recent = self.recent.clone();
+        for (window, new) in recent.iter_mut().zip(&tab) {
+            window.extend_from_slice(new);
+            let drop = window.len().saturating_sub(l);
+            window.drain(..drop);
+        }
+        Ok(NeuralFitted {
+            recent,
+            ..self.clone()
+        })
+    }
+
     fn fit_stats(&self) -> Value {
         let mut v = serde_json::to_value(&self.stats).unwrap_or(Value::Null);
         if let Some(o) = v.as_object_mut() {
