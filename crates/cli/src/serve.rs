@@ -43,6 +43,13 @@ pub struct ServeArgs {
     /// How often a folder of models is scanned for new versions, in seconds.
     #[arg(long, default_value_t = 1.0)]
     pub reload_interval: f64,
+    /// Answers a WebSocket stream may leave unread before it is closed (code 1008).
+    #[arg(long, default_value_t = 64)]
+    pub stream_queue: usize,
+    /// How often each WebSocket stream is pinged, in seconds (no pong by the next ping
+    /// closes it).
+    #[arg(long, default_value_t = 20.0)]
+    pub stream_ping: f64,
 }
 
 fn seconds(v: f64, flag: &str) -> Result<Duration> {
@@ -67,6 +74,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         max_body_bytes: a.max_body_bytes,
         timeout: seconds(a.timeout, "--timeout")?,
         reload_interval: seconds(a.reload_interval, "--reload-interval")?,
+        stream_queue: a.stream_queue,
+        stream_ping: seconds(a.stream_ping, "--stream-ping")?,
     };
     tracing_subscriber::fmt()
         .with_env_filter(

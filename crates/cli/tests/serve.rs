@@ -1,7 +1,9 @@
 //! `forecast serve` as a user runs it: the real binary on a free port, its forecast equal
-//! to `forecast predict`'s, and SIGTERM with a request in flight (answered, then exit 0).
+//! to `forecast predict`'s, SIGTERM with a request in flight (answered, then exit 0) and
+//! with streams open (closed with going-away), and WebSocket streams of 100 bars whose
+//! forecasts equal `forecast predict --data` on the extended history.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -250,4 +252,166 @@ fn the_token_comes_from_the_environment_and_never_reaches_the_log() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FORECAST_NO_SUCH_VAR"));
+}
+
+/// One stream message as JSON (pings are answered by the client library).
+fn next_json(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+) -> Value {
+    loop {
+        match ws.read().expect("a stream message") {
+            tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            tungstenite::Message::Close(f) => panic!("the stream closed: {f:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Relative closeness for the stream-versus-predict comparisons: 1e-9 of the value's
+/// magnitude (at least 1), since the stream's ARIMA state comes from one Kalman step per
+/// bar and `predict --data` runs the filter over the whole file, which switches to its
+/// steady-state recursions; the baselines and the network agree exactly.
+fn close_to(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn streams_of_100_bars_forecast_as_predict_on_the_extended_history() {
+    let dir = tempfile::tempdir().unwrap();
+    // MSFT: 500 training rows, then 100 real bars that follow them.
+    let text = std::fs::read_to_string(dataset("msft_daily.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    let rows = &lines[lines.len() - 600..];
+    let write = |name: &str, n: usize| {
+        let path = dir.path().join(name);
+        let mut body = String::from(header);
+        body.push('\n');
+        for r in &rows[..n] {
+            body.push_str(r);
+            body.push('\n');
+        }
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    };
+    let head = write("head.csv", 500);
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let kinds: &[(&str, &[&str])] = &[
+        ("arima", &["--order", "1,1,1"]),
+        ("seasonal-naive", &[]),
+        (
+            "lstm",
+            &[
+                "--horizon",
+                "3",
+                "--set",
+                "epochs=2",
+                "--set",
+                "hidden_size=8",
+                "--set",
+                "lookback=12",
+            ],
+        ),
+    ];
+    for (kind, extra) in kinds {
+        let out = models.join(kind);
+        ok(&train_args(
+            &head,
+            "close",
+            kind,
+            out.to_str().unwrap(),
+            extra,
+        ));
+    }
+    let srv = serve(&["--model", models.to_str().unwrap()]);
+    let bars: Vec<(String, f64)> = rows[500..]
+        .iter()
+        .map(|r| {
+            let f: Vec<&str> = r.split(',').collect();
+            (f[0].to_string(), f[4].parse().unwrap())
+        })
+        .collect();
+    for (kind, _) in kinds {
+        let (mut ws, _) =
+            tungstenite::connect(format!("ws://{}/v1/models/{kind}/stream", srv.addr)).unwrap();
+        ws.send(tungstenite::Message::text(
+            r#"{"type": "subscribe", "h": 3, "level": [80, 95]}"#,
+        ))
+        .unwrap();
+        let sub = next_json(&mut ws);
+        assert_eq!(sub["type"], "subscribed", "{sub}");
+        assert_eq!(sub["series"][0]["rows"], 500);
+        let first = next_json(&mut ws);
+        assert_eq!(first["type"], "forecast", "{first}");
+        let mut answers = Vec::new();
+        for (ds, y) in &bars {
+            ws.send(tungstenite::Message::text(
+                json!({"type": "bar", "ds": ds, "y": y}).to_string(),
+            ))
+            .unwrap();
+            let a = next_json(&mut ws);
+            assert_eq!(a["type"], "forecast", "{kind} bar {ds}: {a}");
+            assert_eq!(a["ds"], ds.as_str());
+            answers.push(a);
+        }
+        for k in [1usize, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100] {
+            let data = write(&format!("{kind}-{k}.csv"), 500 + k);
+            let model = models.join(kind);
+            let p = ok(&[
+                "predict",
+                "--model",
+                model.to_str().unwrap(),
+                "--data",
+                &data,
+                "--horizon",
+                "3",
+                "--level",
+                "80,95",
+                "--format",
+                "json",
+            ]);
+            let p: Value = serde_json::from_str(&p).unwrap();
+            let s = &answers[k - 1];
+            assert_eq!(s["rows"], 500 + k);
+            for i in 0..3 {
+                let (pr, sr) = (&p["rows"][i], &s["forecasts"][i]);
+                assert_eq!(pr["timestamp"], sr["ds"], "{kind} bar {k} step {i}");
+                for (pk, sk) in [
+                    ("forecast", "mean"),
+                    ("lower_80", "lo-80"),
+                    ("upper_80", "hi-80"),
+                    ("lower_95", "lo-95"),
+                    ("upper_95", "hi-95"),
+                ] {
+                    let (a, b) = (sr[sk].as_f64().unwrap(), pr[pk].as_f64().unwrap());
+                    assert!(
+                        close_to(a, b),
+                        "{kind} bar {k} step {i} {sk}: stream {a}, predict {b}"
+                    );
+                }
+            }
+        }
+        ws.close(None).unwrap();
+    }
+    // SIGTERM with a stream open: the stream gets going-away, the server exits 0.
+    let (mut ws, _) =
+        tungstenite::connect(format!("ws://{}/v1/models/arima/stream", srv.addr)).unwrap();
+    ws.send(tungstenite::Message::text(r#"{"h": 2}"#)).unwrap();
+    assert_eq!(next_json(&mut ws)["type"], "subscribed");
+    let mut srv = srv;
+    Command::new("kill")
+        .args(["-TERM", &srv.child.id().to_string()])
+        .status()
+        .unwrap();
+    let code = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(Some(f))) => break u16::from(f.code),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame before the connection ended: {e}"),
+        }
+    };
+    assert_eq!(code, 1001, "going away");
+    let exit = srv.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
 }

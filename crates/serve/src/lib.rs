@@ -22,13 +22,17 @@ mod forecast;
 mod metrics;
 mod mlflow;
 mod registry;
+mod stream;
 
 pub use error::{ApiError, ServeError};
 pub use forecast::{Limits, Query};
 pub use metrics::Metrics;
 pub use registry::{Registry, ScanReport, ServedModel, Source};
+pub use stream::{CLOSE_GOING_AWAY, CLOSE_NO_PONG, CLOSE_TOO_SLOW};
 
 use axum::body::{Body, Bytes};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -60,6 +64,11 @@ pub struct ServeOptions {
     pub timeout: Duration,
     /// How often a folder of models is scanned for new versions.
     pub reload_interval: Duration,
+    /// Answers a WebSocket stream may leave unread before it is closed as too slow.
+    pub stream_queue: usize,
+    /// How often the server pings each stream (a stream that has not answered the
+    /// previous ping is closed).
+    pub stream_ping: Duration,
 }
 
 impl Default for ServeOptions {
@@ -71,6 +80,8 @@ impl Default for ServeOptions {
             max_body_bytes: 1 << 20,
             timeout: Duration::from_secs(30),
             reload_interval: Duration::from_secs(1),
+            stream_queue: 64,
+            stream_ping: Duration::from_secs(20),
         }
     }
 }
@@ -98,6 +109,12 @@ impl ServeOptions {
         if self.reload_interval.is_zero() {
             return bad("reload-interval", "must be more than zero");
         }
+        if self.stream_queue == 0 {
+            return bad("stream-queue", "must be at least 1");
+        }
+        if self.stream_ping.is_zero() {
+            return bad("stream-ping", "must be more than zero");
+        }
         if self.token.as_deref().is_some_and(str::is_empty) {
             return bad("token", "an empty bearer token would let anyone in");
         }
@@ -117,6 +134,8 @@ struct AppState {
     options: ServeOptions,
     metrics: Metrics,
     next_id: AtomicU64,
+    /// Set to `true` when the server shuts down (streams close with going-away).
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// A server over a set of models.
@@ -143,6 +162,7 @@ impl Server {
                     options,
                     metrics,
                     next_id: AtomicU64::new(1),
+                    shutdown: tokio::sync::watch::Sender::new(false),
                 }),
             },
             report,
@@ -175,6 +195,8 @@ impl Server {
             .route("/invocations", post(invocations))
             .route("/v1/models", get(list_models))
             .route("/v1/models/{name}/forecast", post(native_forecast))
+            .route("/v1/models/{name}/stream", get(stream_named))
+            .route("/forecast", get(stream_default))
             .route("/openapi.json", get(openapi))
             .route("/metrics", get(render_metrics))
             .route_layer(middleware::from_fn_with_state(Arc::clone(&st), around))
@@ -184,7 +206,8 @@ impl Server {
     }
 
     /// Serve on `listener` until `shutdown` resolves, then stop accepting, finish the
-    /// requests in flight and return. A folder of models is rescanned meanwhile.
+    /// requests in flight, close the streams with going-away ([`CLOSE_GOING_AWAY`]) and
+    /// return. A folder of models is rescanned meanwhile.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -208,11 +231,21 @@ impl Server {
                 }
             })
         });
+        let st = Arc::clone(&self.state);
+        let signal = async move {
+            shutdown.await;
+            st.shutdown.send_replace(true);
+        };
         let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(signal)
             .await;
         if let Some(w) = watcher {
             w.abort();
+        }
+        // Upgraded connections are the streams' own: wait for them to close.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.state.metrics.streams.get() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         result.map_err(ServeError::Io)
     }
@@ -444,6 +477,70 @@ async fn invocations(State(st): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
     .await;
     r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /v1/models/{name}/stream`: a WebSocket stream of forecasts (see [`stream`]).
+async fn stream_named(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let model = match st.registry.get(&name) {
+        Some(m) => m,
+        None => {
+            return ApiError::not_found(format!("model '{name}' is not served; see GET /v1/models"))
+                .into_response()
+        }
+    };
+    upgrade(st, model, ws)
+}
+
+/// `GET /forecast`: the stream of the only model, or of `?model=NAME`, for clients of
+/// services that stream at `/forecast`.
+async fn stream_default(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let model = match params.get("model") {
+        Some(name) => st.registry.get(name).ok_or_else(|| {
+            ApiError::not_found(format!("model '{name}' is not served; see GET /v1/models"))
+        }),
+        None => sole_model(&st),
+    };
+    match model {
+        Ok(m) => upgrade(st, m, ws),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn upgrade(
+    st: Arc<AppState>,
+    model: Arc<ServedModel>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return ApiError {
+                status: e.status(),
+                code: "BAD_REQUEST",
+                message: format!("this route is a WebSocket stream: {}", e.body_text()),
+            }
+            .into_response()
+        }
+    };
+    let shutdown = st.shutdown.subscribe();
+    if *shutdown.borrow() {
+        return ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "TEMPORARILY_UNAVAILABLE",
+            message: "the server is shutting down".into(),
+        }
+        .into_response();
+    }
+    ws.max_message_size(st.options.max_body_bytes)
+        .on_upgrade(move |socket| stream::run(st, model, socket, shutdown))
 }
 
 /// `POST /v1/models/{name}/forecast` body.

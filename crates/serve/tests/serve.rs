@@ -1,6 +1,8 @@
 //! The real server on an ephemeral 127.0.0.1 port, driven by a real HTTP client:
 //! MLflow's scoring protocol, the native API, bad input, the token, limits, metrics
-//! and a model swapped while requests run.
+//! and a model swapped while requests run; WebSocket streams with a real WebSocket
+//! client (bars answered as conditioning on the extended history would, bad messages,
+//! a slow client closed while others keep their latency, ping keep-alive).
 
 use forecast_core::artifact;
 use forecast_core::data::{load_data, Data, PanelOptions};
@@ -52,8 +54,9 @@ fn train_msft(dir: &Path, kind: &str, set: &[(&str, &str)]) -> Forecaster {
     f
 }
 
-/// The tech-stocks panel (long table, `ticker` ids), fitted with `kind`, saved to `dir`.
-fn train_panel(dir: &Path, kind: &str) {
+/// The tech-stocks panel (long table, `ticker` ids), fitted with `kind`, saved to `dir`;
+/// the series it was fitted on.
+fn train_panel(dir: &Path, kind: &str) -> Vec<forecast_core::panel::PanelSeries> {
     let Data::Panel(panel) = load_data(
         &repo().join("datasets/techstocks_daily.csv"),
         &PanelOptions {
@@ -88,6 +91,7 @@ fn train_panel(dir: &Path, kind: &str) {
     .unwrap();
     assert!(fit.failed.is_empty());
     artifact::save_panel(&fit.fitted, dir).unwrap();
+    series
 }
 
 /// A running server: its base URL; stops when dropped.
@@ -320,6 +324,8 @@ fn the_native_api_lists_models_and_forecasts_chosen_series_of_a_panel() {
         "/invocations",
         "/v1/models",
         "/v1/models/{name}/forecast",
+        "/v1/models/{name}/stream",
+        "/forecast",
         "/openapi.json",
         "/metrics",
     ] {
@@ -743,4 +749,320 @@ print(json.dumps({"client": client, "plain": plain,
     same(&py["plain"], ours, "requests.post");
     same(&py["params"], &ours[5..], "params override the rows");
     assert_eq!(py["version"], env!("CARGO_PKG_VERSION"));
+}
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn ws_connect(base: &str, path: &str) -> Ws {
+    let url = format!("{}{path}", base.replace("http://", "ws://"));
+    tungstenite::connect(url).unwrap().0
+}
+
+fn ws_send(ws: &mut Ws, v: &str) {
+    ws.send(tungstenite::Message::text(v)).unwrap();
+}
+
+/// The next text message as JSON (pings are answered by the client library).
+fn ws_json(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().expect("a stream message") {
+            tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            tungstenite::Message::Close(f) => panic!("the stream closed: {f:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Read until the server's close frame; its code and reason.
+fn ws_close_code(ws: &mut Ws) -> (u16, String) {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(Some(f))) => {
+                return (u16::from(f.code), f.reason.to_string())
+            }
+            Ok(_) => {}
+            Err(e) => panic!("the connection ended without a close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_panel_stream_answers_each_bar_as_conditioning_on_the_extended_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let trained = train_panel(&dir.path().join("stocks"), "seasonal-naive");
+    let panel = artifact::load_panel(&dir.path().join("stocks")).unwrap();
+    let srv = start(Source::detect(dir.path()).unwrap(), ServeOptions::default());
+    let mut ws = ws_connect(&srv.base, "/v1/models/stocks/stream");
+    ws_send(
+        &mut ws,
+        r#"{"type": "subscribe", "h": 4, "level": [90], "ids": ["MSFT", "AAPL"]}"#,
+    );
+    let sub = ws_json(&mut ws);
+    assert_eq!(sub["type"], "subscribed", "{sub}");
+    assert_eq!(sub["model"], "stocks");
+    assert_eq!(sub["series"].as_array().unwrap().len(), 2);
+    for id in ["MSFT", "AAPL"] {
+        let f = ws_json(&mut ws);
+        assert_eq!(
+            (f["type"].as_str(), f["unique_id"].as_str()),
+            (Some("forecast"), Some(id))
+        );
+    }
+    let (_, metrics) = get(&srv.base, "/metrics");
+    assert!(metrics.contains("forecast_streams_open 1"), "{metrics}");
+
+    // 30 bars, alternating series; each answer equals the library's forecast after
+    // conditioning the series on its training rows plus the bars so far.
+    let mut history: Vec<Series> = ["MSFT", "AAPL"]
+        .iter()
+        .map(|id| trained.iter().find(|p| p.id == *id).unwrap().series.clone())
+        .collect();
+    let fitted: Vec<Forecaster> = ["MSFT", "AAPL"]
+        .iter()
+        .map(|id| {
+            panel
+                .series
+                .iter()
+                .find(|(i, _)| i == id)
+                .unwrap()
+                .1
+                .clone()
+        })
+        .collect();
+    let dates: Vec<Vec<String>> = fitted
+        .iter()
+        .map(|f| f.future_timestamps(16).unwrap())
+        .collect();
+    for b in 0..30 {
+        let (k, id) = (b % 2, ["MSFT", "AAPL"][b % 2]);
+        let last = *history[k].target.last().unwrap();
+        let y = last * (1.0 + 0.01 * ((b as f64) * 0.7).sin());
+        let ds = &dates[k][b / 2];
+        ws_send(
+            &mut ws,
+            &json!({"type": "bar", "unique_id": id, "ds": ds, "y": y}).to_string(),
+        );
+        let a = ws_json(&mut ws);
+        assert_eq!(a["type"], "forecast", "{a}");
+        assert_eq!(
+            (a["unique_id"].as_str(), a["ds"].as_str()),
+            (Some(id), Some(ds.as_str()))
+        );
+        let h = &mut history[k];
+        h.target.push(y);
+        let t = forecast_core::data::parse_timestamp(ds).unwrap();
+        h.times.as_mut().unwrap().push(t);
+        h.schema.last_timestamp = Some(t);
+        let want_f = fitted[k].condition(h).unwrap();
+        let want = want_f.predict(4, &[90.0], &[]).unwrap();
+        let times = want_f.future_timestamps(4).unwrap();
+        assert_eq!(a["rows"], h.len());
+        for i in 0..4 {
+            let r = &a["forecasts"][i];
+            assert_eq!(r["ds"], json!(times[i]), "bar {b} step {i}");
+            assert_eq!(
+                r["mean"].as_f64().unwrap(),
+                want.point[i],
+                "bar {b} step {i}"
+            );
+            assert_eq!(r["lo-90"].as_f64().unwrap(), want.intervals[0].lower[i]);
+            assert_eq!(r["hi-90"].as_f64().unwrap(), want.intervals[0].upper[i]);
+        }
+    }
+
+    // Bad messages get an error naming the field; the stream stays open.
+    let next_ds = &dates[0][15];
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("{not json".into(), "BAD_REQUEST", "JSON"),
+        ("[1, 2]".into(), "BAD_REQUEST", "JSON object"),
+        (
+            r#"{"type": "sell"}"#.into(),
+            "INVALID_PARAMETER_VALUE",
+            "type",
+        ),
+        (
+            json!({"ds": next_ds, "y": 1.0}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "unique_id",
+        ),
+        (
+            json!({"unique_id": "NOPE", "ds": next_ds, "y": 1.0}).to_string(),
+            "RESOURCE_DOES_NOT_EXIST",
+            "NOPE",
+        ),
+        (
+            json!({"unique_id": "MSFT", "ds": next_ds, "y": "nan"}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "y",
+        ),
+        (
+            json!({"unique_id": "MSFT", "ds": next_ds}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "y",
+        ),
+        (
+            json!({"unique_id": "MSFT", "ds": dates[0][14], "y": 1.0}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "does not continue",
+        ),
+        (
+            json!({"unique_id": "MSFT", "ds": "yesterday", "y": 1.0}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "ds",
+        ),
+        (
+            json!({"unique_id": "MSFT", "y": 1.0}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "ds",
+        ),
+        (
+            json!({"unique_id": "MSFT", "ds": next_ds, "y": 1.0, "volume": 3}).to_string(),
+            "INVALID_PARAMETER_VALUE",
+            "volume",
+        ),
+        (
+            r#"{"type": "subscribe", "h": 0}"#.into(),
+            "INVALID_PARAMETER_VALUE",
+            "h",
+        ),
+        (
+            r#"{"type": "subscribe", "h": 2, "ids": ["ZZZ"]}"#.into(),
+            "RESOURCE_DOES_NOT_EXIST",
+            "ZZZ",
+        ),
+        (
+            r#"{"type": "subscribe", "h": 2, "level": [120]}"#.into(),
+            "INVALID_PARAMETER_VALUE",
+            "level",
+        ),
+    ];
+    for (msg, code, names) in &cases {
+        ws_send(&mut ws, msg);
+        let e = ws_json(&mut ws);
+        assert_eq!(e["type"], "error", "{msg}: {e}");
+        assert_eq!(e["error_code"], *code, "{msg}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(names), "{msg}: {e}");
+    }
+    ws.send(tungstenite::Message::binary(vec![1u8, 2, 3]))
+        .unwrap();
+    assert_eq!(ws_json(&mut ws)["type"], "error");
+    // Still following both series, from where the good bars left them.
+    ws_send(
+        &mut ws,
+        &json!({"unique_id": "MSFT", "ds": next_ds, "y": 100.0}).to_string(),
+    );
+    let a = ws_json(&mut ws);
+    assert_eq!(a["type"], "forecast", "{a}");
+    assert_eq!(a["rows"], history[0].len() + 1);
+    // A bar before any subscription, and the /forecast alias (two models here: ?model=).
+    let mut other = ws_connect(&srv.base, "/forecast?model=stocks");
+    ws_send(
+        &mut other,
+        &json!({"unique_id": "MSFT", "ds": next_ds, "y": 1.0}).to_string(),
+    );
+    let e = ws_json(&mut other);
+    assert!(
+        e["message"].as_str().unwrap().contains("subscribe first"),
+        "{e}"
+    );
+    // Unknown models and plain GETs are JSON 4xx before any upgrade.
+    let (status, body) = get(&srv.base, "/v1/models/nope/stream");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(&srv.base, "/v1/models/stocks/stream");
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert!(body.contains("WebSocket"), "{body}");
+    // Shutdown closes the streams with going-away.
+    drop(srv);
+    assert_eq!(ws_close_code(&mut ws).0, forecast_serve::CLOSE_GOING_AWAY);
+}
+
+#[test]
+fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_streams_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = train_msft(&dir.path().join("msft"), "naive", &[]);
+    let dates = f.future_timestamps(3000).unwrap();
+    let srv = start(
+        Source::detect(&dir.path().join("msft")).unwrap(),
+        ServeOptions {
+            stream_queue: 4,
+            ..ServeOptions::default()
+        },
+    );
+    // The slow client asks for long forecasts and reads nothing.
+    let mut slow = ws_connect(&srv.base, "/v1/models/msft/stream");
+    ws_send(
+        &mut slow,
+        r#"{"type": "subscribe", "h": 1000, "level": [50, 80, 95, 99]}"#,
+    );
+    let base = srv.base.clone();
+    let fast = std::thread::spawn(move || {
+        let mut ws = ws_connect(&base, "/v1/models/msft/stream");
+        ws_send(&mut ws, r#"{"h": 3}"#);
+        ws_json(&mut ws);
+        ws_json(&mut ws);
+        let mut worst = Duration::ZERO;
+        for (i, ds) in f.future_timestamps(200).unwrap().iter().enumerate() {
+            let t = std::time::Instant::now();
+            ws_send(
+                &mut ws,
+                &json!({"ds": ds, "y": 100.0 + i as f64}).to_string(),
+            );
+            assert_eq!(ws_json(&mut ws)["type"], "forecast");
+            worst = worst.max(t.elapsed());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        worst
+    });
+    for (i, ds) in dates.iter().enumerate() {
+        if slow
+            .send(tungstenite::Message::text(
+                json!({"ds": ds, "y": 50.0 + i as f64}).to_string(),
+            ))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let worst = fast.join().unwrap();
+    // Generous for a debug build on a shared 2-core machine: the point is that the slow
+    // stream's backlog (megabytes of unread forecasts) does not hold the others up.
+    assert!(
+        worst < Duration::from_millis(750),
+        "a fast stream waited {worst:?}"
+    );
+    let (code, reason) = ws_close_code(&mut slow);
+    assert_eq!(code, forecast_serve::CLOSE_TOO_SLOW, "{reason}");
+    assert!(reason.contains("too slow"), "{reason}");
+    drop(srv);
+
+    // Pings: a client that reads answers them and stays; one that never reads is closed.
+    let srv = start(
+        Source::detect(&dir.path().join("msft")).unwrap(),
+        ServeOptions {
+            stream_ping: Duration::from_millis(100),
+            ..ServeOptions::default()
+        },
+    );
+    let mut quiet = ws_connect(&srv.base, "/v1/models/msft/stream");
+    let mut alive = ws_connect(&srv.base, "/v1/models/msft/stream");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = alive.get_mut() {
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    }
+    let (mut pings, until) = (0, std::time::Instant::now() + Duration::from_millis(800));
+    while std::time::Instant::now() < until {
+        match alive.read() {
+            Ok(tungstenite::Message::Ping(_)) => pings += 1,
+            Ok(m) => panic!("unexpected {m:?}"),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("the answering client was dropped: {e}"),
+        }
+    }
+    assert!(pings >= 3, "{pings} pings in 800 ms");
+    let (code, reason) = ws_close_code(&mut quiet);
+    assert_eq!(code, forecast_serve::CLOSE_NO_PONG, "{reason}");
+    assert!(reason.contains("ping"), "{reason}");
 }
