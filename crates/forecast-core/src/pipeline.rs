@@ -395,12 +395,12 @@ impl Forecaster {
         }
         let mut cols = Vec::with_capacity(self.schema.features.len());
         for name in &self.schema.features {
-            let col = features
-                .iter()
-                .find(|c| &c.name == name)
-                .ok_or_else(|| {
-                    Error::config("features", format!("the new rows lack input column '{name}'"))
-                })?;
+            let col = features.iter().find(|c| &c.name == name).ok_or_else(|| {
+                Error::config(
+                    "features",
+                    format!("the new rows lack input column '{name}'"),
+                )
+            })?;
             if col.values.len() != target.len() {
                 return Err(Error::config(
                     "features",
@@ -549,7 +549,11 @@ mod tests {
             ("arima", &[("order", "[1,1,1]")]),
             (
                 "arima",
-                &[("order", "[1,0,1]"), ("seasonal_order", "[0,1,1,12]"), ("constant", "true")],
+                &[
+                    ("order", "[1,0,1]"),
+                    ("seasonal_order", "[0,1,1,12]"),
+                    ("constant", "true"),
+                ],
             ),
             ("arima", &[("order", "[2,0,0]"), ("constant", "true")]),
         ];
@@ -571,11 +575,21 @@ mod tests {
             let b = conditioned.predict(24, &[80.0, 95.0], &[]).unwrap();
             let close = |u: &[f64], v: &[f64]| {
                 u.len() == v.len()
-                    && u.iter().zip(v).all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
+                    && u.iter()
+                        .zip(v)
+                        .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
             };
-            assert!(close(&a.point, &b.point), "{kind} {settings:?}: {:?} vs {:?}", a.point, b.point);
+            assert!(
+                close(&a.point, &b.point),
+                "{kind} {settings:?}: {:?} vs {:?}",
+                a.point,
+                b.point
+            );
             for (l, (x, z)) in a.intervals.iter().zip(&b.intervals).enumerate() {
-                assert!(close(&x.lower, &z.lower) && close(&x.upper, &z.upper), "{kind} level {l}");
+                assert!(
+                    close(&x.lower, &z.lower) && close(&x.upper, &z.upper),
+                    "{kind} level {l}"
+                );
             }
             assert_eq!(stepped.schema.conditioned_rows, n, "{kind}");
             // A batch of rows is the same as one at a time.

@@ -62,7 +62,11 @@ pub(super) fn check_new_rows(rows: &TrainingData<'_>) -> Result<()> {
     match rows.target.iter().position(|v| !v.is_finite()) {
         Some(i) => Err(Error::Numerical {
             what: "the new rows".into(),
-            message: format!("target value {} at new row {} is not finite", rows.target[i], i + 1),
+            message: format!(
+                "target value {} at new row {} is not finite",
+                rows.target[i],
+                i + 1
+            ),
         }),
         None => Ok(()),
     }
