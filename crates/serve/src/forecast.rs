@@ -2,9 +2,14 @@
 
 use crate::error::ApiError;
 use crate::registry::{Loaded, ServedModel};
+use chrono::NaiveDateTime;
+use forecast_core::data::{format_timestamp, parse_timestamp, Column, DataSchema};
 use forecast_core::panel::{level_name, SeriesForecast};
+use forecast_core::Forecaster;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Limits every request is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +21,7 @@ pub struct Limits {
 }
 
 /// A forecast request: horizon, interval levels and, for panels, the series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
     /// Steps to forecast.
     pub h: usize,
@@ -24,6 +29,244 @@ pub struct Query {
     pub levels: Vec<f64>,
     /// Series to forecast (panels; `None`: every series).
     pub ids: Option<Vec<String>>,
+    /// New observations and future regressors, by series id (`""` for a one-series
+    /// model): the native API's `history` and `future`.
+    pub rows: HashMap<String, NewRows>,
+}
+
+/// New observations after the model's last row, and regressors over the horizon, for
+/// one series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewRows {
+    /// Target values of the new rows, in time order.
+    pub target: Vec<f64>,
+    /// The model's input columns over the new rows.
+    pub features: Vec<Column>,
+    /// Time of the last new row (`None` for row-indexed models).
+    pub last: Option<NaiveDateTime>,
+    /// The model's input columns over the horizon (ARIMAX regressors).
+    pub future: Vec<Column>,
+}
+
+/// The schema shared by a served model's series.
+fn schema_of(model: &ServedModel) -> Option<&DataSchema> {
+    match &model.loaded {
+        Loaded::Single(f) => Some(&f.schema),
+        Loaded::Panel { model, .. } => model.series.first().map(|(_, f)| &f.schema),
+    }
+}
+
+/// The forecaster of series `id` (`""` for a one-series model).
+fn forecaster_of<'a>(model: &'a ServedModel, id: &str) -> Option<&'a Forecaster> {
+    match &model.loaded {
+        Loaded::Single(f) => id.is_empty().then_some(&**f),
+        Loaded::Panel { model: p, index } => index.get(id).map(|&i| &p.series[i].1),
+    }
+}
+
+/// The native API's `history` and `future` rows, checked against the model and grouped
+/// by series. `history` rows follow the model's last row of their series, in time
+/// order, with the target (`y` or its own name), the time (`ds` or its own name) and
+/// the model's input columns; `future` rows carry the input columns over the horizon.
+pub(crate) fn new_rows(
+    model: &ServedModel,
+    history: &[Value],
+    future: &[Value],
+) -> Result<HashMap<String, NewRows>, ApiError> {
+    let mut out: HashMap<String, NewRows> = HashMap::new();
+    if history.is_empty() && future.is_empty() {
+        return Ok(out);
+    }
+    let schema = schema_of(model)
+        .ok_or_else(|| ApiError::invalid(format!("model '{}' holds no series", model.name)))?;
+    if !history.is_empty() && !schema.indicators.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "history: model '{}' computes indicators from the whole history, which new rows alone cannot update",
+            model.name
+        )));
+    }
+    let time_key = schema.time_column.as_deref();
+    let id_of_row = |obj: &Map<String, Value>, at: &str| -> Result<String, ApiError> {
+        match (model.is_panel(), obj.get("unique_id")) {
+            (true, Some(v)) => {
+                let id = id_of(v, &format!("{at}.unique_id"))?;
+                if forecaster_of(model, &id).is_none() {
+                    return Err(ApiError::not_found(format!(
+                        "{at}.unique_id: series '{id}' is not in model '{}'",
+                        model.name
+                    )));
+                }
+                Ok(id)
+            }
+            (true, None) => Err(ApiError::invalid(format!(
+                "{at}.unique_id: model '{}' is a panel; each row names its series",
+                model.name
+            ))),
+            (false, None) => Ok(String::new()),
+            (false, Some(_)) => Err(ApiError::invalid(format!(
+                "{at}.unique_id: model '{}' holds one series",
+                model.name
+            ))),
+        }
+    };
+    let number = |obj: &Map<String, Value>, key: &str, at: &str| -> Result<f64, ApiError> {
+        let v = obj
+            .get(key)
+            .ok_or_else(|| ApiError::invalid(format!("{at}.{key}: missing")))?;
+        let x = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(t) => t.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        x.filter(|x| x.is_finite()).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{at}.{key}: must be a finite number, got {}",
+                short(v)
+            ))
+        })
+    };
+    for (i, row) in history.iter().enumerate() {
+        let at = format!("history[{i}]");
+        let obj = row.as_object().ok_or_else(|| {
+            ApiError::invalid(format!("{at}: must be an object, got {}", short(row)))
+        })?;
+        for key in obj.keys() {
+            let known = ["unique_id", "ds", "y"].contains(&key.as_str())
+                || key == &schema.target
+                || time_key == Some(key.as_str())
+                || schema.features.contains(key);
+            if !known {
+                return Err(ApiError::invalid(format!(
+                    "{at}.{key}: unknown column (a history row takes unique_id, ds, y and the model's input columns)"
+                )));
+            }
+        }
+        let id = id_of_row(obj, &at)?;
+        let f = forecaster_of(model, &id).ok_or_else(|| ApiError::internal("series vanished"))?;
+        let target_key = if obj.contains_key("y") || !obj.contains_key(&schema.target) {
+            "y"
+        } else {
+            schema.target.as_str()
+        };
+        let y = number(obj, target_key, &at).map_err(|e| {
+            if obj.contains_key(target_key) {
+                e
+            } else {
+                ApiError::invalid(format!(
+                    "{at}.y: missing (the observation, \"y\" or \"{}\")",
+                    schema.target
+                ))
+            }
+        })?;
+        let entry = out.entry(id.clone()).or_default();
+        let time = match (
+            time_key,
+            obj.get("ds").or_else(|| time_key.and_then(|k| obj.get(k))),
+        ) {
+            (Some(k), None) => {
+                return Err(ApiError::invalid(format!(
+                    "{at}.ds: missing (\"ds\" or \"{k}\")"
+                )))
+            }
+            (Some(_), Some(v)) => {
+                let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
+                    ApiError::invalid(format!("{at}.ds: not a date or timestamp: {}", short(v)))
+                })?;
+                let after = entry.last.or(f.schema.last_timestamp);
+                if let Some(last) = after {
+                    if t <= last {
+                        let what = if entry.last.is_some() {
+                            "the previous history row of its series".to_string()
+                        } else {
+                            "the model's last row".to_string()
+                        };
+                        return Err(ApiError::invalid(format!(
+                            "{at}.ds: {} does not continue the series{}: it must come after {what} ({}); rows the model has already seen are not sent again",
+                            format_timestamp(t, schema.date_only),
+                            if id.is_empty() { String::new() } else { format!(" '{id}'") },
+                            format_timestamp(last, schema.date_only)
+                        )));
+                    }
+                }
+                Some(t)
+            }
+            (None, _) => None,
+        };
+        entry.target.push(y);
+        entry.last = time.or(entry.last);
+        if entry.features.is_empty() {
+            entry.features = schema
+                .features
+                .iter()
+                .map(|n| Column {
+                    name: n.clone(),
+                    values: vec![],
+                    integer: false,
+                })
+                .collect();
+        }
+        for c in entry.features.iter_mut() {
+            c.values.push(number(obj, &c.name, &at)?);
+        }
+    }
+    for (i, row) in future.iter().enumerate() {
+        let at = format!("future[{i}]");
+        let obj = row.as_object().ok_or_else(|| {
+            ApiError::invalid(format!("{at}: must be an object, got {}", short(row)))
+        })?;
+        if schema.features.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "future: model '{}' takes no input columns",
+                model.name
+            )));
+        }
+        for key in obj.keys() {
+            let known = ["unique_id", "ds"].contains(&key.as_str())
+                || time_key == Some(key.as_str())
+                || schema.features.contains(key);
+            if !known {
+                return Err(ApiError::invalid(format!(
+                    "{at}.{key}: unknown column (a future row takes unique_id, ds and the model's input columns)"
+                )));
+            }
+        }
+        let id = id_of_row(obj, &at)?;
+        let entry = out.entry(id).or_default();
+        if entry.future.is_empty() {
+            entry.future = schema
+                .features
+                .iter()
+                .map(|n| Column {
+                    name: n.clone(),
+                    values: vec![],
+                    integer: false,
+                })
+                .collect();
+        }
+        for c in entry.future.iter_mut() {
+            c.values.push(number(obj, &c.name, &at)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `f` after the request's new rows of series `id`, and the series' future regressors.
+fn updated<'a>(
+    f: &'a Forecaster,
+    id: &str,
+    q: &'a Query,
+) -> Result<(Cow<'a, Forecaster>, &'a [Column]), forecast_core::Error> {
+    match q.rows.get(id) {
+        None => Ok((Cow::Borrowed(f), &[])),
+        Some(r) => {
+            let f = if r.target.is_empty() {
+                Cow::Borrowed(f)
+            } else {
+                Cow::Owned(f.extend(&r.target, &r.features, r.last)?)
+            };
+            Ok((f, &r.future))
+        }
+    }
 }
 
 impl Query {
@@ -155,8 +398,9 @@ pub(crate) fn run(
                     model.name
                 )));
             }
+            let (f, future) = updated(f, "", q).map_err(|e| model_error("", e))?;
             let forecast = f
-                .predict(q.h, &q.levels, &[])
+                .predict(q.h, &q.levels, future)
                 .map_err(|e| model_error("", e))?;
             Ok(vec![SeriesForecast {
                 unique_id: String::new(),
@@ -191,9 +435,17 @@ pub(crate) fn run(
                     limits.max_rows
                 )));
             }
+            if let Some(ids) = q.ids.as_ref().filter(|ids| !ids.is_empty()) {
+                if let Some(other) = q.rows.keys().find(|k| !ids.contains(k)) {
+                    return Err(ApiError::invalid(format!(
+                        "history: rows of series '{other}', which the request does not forecast (ids)"
+                    )));
+                }
+            }
             let one = |i: usize| {
                 let (id, f) = &panel.series[i];
-                f.predict(q.h, &q.levels, &[])
+                let (f, future) = updated(f, id, q).map_err(|e| model_error(id, e))?;
+                f.predict(q.h, &q.levels, future)
                     .map(|forecast| SeriesForecast {
                         unique_id: id.clone(),
                         ds: f.future_timestamps(q.h),

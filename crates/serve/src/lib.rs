@@ -552,6 +552,10 @@ struct NativeRequest {
     level: Value,
     #[serde(default)]
     ids: Option<Vec<Value>>,
+    #[serde(default)]
+    history: Vec<Value>,
+    #[serde(default)]
+    future: Vec<Value>,
 }
 
 async fn native_forecast(
@@ -568,7 +572,7 @@ async fn native_forecast(
         let bytes = read_body(&st, body).await?;
         let req: NativeRequest = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad_request(format!(
-                "the body must be {{\"h\": N, \"level\"?: [..], \"ids\"?: [..]}}: {e}"
+                "the body must be {{\"h\": N, \"level\"?: [..], \"ids\"?: [..], \"history\"?: [..], \"future\"?: [..]}}: {e}"
             ))
         })?;
         let model = st.registry.get(&name).ok_or_else(|| {
@@ -586,6 +590,7 @@ async fn native_forecast(
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .transpose()?,
+            rows: forecast::new_rows(&model, &req.history, &req.future)?,
         };
         let limits = st.options.limits();
         let m = Arc::clone(&model);

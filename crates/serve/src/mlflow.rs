@@ -257,7 +257,12 @@ fn queries(rows: Vec<Row>, params: &Row) -> Result<Vec<Query>, ApiError> {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(vec![id_of(v, &format!("row {i}: unique_id"))?]),
             };
-            Ok(Query { h, levels, ids })
+            Ok(Query {
+                h,
+                levels,
+                ids,
+                ..Query::default()
+            })
         })
         .collect()
 }
@@ -271,6 +276,7 @@ mod tests {
             h,
             levels: levels.to_vec(),
             ids: id.map(|s| vec![s.to_string()]),
+            ..Query::default()
         }
     }
 

@@ -154,6 +154,7 @@ impl Session {
             h,
             levels: levels.clone(),
             ids: ids.clone(),
+            ..Query::default()
         };
         q.check(&self.limits)?;
         let series: Vec<Followed> = match &self.model.loaded {

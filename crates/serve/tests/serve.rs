@@ -1066,3 +1066,192 @@ fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_stream
     assert_eq!(code, forecast_serve::CLOSE_NO_PONG, "{reason}");
     assert!(reason.contains("ping"), "{reason}");
 }
+
+/// Close to 1e-9 of the magnitude: the server updates ARIMA's state one Kalman step per
+/// new row, the reference re-filters the whole extended history.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn native_history_continues_the_series_and_future_feeds_the_regressors() {
+    let dir = tempfile::tempdir().unwrap();
+    // An ARIMA on MSFT: history rows after the model's last day.
+    let msft = train_msft(&dir.path().join("msft"), "arima", &[("order", "[1,1,1]")]);
+    // An ARIMAX without timestamps: y = 2 x + AR(1) noise.
+    let n = 300;
+    let x: Vec<f64> = (0..n)
+        .map(|t| (t as f64 * 0.3).sin() + 0.01 * t as f64)
+        .collect();
+    let mut e = 0.0;
+    let y: Vec<f64> = (0..n)
+        .map(|t| {
+            e = 0.5 * e + ((t * 7919 % 101) as f64 / 101.0 - 0.5);
+            2.0 * x[t] + e
+        })
+        .collect();
+    let mut s = Series::from_values(y[..280].to_vec(), 1);
+    s.features.push(forecast_core::data::Column {
+        name: "x".into(),
+        values: x[..280].to_vec(),
+        integer: false,
+    });
+    s.schema.features = vec!["x".into()];
+    s.schema.input_columns = vec!["x".into()];
+    let armax = spec("arima", &[("order", "[1,0,0]")])
+        .fit_quiet(&s)
+        .unwrap();
+    artifact::save(&armax, &dir.path().join("armax")).unwrap();
+    let srv = start(Source::detect(dir.path()).unwrap(), ServeOptions::default());
+
+    let dates = msft.future_timestamps(10).unwrap();
+    let ys: Vec<f64> = (0..10).map(|i| 400.0 + i as f64).collect();
+    let history: Vec<Value> = dates
+        .iter()
+        .zip(&ys)
+        .map(|(d, y)| json!({"ds": d, "y": y}))
+        .collect();
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/msft/forecast",
+        "application/json",
+        &json!({"h": 3, "level": [80], "history": history}).to_string(),
+    );
+    assert_eq!(status, 200, "{v}");
+    // The reference: the last 500 closes plus the new rows, conditioned in one pass.
+    let frame = forecast_core::load(
+        repo().join("datasets/msft_daily.csv"),
+        &LoadOptions {
+            required: vec!["close".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let full = Series::from_frame(
+        &frame,
+        &SeriesSpec {
+            target: "close".into(),
+            features: vec![],
+            indicators: vec![],
+            season_length: None,
+        },
+    )
+    .unwrap();
+    let mut ext = full.slice(full.len() - 500, full.len());
+    for (d, y) in dates.iter().zip(&ys) {
+        let t = forecast_core::data::parse_timestamp(d).unwrap();
+        ext.target.push(*y);
+        ext.times.as_mut().unwrap().push(t);
+        ext.schema.last_timestamp = Some(t);
+    }
+    let want_f = msft.condition(&ext).unwrap();
+    let want = want_f.predict(3, &[80.0], &[]).unwrap();
+    let times = want_f.future_timestamps(3).unwrap();
+    for i in 0..3 {
+        let r = &v["forecasts"][i];
+        assert_eq!(r["ds"], json!(times[i]));
+        assert!(close(r["mean"].as_f64().unwrap(), want.point[i]), "{r}");
+        assert!(close(
+            r["lo-80"].as_f64().unwrap(),
+            want.intervals[0].lower[i]
+        ));
+    }
+
+    // ARIMAX: history with the regressor, future regressors over the horizon.
+    let history: Vec<Value> = (280..290).map(|t| json!({"y": y[t], "x": x[t]})).collect();
+    let future: Vec<Value> = (290..294).map(|t| json!({"x": x[t]})).collect();
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/armax/forecast",
+        "application/json",
+        &json!({"h": 4, "history": history, "future": future}).to_string(),
+    );
+    assert_eq!(status, 200, "{v}");
+    let mut s2 = Series::from_values(y[..290].to_vec(), 1);
+    s2.features.push(forecast_core::data::Column {
+        name: "x".into(),
+        values: x[..290].to_vec(),
+        integer: false,
+    });
+    s2.schema.features = vec!["x".into()];
+    let fut = [forecast_core::data::Column {
+        name: "x".into(),
+        values: x[290..294].to_vec(),
+        integer: false,
+    }];
+    let want = armax.condition(&s2).unwrap().predict(4, &[], &fut).unwrap();
+    for i in 0..4 {
+        let got = v["forecasts"][i]["mean"].as_f64().unwrap();
+        assert!(
+            close(got, want.point[i]),
+            "step {i}: {got} vs {}",
+            want.point[i]
+        );
+    }
+
+    // Bad rows: 400 naming the row and the field.
+    let last_day = msft
+        .schema
+        .last_timestamp
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+    let cases = [
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": last_day, "y": 1.0}]}),
+            "history[0].ds",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[1], "y": 1.0}, {"ds": dates[0], "y": 1.0}]}),
+            "history[1].ds",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[0], "y": "NaN"}]}),
+            "history[0].y",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[0]}]}),
+            "history[0].y",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"y": 1.0}]}),
+            "history[0].ds",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[0], "y": 1.0, "volume": 2}]}),
+            "history[0].volume",
+        ),
+        ("msft", json!({"h": 1, "history": [5]}), "history[0]"),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[0], "y": 1.0, "unique_id": "A"}]}),
+            "unique_id",
+        ),
+        ("msft", json!({"h": 1, "future": [{"x": 1.0}]}), "future"),
+        ("armax", json!({"h": 2, "future": [{"x": 1.0}]}), "x"),
+        (
+            "armax",
+            json!({"h": 1, "history": [{"y": 1.0}]}),
+            "history[0].x",
+        ),
+    ];
+    for (model, body, names) in &cases {
+        let (status, v) = post(
+            &srv.base,
+            &format!("/v1/models/{model}/forecast"),
+            "application/json",
+            &body.to_string(),
+        );
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(names),
+            "{body}: {v}"
+        );
+    }
+}
