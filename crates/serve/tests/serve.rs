@@ -432,10 +432,18 @@ fn bad_requests_get_a_json_4xx_naming_the_field_and_the_server_keeps_serving() {
         (
             fc,
             json_ct,
-            r#"{"h": 1, "history": []}"#.into(),
+            r#"{"h": 1, "horizon": 3}"#.into(),
             400,
             "BAD_REQUEST",
-            "unknown field `history`",
+            "unknown field `horizon`",
+        ),
+        (
+            fc,
+            json_ct,
+            r#"{"h": 1, "history": [{"ds": "2030-01-02", "y": 1.0}]}"#.into(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "history[0].unique_id",
         ),
         (
             fc,
