@@ -144,6 +144,10 @@ pub struct Server {
     state: Arc<AppState>,
 }
 
+/// Read and write buffer of a WebSocket stream (bars are small; answers are flushed
+/// one by one whatever their size).
+const STREAM_BUFFER_BYTES: usize = 8 << 10;
+
 /// Routes that answer without the bearer token (health probes).
 const OPEN_ROUTES: &[&str] = &["/ping", "/health"];
 
@@ -539,7 +543,10 @@ fn upgrade(
         }
         .into_response();
     }
+    // Small buffers: an idle stream should cost kilobytes, not the 2 × 128 KiB defaults.
     ws.max_message_size(st.options.max_body_bytes)
+        .read_buffer_size(STREAM_BUFFER_BYTES)
+        .write_buffer_size(STREAM_BUFFER_BYTES)
         .on_upgrade(move |socket| stream::run(st, model, socket, shutdown))
 }
 
