@@ -76,8 +76,11 @@ load() {
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(s):
-    v, u = re.match(r"([\d.]+)(us|ms|s)", s).groups()
-    return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", s)
+    if m is None:
+        sys.exit(f"cannot read the latency {s!r} in:\n{t}")
+    v, u = m.groups()
+    return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 p50 = ms(re.search(r"50%\s+(\S+)", t).group(1))
 p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
@@ -96,7 +99,7 @@ for case in msft stocks; do
     wait_ping 18080 || { cat "$WORK/ours-$case.log" >&2; exit 1; }
     R[ours-$case]="$(load "ours-$case" 18080)"
     stop
-    "$VENV/bin/mlflow" models serve -m "$WORK/mlflow/$case" --host 127.0.0.1 -p 18081 \
+    PATH="$VENV/bin:$PATH" "$VENV/bin/mlflow" models serve -m "$WORK/mlflow/$case" --host 127.0.0.1 -p 18081 \
         --env-manager local -w 2 >"$WORK/mlflow-$case.log" 2>&1 &
     PID=$!
     wait_ping 18081 || { tail -30 "$WORK/mlflow-$case.log" >&2; exit 1; }
