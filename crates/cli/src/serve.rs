@@ -50,6 +50,41 @@ pub struct ServeArgs {
     /// closes it).
     #[arg(long, default_value_t = 20.0)]
     pub stream_ping: f64,
+    /// Where `--model models:/NAME/VERSION` keeps the versions it fetched (default:
+    /// ~/.cache/forecast/models).
+    #[arg(long)]
+    pub model_cache: Option<PathBuf>,
+}
+
+/// `--model`: a path, or a registered model fetched into the cache.
+fn model_dir(a: &ServeArgs) -> Result<PathBuf> {
+    let Some(text) = a.model.to_str() else {
+        return Ok(a.model.clone());
+    };
+    let Some(uri) = tuner::tracking::ModelUri::parse(text) else {
+        return Ok(a.model.clone());
+    };
+    let uri = uri?;
+    let destination = tuner::tracking::Destination::from_env(None)?.with_context(|| {
+        format!("--model {text}: set MLFLOW_TRACKING_URI to the tracking server that registered it")
+    })?;
+    let cache = match &a.model_cache {
+        Some(c) => c.clone(),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .context("--model-cache is needed when HOME is not set")?
+            .join(".cache/forecast/models"),
+    };
+    let fetched = tuner::tracking::fetch_model(&uri, destination, &cache)
+        .with_context(|| format!("--model {text}"))?;
+    match &fetched.offline {
+        Some(why) => eprintln!(
+            "warning: serving cached version {} of '{}' ({why})",
+            fetched.version, uri.name
+        ),
+        None => eprintln!("fetched version {} of '{}'", fetched.version, uri.name),
+    }
+    Ok(fetched.dir)
 }
 
 fn seconds(v: f64, flag: &str) -> Result<Duration> {
@@ -85,7 +120,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let source = Source::detect(&a.model)?;
+    let source = Source::detect(&model_dir(&a)?)?;
     let (server, report) = Server::open(source, options)?;
     for (name, error) in &report.failed {
         eprintln!("warning: model '{name}' not served: {error}");

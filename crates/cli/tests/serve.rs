@@ -28,10 +28,16 @@ impl Drop for Serving {
 }
 
 fn serve(args: &[&str]) -> Serving {
+    serve_env(args, &[]).0
+}
+
+/// [`serve`] with environment variables set; also the lines printed before "listening on".
+fn serve_env(args: &[&str], env: &[(&str, &str)]) -> (Serving, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_forecast"))
         .arg("serve")
         .args(args)
         .args(["--port", "0"])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -46,19 +52,24 @@ fn serve(args: &[&str]) -> Serving {
             }
         }
     });
+    let mut early = Vec::new();
     let addr = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("the server prints 'listening on' within a minute");
+            .unwrap_or_else(|_| panic!("no 'listening on' within a minute: {early:?}"));
         if let Some(a) = line.strip_prefix("listening on http://") {
             break a.to_string();
         }
+        early.push(line);
     };
-    Serving {
-        child,
-        addr,
-        log: rx,
-    }
+    (
+        Serving {
+            child,
+            addr,
+            log: rx,
+        },
+        early,
+    )
 }
 
 /// One HTTP/1.1 request on a fresh connection; the status and body.
@@ -414,4 +425,88 @@ fn streams_of_100_bars_forecast_as_predict_on_the_extended_history() {
     assert_eq!(code, 1001, "going away");
     let exit = srv.child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_registered_model_is_fetched_served_and_served_again_offline_from_the_cache() {
+    // A server of this test's own, with basic auth, that it can stop.
+    let Some(mut server) =
+        forecast_test_support::OwnMlflowServer::or_skip("serve_models_uri", true)
+    else {
+        return;
+    };
+    server.up();
+    let uri = server.uri();
+    let password = forecast_test_support::OWN_SERVER_ADMIN_PASSWORD;
+    let creds = [
+        ("MLFLOW_TRACKING_USERNAME", "admin"),
+        ("MLFLOW_TRACKING_PASSWORD", password),
+    ];
+    let runs = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("local");
+    let reg = format!("msft-{}", std::process::id());
+    let data = dataset("msft_daily.csv");
+    common::run_ok(common::isolated(runs.path()).envs(creds).args(train_args(
+        &data,
+        "close",
+        "drift",
+        out.to_str().unwrap(),
+        &[
+            "--tracking-uri",
+            &uri,
+            "--experiment",
+            "serve",
+            "--register-model",
+            &reg,
+        ],
+    )));
+    let body = r#"{"h": 3, "level": [80]}"#;
+    let local = serve(&["--model", out.to_str().unwrap()]);
+    let (status, want) = request(&local.addr, "POST", "/v1/models/local/forecast", body);
+    assert_eq!(status, 200, "{want}");
+    drop(local);
+    let want: Value = serde_json::from_str(&want).unwrap();
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let route = format!("/v1/models/{reg}/forecast");
+    let model = |v: &str| format!("models:/{reg}/{v}");
+    // The tracking credentials rules: without them the server refuses.
+    let refused = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["serve", "--model", &model("latest"), "--model-cache", cache])
+        .env("MLFLOW_TRACKING_URI", &uri)
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    let env = [("MLFLOW_TRACKING_URI", uri.as_str()), creds[0], creds[1]];
+    let check = |version: &str, says: &str| {
+        let (srv, early) = serve_env(&["--model", &model(version), "--model-cache", cache], &env);
+        assert!(
+            early.iter().any(|l| l.contains(says)),
+            "{version}: {early:?}"
+        );
+        let (status, got) = request(&srv.addr, "POST", &route, body);
+        assert_eq!(status, 200, "{got}");
+        let got: Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(got["forecasts"], want["forecasts"], "{version}");
+        assert_eq!(got["model"], reg.as_str());
+    };
+    check("latest", "fetched version 1");
+    // The tracking server goes down: both forms start from the cache.
+    server.stop();
+    check("1", "serving cached version 1");
+    check("latest", "serving cached version 1");
+    // Down and never fetched: an error naming the cache, nothing served.
+    let out = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["serve", "--model", &model("2"), "--model-cache", cache])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no cached copy"), "{err}");
 }

@@ -1032,10 +1032,11 @@ fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_stream
         }
     }
     let worst = fast.join().unwrap();
-    // Generous for a debug build on a shared 2-core machine: the point is that the slow
+    // Generous for a debug build on a 2-core machine running other tests (the latency
+    // itself is benches/stream_load.sh's): the point is that the slow
     // stream's backlog (megabytes of unread forecasts) does not hold the others up.
     assert!(
-        worst < Duration::from_millis(750),
+        worst < Duration::from_secs(2),
         "a fast stream waited {worst:?}"
     );
     let (code, reason) = ws_close_code(&mut slow);
@@ -1047,7 +1048,7 @@ fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_stream
     let srv = start(
         Source::detect(&dir.path().join("msft")).unwrap(),
         ServeOptions {
-            stream_ping: Duration::from_millis(100),
+            stream_ping: Duration::from_millis(300),
             ..ServeOptions::default()
         },
     );
@@ -1056,7 +1057,7 @@ fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_stream
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = alive.get_mut() {
         s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     }
-    let (mut pings, until) = (0, std::time::Instant::now() + Duration::from_millis(800));
+    let (mut pings, until) = (0, std::time::Instant::now() + Duration::from_millis(1500));
     while std::time::Instant::now() < until {
         match alive.read() {
             Ok(tungstenite::Message::Ping(_)) => pings += 1,
@@ -1069,7 +1070,7 @@ fn a_slow_stream_is_closed_while_others_keep_their_latency_and_pings_keep_stream
             Err(e) => panic!("the answering client was dropped: {e}"),
         }
     }
-    assert!(pings >= 3, "{pings} pings in 800 ms");
+    assert!(pings >= 3, "{pings} pings in 1.5 s");
     let (code, reason) = ws_close_code(&mut quiet);
     assert_eq!(code, forecast_serve::CLOSE_NO_PONG, "{reason}");
     assert!(reason.contains("ping"), "{reason}");

@@ -415,6 +415,146 @@ impl MlflowClient {
     }
 }
 
+/// One version of a registered model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelVersion {
+    /// The version number, as MLflow writes it (`"3"`).
+    pub version: String,
+    /// Where its files are (`runs:/<run>/model` or an `mlflow-artifacts:` URI).
+    pub source: String,
+    /// The run that logged it.
+    pub run_id: String,
+}
+
+/// A file or folder in an artifact listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactEntry {
+    /// Path relative to the folder listed.
+    pub path: String,
+    /// Whether it is a folder.
+    pub is_dir: bool,
+}
+
+impl MlflowClient {
+    /// Version `version` of registered model `name`, or its highest version for
+    /// `"latest"`.
+    pub fn model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        let read = |m: &Value| -> Option<ModelVersion> {
+            let version = match &m["version"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(ModelVersion {
+                version,
+                source: m["source"].as_str()?.to_string(),
+                run_id: m["run_id"].as_str().unwrap_or("").to_string(),
+            })
+        };
+        if version == "latest" {
+            let filter = format!("name='{}'", name.replace('\'', "\\'"));
+            let v = self.get_json("model-versions/search", &[("filter", &filter)])?;
+            let best = v["model_versions"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(read)
+                .max_by_key(|m| m.version.parse::<u64>().unwrap_or(0));
+            return best.ok_or_else(|| TrackingError::Server {
+                endpoint: "model-versions/search".into(),
+                status: 404,
+                code: Some("RESOURCE_DOES_NOT_EXIST".into()),
+                message: format!("registered model '{name}' has no versions"),
+            });
+        }
+        let v = self.get_json(
+            "model-versions/get",
+            &[("name", name), ("version", version)],
+        )?;
+        read(&v["model_version"])
+            .ok_or_else(|| bad_answer("model-versions/get", "no model_version"))
+    }
+
+    /// The artifact root of run `run_id` (`mlflow-artifacts:/<exp>/<run>/artifacts`).
+    pub fn run_artifact_uri(&self, run_id: &str) -> Result<String> {
+        let v = self.get_json("runs/get", &[("run_id", run_id)])?;
+        v["run"]["info"]["artifact_uri"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| bad_answer("runs/get", "no run.info.artifact_uri"))
+    }
+
+    /// The URL of `rel` under an `mlflow-artifacts:` root, served by the tracking server.
+    fn artifact_url(&self, artifact_uri: &str, rel: &str, listing: bool) -> Result<reqwest::Url> {
+        let Some(root) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
+            return Err(TrackingError::Config(format!(
+                "artifact root `{artifact_uri}` is not served by the tracking server \
+                 (only mlflow-artifacts: roots can be fetched)"
+            )));
+        };
+        let base = if listing {
+            format!(
+                "{}/api/2.0/mlflow-artifacts/artifacts",
+                self.destination.uri
+            )
+        } else {
+            format!(
+                "{}/api/2.0/mlflow-artifacts/artifacts/",
+                self.destination.uri
+            )
+        };
+        let mut url = reqwest::Url::parse(&base)
+            .map_err(|e| TrackingError::Config(format!("artifact URL: {e}")))?;
+        let parts = root
+            .trim_start_matches('/')
+            .split('/')
+            .chain(rel.split('/'))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>();
+        if listing {
+            url.query_pairs_mut().append_pair("path", &parts.join("/"));
+        } else {
+            let mut segs = url
+                .path_segments_mut()
+                .map_err(|_| TrackingError::Config("artifact URL cannot have a path".into()))?;
+            segs.pop_if_empty();
+            for s in parts {
+                segs.push(s);
+            }
+        }
+        Ok(url)
+    }
+
+    /// The entries of folder `rel` under an `mlflow-artifacts:` root.
+    pub fn list_artifacts(&self, artifact_uri: &str, rel: &str) -> Result<Vec<ArtifactEntry>> {
+        let url = self.artifact_url(artifact_uri, rel, true)?;
+        let endpoint = "mlflow-artifacts/artifacts (list)";
+        let body = self.send(endpoint, || self.http.get(url.clone()))?;
+        let v = parse_body(endpoint, &body)?;
+        Ok(v["files"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|f| {
+                Some(ArtifactEntry {
+                    path: f["path"].as_str()?.to_string(),
+                    is_dir: f["is_dir"].as_bool().unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    /// The bytes of file `rel` under an `mlflow-artifacts:` root.
+    pub fn download_artifact(&self, artifact_uri: &str, rel: &str) -> Result<Vec<u8>> {
+        let url = self.artifact_url(artifact_uri, rel, false)?;
+        self.send("mlflow-artifacts/artifacts (download)", || {
+            self.http.get(url.clone())
+        })
+    }
+}
+
 fn parse_body(endpoint: &str, body: &[u8]) -> Result<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));

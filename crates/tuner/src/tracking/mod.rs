@@ -12,6 +12,8 @@
 //! - [`Destination::from_env`] reads `MLFLOW_TRACKING_URI`, `MLFLOW_TRACKING_USERNAME` /
 //!   `MLFLOW_TRACKING_PASSWORD`, `MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_INSECURE_TLS`;
 //!   [`default_runs_dir`] says where the spool lives (`FORECAST_RUNS_DIR`, ...).
+//! - [`fetch_model`] brings a registered model version (`models:/NAME/VERSION` or
+//!   `latest`) into a local cache, which also serves it when the server is down.
 //!
 //! Tuning: a parent run per experiment and a child run per trial
 //! (`tracker.start_run("trial-3", Some(parent.id()))`), linked on the server by the
@@ -22,17 +24,21 @@ mod client;
 mod config;
 mod error;
 mod flatten;
+mod registry;
 mod ship;
 mod spool;
 mod tracker;
 mod tune;
 
-pub use client::{limits, KeyValue, MlflowClient, RemoteRun, RetryPolicy};
+pub use client::{
+    limits, ArtifactEntry, KeyValue, MlflowClient, ModelVersion, RemoteRun, RetryPolicy,
+};
 pub use config::{
     default_runs_dir, experiment_from_env, redact_uri, Credentials, Destination, DEFAULT_EXPERIMENT,
 };
 pub use error::{Result, TrackingError};
 pub use flatten::{flatten_params, numeric_leaves};
+pub use registry::{fetch_model, Fetched, ModelUri};
 pub use ship::{
     is_complete, sync_all, sync_run, SyncReport, MODEL_ARTIFACT_PATH, PARENT_TAG, RUN_ID_TAG,
 };
