@@ -194,20 +194,9 @@ pub(crate) fn new_rows(
         };
         entry.target.push(y);
         entry.last = time.or(entry.last);
-        if entry.features.is_empty() {
-            entry.features = schema
-                .features
-                .iter()
-                .map(|n| Column {
-                    name: n.clone(),
-                    values: vec![],
-                    integer: false,
-                })
-                .collect();
-        }
-        for c in entry.features.iter_mut() {
-            c.values.push(number(obj, &c.name, &at)?);
-        }
+        push_inputs(&mut entry.features, &schema.features, |name| {
+            number(obj, name, &at)
+        })?;
     }
     for (i, row) in future.iter().enumerate() {
         let at = format!("future[{i}]");
@@ -232,22 +221,31 @@ pub(crate) fn new_rows(
         }
         let id = id_of_row(obj, &at)?;
         let entry = out.entry(id).or_default();
-        if entry.future.is_empty() {
-            entry.future = schema
-                .features
-                .iter()
-                .map(|n| Column {
-                    name: n.clone(),
-                    values: vec![],
-                    integer: false,
-                })
-                .collect();
-        }
-        for c in entry.future.iter_mut() {
-            c.values.push(number(obj, &c.name, &at)?);
-        }
+        push_inputs(&mut entry.future, &schema.features, |name| {
+            number(obj, name, &at)
+        })?;
     }
     Ok(out)
+}
+
+/// Append one row's input columns (`value` reads one by name) to `cols`, which start
+/// empty and take the model's input columns in order.
+fn push_inputs(
+    cols: &mut Vec<Column>,
+    names: &[String],
+    mut value: impl FnMut(&str) -> Result<f64, ApiError>,
+) -> Result<(), ApiError> {
+    if cols.is_empty() {
+        cols.extend(names.iter().map(|n| Column {
+            name: n.clone(),
+            values: vec![],
+            integer: false,
+        }));
+    }
+    for c in cols.iter_mut() {
+        c.values.push(value(&c.name)?);
+    }
+    Ok(())
 }
 
 /// `f` after the request's new rows of series `id`, and the series' future regressors.

@@ -27,8 +27,8 @@ fn spec(kind: &str, set: &[(&str, &str)]) -> ForecasterSpec {
     ForecasterSpec::new(m)
 }
 
-/// MSFT closes (the last 500 days), fitted with `kind` and saved to `dir`.
-fn train_msft(dir: &Path, kind: &str, set: &[(&str, &str)]) -> Forecaster {
+/// MSFT closes, the last 500 days.
+fn msft_last_500() -> Series {
     let frame = forecast_core::load(
         repo().join("datasets/msft_daily.csv"),
         &LoadOptions {
@@ -48,8 +48,12 @@ fn train_msft(dir: &Path, kind: &str, set: &[(&str, &str)]) -> Forecaster {
     )
     .unwrap();
     let n = series.len();
-    let series = series.slice(n - 500, n);
-    let f = spec(kind, set).fit_quiet(&series).unwrap();
+    series.slice(n - 500, n)
+}
+
+/// [`msft_last_500`], fitted with `kind` and saved to `dir`.
+fn train_msft(dir: &Path, kind: &str, set: &[(&str, &str)]) -> Forecaster {
+    let f = spec(kind, set).fit_quiet(&msft_last_500()).unwrap();
     artifact::save(&f, dir).unwrap();
     f
 }
@@ -1128,25 +1132,7 @@ fn native_history_continues_the_series_and_future_feeds_the_regressors() {
     );
     assert_eq!(status, 200, "{v}");
     // The reference: the last 500 closes plus the new rows, conditioned in one pass.
-    let frame = forecast_core::load(
-        repo().join("datasets/msft_daily.csv"),
-        &LoadOptions {
-            required: vec!["close".into()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let full = Series::from_frame(
-        &frame,
-        &SeriesSpec {
-            target: "close".into(),
-            features: vec![],
-            indicators: vec![],
-            season_length: None,
-        },
-    )
-    .unwrap();
-    let mut ext = full.slice(full.len() - 500, full.len());
+    let mut ext = msft_last_500();
     for (d, y) in dates.iter().zip(&ys) {
         let t = forecast_core::data::parse_timestamp(d).unwrap();
         ext.target.push(*y);

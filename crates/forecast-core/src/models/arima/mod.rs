@@ -505,6 +505,29 @@ fn residual_levels(y: &[f64], x: &[Vec<f64>], beta: &[f64]) -> Vec<f64> {
 }
 
 impl ArimaFitted {
+    /// The model's regressors from `data`, checked: present (else "`needs` regressor
+    /// 'x'"), finite and as long as the target.
+    fn exog_columns(&self, data: &TrainingData<'_>, needs: &str) -> Result<Vec<Column>> {
+        let n = data.target.len();
+        let mut exog = Vec::with_capacity(self.exog.len());
+        for name in &self.exog {
+            let col = data
+                .features
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| model_error(format!("{needs} regressor '{name}'")))?;
+            check_finite(&format!("regressor '{name}'"), &col.values)?;
+            if col.values.len() != n {
+                return Err(model_error(format!(
+                    "regressor '{name}' has {} rows, the target {n}",
+                    col.values.len()
+                )));
+            }
+            exog.push(col.clone());
+        }
+        Ok(exog)
+    }
+
     fn orders(&self) -> Orders {
         let [p, d, q] = self.order;
         let [sp, sd, sq, s] = self.seasonal_order;
@@ -707,23 +730,7 @@ impl Predict for ArimaFitted {
                 available: y.len(),
             });
         }
-        let mut exog = Vec::with_capacity(self.exog.len());
-        for name in &self.exog {
-            let col = history
-                .features
-                .iter()
-                .find(|c| &c.name == name)
-                .ok_or_else(|| model_error(format!("conditioning needs regressor '{name}'")))?;
-            check_finite(&format!("regressor '{name}'"), &col.values)?;
-            if col.values.len() != y.len() {
-                return Err(model_error(format!(
-                    "regressor '{name}' has {} rows, the target {}",
-                    col.values.len(),
-                    y.len()
-                )));
-            }
-            exog.push(col.clone());
-        }
+        let exog = self.exog_columns(history, "conditioning needs")?;
         let x = regressors(self.trend, y.len(), 0, &exog);
         let z = residual_levels(y, &x, &self.beta);
         let w = difference(&z, &delta);
@@ -745,23 +752,7 @@ impl Predict for ArimaFitted {
     fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
         let y = rows.target;
         check_finite("the target", y)?;
-        let mut exog = Vec::with_capacity(self.exog.len());
-        for name in &self.exog {
-            let col = rows
-                .features
-                .iter()
-                .find(|c| &c.name == name)
-                .ok_or_else(|| model_error(format!("new rows need regressor '{name}'")))?;
-            check_finite(&format!("regressor '{name}'"), &col.values)?;
-            if col.values.len() != y.len() {
-                return Err(model_error(format!(
-                    "regressor '{name}' has {} rows, the target {}",
-                    col.values.len(),
-                    y.len()
-                )));
-            }
-            exog.push(col.clone());
-        }
+        let exog = self.exog_columns(rows, "new rows need")?;
         let x = regressors(self.trend, y.len(), self.n_history, &exog);
         let z = residual_levels(y, &x, &self.beta);
         let delta = self.orders().delta();
