@@ -113,17 +113,7 @@ pub(crate) fn new_rows(
         let v = obj
             .get(key)
             .ok_or_else(|| ApiError::invalid(format!("{at}.{key}: missing")))?;
-        let x = match v {
-            Value::Number(n) => n.as_f64(),
-            Value::String(t) => t.trim().parse::<f64>().ok(),
-            _ => None,
-        };
-        x.filter(|x| x.is_finite()).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{at}.{key}: must be a finite number, got {}",
-                short(v)
-            ))
-        })
+        finite_of(v, &format!("{at}.{key}"))
     };
     for (i, row) in history.iter().enumerate() {
         let at = format!("history[{i}]");
@@ -355,6 +345,22 @@ pub(crate) fn id_of(v: &Value, field: &str) -> Result<String, ApiError> {
             short(v)
         ))),
     }
+}
+
+/// A finite number given as a JSON value (a number, or a numeric string as CSV-minded
+/// clients send it); `field` names it in the error.
+pub(crate) fn finite_of(v: &Value, field: &str) -> Result<f64, ApiError> {
+    let x = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    x.filter(|x| x.is_finite()).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{field}: must be a finite number, got {}",
+            short(v)
+        ))
+    })
 }
 
 /// A value as a short text for an error message.

@@ -314,7 +314,7 @@ impl Session {
                     schema.target
                 ))
             })?;
-        let y = finite(y, target_key)?;
+        let y = forecast::finite_of(y, target_key)?;
         // The time: `ds`, or the training data's time column.
         let time_key = schema.time_column.as_deref();
         let ds_value = obj
@@ -361,7 +361,7 @@ impl Session {
             })?;
             cols.push(Column {
                 name: name.clone(),
-                values: vec![finite(v, name)?],
+                values: vec![forecast::finite_of(v, name)?],
                 integer: false,
             });
         }
@@ -389,22 +389,6 @@ impl Session {
             .as_ref()
             .ok_or_else(|| ApiError::internal("no subscription"))?;
         self.forecast_message(sub, &sub.series[at], Some(bar_ds))
-    }
-}
-
-/// A finite number (a JSON number or a numeric string).
-fn finite(v: &Value, field: &str) -> Result<f64, ApiError> {
-    let x = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    match x {
-        Some(x) if x.is_finite() => Ok(x),
-        _ => Err(ApiError::invalid(format!(
-            "{field}: must be a finite number, got {}",
-            forecast::short(v)
-        ))),
     }
 }
 
