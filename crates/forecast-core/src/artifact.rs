@@ -1,7 +1,7 @@
 //! The model artifact: a directory with `model.json` and an MLflow `MLmodel` descriptor,
 //! written atomically (a temporary directory renamed into place).
 
-use crate::data::DataSchema;
+use crate::data::{DataSchema, RecentRows};
 use crate::error::{Error, Result};
 use crate::models::FittedModel;
 use crate::panel::{PanelForecaster, Skipped};
@@ -32,6 +32,9 @@ pub struct ModelFile {
     pub fit: Value,
     /// What the model knows of its training data.
     pub data: DataSchema,
+    /// The last rows of the data the model last saw (see [`RecentRows`]).
+    #[serde(default, skip_serializing_if = "RecentRows::is_empty")]
+    pub recent: RecentRows,
     /// Target transform with its fitted state.
     pub transform: FittedTransform,
     /// SHA-256 of the training data.
@@ -69,6 +72,7 @@ impl ModelFile {
             config: f.spec.model.resolved(&f.model).config_json(),
             fit: f.fit_stats(),
             data: f.schema.clone(),
+            recent: f.recent.clone(),
             transform: f.transform.clone(),
             fingerprint: f.fingerprint.clone(),
             crate_version: CRATE_VERSION.to_string(),
@@ -92,6 +96,7 @@ impl ModelFile {
             transform: self.transform,
             model: self.state,
             schema: self.data,
+            recent: self.recent,
             season_length: self.season_length,
             fingerprint: self.fingerprint,
             valid: self.valid,

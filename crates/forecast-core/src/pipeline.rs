@@ -1,7 +1,7 @@
 //! The forecaster: a model plus its target transform, fitted on the training part of a
 //! [`Series`], forecasting in the user's units.
 
-use crate::data::{Column, DataSchema};
+use crate::data::{Column, DataSchema, RecentRows};
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
 use crate::metrics::{mase_scale, Metrics, Window};
@@ -119,6 +119,7 @@ impl ForecasterSpec {
             transform,
             model,
             schema: series.head_schema(rows),
+            recent: series.recent(rows),
             season_length: series.season_length,
             fingerprint: fingerprint_rows(series, rows),
             valid: None,
@@ -203,6 +204,7 @@ impl ForecasterSpec {
                     transform: p.transform,
                     model,
                     schema: s.head_schema(p.train.end),
+                    recent: s.recent(p.train.end),
                     season_length: s.season_length,
                     fingerprint: fingerprint_rows(s, p.train.end),
                     valid: None,
@@ -254,6 +256,9 @@ pub struct Forecaster {
     pub model: FittedModel,
     /// Schema of the data it last saw (last timestamp, columns).
     pub schema: DataSchema,
+    /// The last rows of the data it last saw, to tell rows sent again from new ones.
+    #[serde(default)]
+    pub recent: RecentRows,
     /// Season length used.
     pub season_length: usize,
     /// SHA-256 of the training data (target and feature values).
@@ -369,14 +374,15 @@ impl Forecaster {
                 conditioned_rows: history.len(),
                 ..self.schema.clone()
             },
+            recent: history.recent(history.len()),
             ..self.clone()
         })
     }
 
     /// The same fitted parameters, re-anchored after new rows that follow the data the
     /// model last saw: `target` in original units, the model's input columns in
-    /// `features` (by name, as many rows), the last row at `last_timestamp` (`None` for
-    /// row-indexed data). Time proportional to the new rows, never a pass over the
+    /// `features` (by name, as many rows), the rows' timestamps in `times` (one per row,
+    /// ascending; empty for row-indexed data). Time proportional to the new rows, never a pass over the
     /// history (see [`crate::models::Predict::extend`]); equal to
     /// [`Forecaster::condition`] on the history followed by them. A model with
     /// indicator features refuses: its indicators need the history.
@@ -384,13 +390,19 @@ impl Forecaster {
         &self,
         target: &[f64],
         features: &[Column],
-        last_timestamp: Option<chrono::NaiveDateTime>,
+        times: &[chrono::NaiveDateTime],
     ) -> Result<Forecaster> {
         if !self.schema.indicators.is_empty() {
             return Err(Error::config(
                 "data",
                 "a model with indicator features cannot be updated row by row (its \
                  indicators need the history): condition it on the whole history instead",
+            ));
+        }
+        if !times.is_empty() && times.len() != target.len() {
+            return Err(Error::config(
+                "data",
+                format!("{} new rows but {} timestamps", target.len(), times.len()),
             ));
         }
         let mut cols = Vec::with_capacity(self.schema.features.len());
@@ -424,10 +436,11 @@ impl Forecaster {
         Ok(Forecaster {
             model: self.model.extend(&data)?,
             schema: DataSchema {
-                last_timestamp: last_timestamp.or(self.schema.last_timestamp),
+                last_timestamp: times.last().copied().or(self.schema.last_timestamp),
                 conditioned_rows: self.schema.conditioned_rows + target.len(),
                 ..self.schema.clone()
             },
+            recent: self.recent.extended(times, target, &cols),
             ..self.clone()
         })
     }
@@ -455,6 +468,7 @@ impl Forecaster {
                 conditioned_rows: history.len(),
                 ..self.schema.clone()
             },
+            recent: history.recent(history.len()),
             season_length: history.season_length,
             fingerprint: fingerprint(history),
             valid: None,
@@ -568,7 +582,7 @@ mod tests {
             let fc = spec.fit_quiet(&full.head(fit_rows)).unwrap();
             let mut stepped = fc.clone();
             for i in fit_rows..n {
-                stepped = stepped.extend(&y[i..=i], &[], None).unwrap();
+                stepped = stepped.extend(&y[i..=i], &[], &[]).unwrap();
             }
             let conditioned = fc.condition(&full).unwrap();
             let a = stepped.predict(24, &[80.0, 95.0], &[]).unwrap();
@@ -593,7 +607,7 @@ mod tests {
             }
             assert_eq!(stepped.schema.conditioned_rows, n, "{kind}");
             // A batch of rows is the same as one at a time.
-            let batch = fc.extend(&y[fit_rows..], &[], None).unwrap();
+            let batch = fc.extend(&y[fit_rows..], &[], &[]).unwrap();
             let c = batch.predict(24, &[], &[]).unwrap();
             assert!(close(&c.point, &b.point), "{kind} batch");
         }
@@ -601,8 +615,59 @@ mod tests {
         let fc = ForecasterSpec::new(ModelConfig::from_kind("arima").unwrap())
             .fit_quiet(&Series::from_values(y.clone(), 12))
             .unwrap();
-        assert!(fc.extend(&[f64::NAN], &[], None).is_err());
-        assert!(fc.extend(&[], &[], None).is_ok());
+        assert!(fc.extend(&[f64::NAN], &[], &[]).is_err());
+        assert!(fc.extend(&[], &[], &[]).is_ok());
+    }
+
+    /// A forecaster keeps the last rows it saw, whether it saw them by fitting,
+    /// conditioning or extending, and tells a repeated row from a contradicting one.
+    #[test]
+    fn recent_rows_follow_fit_condition_and_extend() {
+        use crate::data::{RowMatch, RECENT_ROWS};
+        let n = 100;
+        let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let times: Vec<_> = (0..n as i64)
+            .map(|i| start + chrono::Duration::days(i))
+            .collect();
+        let mut full = Series::from_values((0..n).map(|i| 10.0 + (i as f64).sin()).collect(), 7);
+        full.times = Some(times.clone());
+        let spec = ForecasterSpec::new(ModelConfig::from_kind("naive").unwrap());
+        let fc = spec.fit_quiet(&full.head(60)).unwrap();
+        assert_eq!(fc.recent.times, times[60 - RECENT_ROWS..60]);
+        assert_eq!(fc.recent.target, full.target[60 - RECENT_ROWS..60]);
+        let extended = fc.extend(&full.target[60..], &[], &times[60..]).unwrap();
+        let conditioned = fc.condition(&full).unwrap();
+        assert_eq!(extended.recent, conditioned.recent);
+        assert_eq!(extended.recent.times, times[n - RECENT_ROWS..]);
+        assert_eq!(extended.schema.last_timestamp, Some(times[n - 1]));
+        // Mismatched times are an error.
+        assert!(fc
+            .extend(&full.target[60..62], &[], &times[60..61])
+            .is_err());
+
+        let r = &conditioned.recent;
+        let y = full.target[n - 3];
+        assert_eq!(r.check(times[n - 3], y, &[]), RowMatch::Repeat);
+        // A decimal round trip stays a repeat; a change in the 10th digit does not.
+        let printed: f64 = format!("{y:.15}").parse().unwrap();
+        assert_eq!(r.check(times[n - 3], printed, &[]), RowMatch::Repeat);
+        assert_eq!(
+            r.check(times[n - 3], y * (1.0 + 1e-10), &[]),
+            RowMatch::Contradicts(None, y)
+        );
+        assert_eq!(r.check(times[0], full.target[0], &[]), RowMatch::TooOld);
+        assert_eq!(
+            r.check(times[n - 3] + chrono::Duration::hours(1), y, &[]),
+            RowMatch::Missing
+        );
+        // Row-indexed data keeps nothing.
+        let plain = spec
+            .fit_quiet(&Series::from_values(full.target.clone(), 7))
+            .unwrap();
+        assert!(plain.recent.is_empty());
     }
 
     /// The digest is SHA-256 of the documented byte stream, whatever the chunking, and a

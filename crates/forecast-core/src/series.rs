@@ -1,7 +1,7 @@
 //! From a loaded [`Frame`] to the modelling view: a target, its input features
 //! (columns and indicators) and the time index, with indicator warm-up rows removed.
 
-use crate::data::{Column, DataSchema, Frame};
+use crate::data::{Column, DataSchema, Frame, RecentRows};
 use crate::error::{Error, Result};
 use crate::features::Feature;
 use chrono::NaiveDateTime;
@@ -205,6 +205,12 @@ impl Series {
     /// The first `n` rows: everything a model fitted at origin `n` may see.
     pub fn head(&self, n: usize) -> Series {
         self.slice(0, n)
+    }
+
+    /// The last rows before row `end` that a forecaster anchored there keeps (see
+    /// [`RecentRows`]).
+    pub fn recent(&self, end: usize) -> RecentRows {
+        RecentRows::of(self.times.as_deref(), &self.target, &self.features, end)
     }
 
     /// The schema of the first `n` rows (`head(n).schema`), without copying the rows.

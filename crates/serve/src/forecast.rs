@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::registry::{Loaded, ServedModel};
 use chrono::NaiveDateTime;
-use forecast_core::data::{format_timestamp, parse_timestamp, Column, DataSchema};
+use forecast_core::data::{format_timestamp, parse_timestamp, Column, DataSchema, RowMatch};
 use forecast_core::panel::{level_name, SeriesForecast};
 use forecast_core::Forecaster;
 use rayon::prelude::*;
@@ -42,8 +42,8 @@ pub struct NewRows {
     pub target: Vec<f64>,
     /// The model's input columns over the new rows.
     pub features: Vec<Column>,
-    /// Time of the last new row (`None` for row-indexed models).
-    pub last: Option<NaiveDateTime>,
+    /// Times of the new rows (empty for row-indexed models).
+    pub times: Vec<NaiveDateTime>,
     /// The model's input columns over the horizon (ARIMAX regressors).
     pub future: Vec<Column>,
 }
@@ -115,6 +115,14 @@ pub(crate) fn new_rows(
             .ok_or_else(|| ApiError::invalid(format!("{at}.{key}: missing")))?;
         finite_of(v, &format!("{at}.{key}"))
     };
+    // A row's values of the model's input columns, in order.
+    let inputs = |obj: &Map<String, Value>, at: &str| -> Result<Vec<f64>, ApiError> {
+        schema
+            .features
+            .iter()
+            .map(|name| number(obj, name, at))
+            .collect()
+    };
     for (i, row) in history.iter().enumerate() {
         let at = format!("history[{i}]");
         let obj = row.as_object().ok_or_else(|| {
@@ -148,6 +156,7 @@ pub(crate) fn new_rows(
                 ))
             }
         })?;
+        let x = inputs(obj, &at)?;
         let entry = out.entry(id.clone()).or_default();
         let time = match (
             time_key,
@@ -158,35 +167,69 @@ pub(crate) fn new_rows(
                     "{at}.ds: missing (\"ds\" or \"{k}\")"
                 )))
             }
-            (Some(_), Some(v)) => {
-                let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
-                    ApiError::invalid(format!("{at}.ds: not a date or timestamp: {}", short(v)))
-                })?;
-                let after = entry.last.or(f.schema.last_timestamp);
-                if let Some(last) = after {
-                    if t <= last {
-                        let what = if entry.last.is_some() {
-                            "the previous history row of its series".to_string()
-                        } else {
-                            "the model's last row".to_string()
+            (Some(_), Some(v)) => Some(v.as_str().and_then(parse_timestamp).ok_or_else(|| {
+                ApiError::invalid(format!("{at}.ds: not a date or timestamp: {}", short(v)))
+            })?),
+            (None, _) => None,
+        };
+        if let Some(t) = time {
+            let series = if id.is_empty() {
+                String::new()
+            } else {
+                format!(" '{id}'")
+            };
+            let fmt = |t| format_timestamp(t, schema.date_only);
+            if let Some(&prev) = entry.times.last() {
+                if t <= prev {
+                    return Err(ApiError::invalid(format!(
+                        "{at}.ds: {} does not continue the series{series}: it must come after the previous history row of its series ({})",
+                        fmt(t),
+                        fmt(prev)
+                    )));
+                }
+            } else if let Some(last) = f.schema.last_timestamp.filter(|last| t <= *last) {
+                // A row the model may already hold: a repeat is skipped, anything
+                // else is refused.
+                match f.recent.check(t, y, &x) {
+                    RowMatch::Repeat => continue,
+                    RowMatch::Contradicts(column, kept) => {
+                        let (key, value) = match column {
+                            None => ("y", y),
+                            Some(c) => (schema.features[c].as_str(), x[c]),
                         };
                         return Err(ApiError::invalid(format!(
-                            "{at}.ds: {} does not continue the series{}: it must come after {what} ({}); rows the model has already seen are not sent again",
-                            format_timestamp(t, schema.date_only),
-                            if id.is_empty() { String::new() } else { format!(" '{id}'") },
-                            format_timestamp(last, schema.date_only)
+                            "{at}.{key}: {value} contradicts the model's row of series{series} at {} ({kept})",
+                            fmt(t)
+                        )));
+                    }
+                    RowMatch::Missing => {
+                        return Err(ApiError::invalid(format!(
+                            "{at}.ds: {} does not continue the series{series}: the model's data has no row at that time (its last row is at {})",
+                            fmt(t),
+                            fmt(last)
+                        )));
+                    }
+                    RowMatch::TooOld => {
+                        let kept = match f.recent.times.first() {
+                            Some(first) => format!(
+                                "the {} rows it keeps to recognise repeats start at {}",
+                                f.recent.times.len(),
+                                fmt(*first)
+                            ),
+                            None => "it keeps none of its rows to recognise repeats".into(),
+                        };
+                        return Err(ApiError::invalid(format!(
+                            "{at}.ds: {} is too old to check against the model's data: {kept}; send rows after {} (the model's last row) or repeats from the kept rows",
+                            fmt(t),
+                            fmt(last)
                         )));
                     }
                 }
-                Some(t)
             }
-            (None, _) => None,
-        };
+            entry.times.push(t);
+        }
         entry.target.push(y);
-        entry.last = time.or(entry.last);
-        push_inputs(&mut entry.features, &schema.features, |name| {
-            number(obj, name, &at)
-        })?;
+        push_row(&mut entry.features, &schema.features, &x);
     }
     for (i, row) in future.iter().enumerate() {
         let at = format!("future[{i}]");
@@ -211,20 +254,15 @@ pub(crate) fn new_rows(
         }
         let id = id_of_row(obj, &at)?;
         let entry = out.entry(id).or_default();
-        push_inputs(&mut entry.future, &schema.features, |name| {
-            number(obj, name, &at)
-        })?;
+        let x = inputs(obj, &at)?;
+        push_row(&mut entry.future, &schema.features, &x);
     }
     Ok(out)
 }
 
-/// Append one row's input columns (`value` reads one by name) to `cols`, which start
-/// empty and take the model's input columns in order.
-fn push_inputs(
-    cols: &mut Vec<Column>,
-    names: &[String],
-    mut value: impl FnMut(&str) -> Result<f64, ApiError>,
-) -> Result<(), ApiError> {
+/// Append one row's input values `x` (in the order of `names`, the model's input
+/// columns) to `cols`, which start empty and take those columns in order.
+fn push_row(cols: &mut Vec<Column>, names: &[String], x: &[f64]) {
     if cols.is_empty() {
         cols.extend(names.iter().map(|n| Column {
             name: n.clone(),
@@ -232,10 +270,9 @@ fn push_inputs(
             integer: false,
         }));
     }
-    for c in cols.iter_mut() {
-        c.values.push(value(&c.name)?);
+    for (c, v) in cols.iter_mut().zip(x) {
+        c.values.push(*v);
     }
-    Ok(())
 }
 
 /// `f` after the request's new rows of series `id`, and the series' future regressors.
@@ -250,7 +287,7 @@ fn updated<'a>(
             let f = if r.target.is_empty() {
                 Cow::Borrowed(f)
             } else {
-                Cow::Owned(f.extend(&r.target, &r.features, r.last)?)
+                Cow::Owned(f.extend(&r.target, &r.features, &r.times)?)
             };
             Ok((f, &r.future))
         }

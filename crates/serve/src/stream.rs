@@ -377,7 +377,7 @@ impl Session {
             }
         }
         let next = fc
-            .extend(&[y], &cols, ds)
+            .extend(&[y], &cols, ds.as_slice())
             .map_err(|e| ApiError::invalid(format!("model '{}': {e}", self.model.name)))?;
         sub.series[at].forecaster = next;
         let bar_ds = match ds {

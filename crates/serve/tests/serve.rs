@@ -1152,6 +1152,47 @@ fn native_history_continues_the_series_and_future_feeds_the_regressors() {
         ));
     }
 
+    // Rows the model already holds, sent again before the new ones, are skipped: the
+    // same answer as the new rows alone.
+    let held = msft_last_500();
+    let held_times = held.times.clone().unwrap();
+    let day = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d").to_string();
+    let n0 = held.len();
+    let mut overlapping: Vec<Value> = (n0 - 5..n0)
+        .map(|i| json!({"ds": day(&held_times[i]), "y": held.target[i]}))
+        .collect();
+    overlapping.extend(history.iter().cloned());
+    let (status, again) = post(
+        &srv.base,
+        "/v1/models/msft/forecast",
+        "application/json",
+        &json!({"h": 3, "level": [80], "history": overlapping}).to_string(),
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["forecasts"], v["forecasts"]);
+    // Only repeats: the model's own forecast.
+    let (status, only) = post(
+        &srv.base,
+        "/v1/models/msft/forecast",
+        "application/json",
+        &json!({"h": 3, "history": [{"ds": day(&held_times[n0 - 1]), "y": held.target[n0 - 1]}]})
+            .to_string(),
+    );
+    assert_eq!(status, 200, "{only}");
+    let own = msft.predict(3, &[], &[]).unwrap();
+    assert!(close(
+        only["forecasts"][0]["mean"].as_f64().unwrap(),
+        own.point[0]
+    ));
+    // A day inside the kept rows on which the market was closed.
+    let closed = {
+        let mut d = held_times[n0 - 10];
+        while held_times.contains(&d) {
+            d += chrono::Duration::days(1);
+        }
+        day(&d)
+    };
+
     // ARIMAX: history with the regressor, future regressors over the horizon.
     let history: Vec<Value> = (280..290).map(|t| json!({"y": y[t], "x": x[t]})).collect();
     let future: Vec<Value> = (290..294).map(|t| json!({"x": x[t]})).collect();
@@ -1191,11 +1232,31 @@ fn native_history_continues_the_series_and_future_feeds_the_regressors() {
         .unwrap()
         .format("%Y-%m-%d")
         .to_string();
+    let closed_msg = format!("history[0].ds: {closed} does not continue the series: the model's data has no row at that time");
+    let old_msg = format!(
+        "history[0].ds: {} is too old to check against the model's data",
+        day(&held_times[n0 - 40])
+    );
     let cases = [
         (
             "msft",
             json!({"h": 1, "history": [{"ds": last_day, "y": 1.0}]}),
-            "history[0].ds",
+            "history[0].y: 1 contradicts the model's row",
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": closed, "y": 1.0}]}),
+            closed_msg.as_str(),
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": day(&held_times[n0 - 40]), "y": held.target[n0 - 40]}]}),
+            old_msg.as_str(),
+        ),
+        (
+            "msft",
+            json!({"h": 1, "history": [{"ds": dates[0], "y": 1.0}, {"ds": last_day, "y": held.target[n0 - 1]}]}),
+            "history[1].ds",
         ),
         (
             "msft",

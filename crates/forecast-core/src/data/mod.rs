@@ -120,6 +120,135 @@ impl Frame {
     }
 }
 
+/// How many of its last rows a forecaster keeps in [`RecentRows`].
+pub const RECENT_ROWS: usize = 32;
+
+/// The last rows (at most [`RECENT_ROWS`]) of the data a forecaster last saw, with
+/// their timestamps, so that rows sent to it again can be told from new ones: a row at
+/// one of these times that equals the kept row is a repeat, one that differs
+/// contradicts the model's data. Empty for row-indexed data, which has no time to
+/// match rows by.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentRows {
+    /// Timestamps, ascending.
+    pub times: Vec<NaiveDateTime>,
+    /// Target values, in original units.
+    pub target: Vec<f64>,
+    /// The input columns' values, one vector per column in the schema's `features`
+    /// order, each as long as `target`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<Vec<f64>>,
+}
+
+/// What comparing a row with the rows a forecaster keeps found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowMatch {
+    /// The kept row at that time has the same values.
+    Repeat,
+    /// The kept row at that time differs: the name of the first differing column
+    /// (`None` for the target) and the kept value.
+    Contradicts(Option<usize>, f64),
+    /// No kept row has that time, though it is within the kept rows' span.
+    Missing,
+    /// The time is before the first kept row: the row cannot be checked.
+    TooOld,
+}
+
+impl RecentRows {
+    /// The rows `[end - RECENT_ROWS, end)` of a series with timestamps `times`, target
+    /// `target` and input columns `features` (empty when `times` is `None`).
+    pub fn of(
+        times: Option<&[NaiveDateTime]>,
+        target: &[f64],
+        features: &[Column],
+        end: usize,
+    ) -> RecentRows {
+        let Some(times) = times else {
+            return RecentRows::default();
+        };
+        let end = end.min(times.len()).min(target.len());
+        let start = end.saturating_sub(RECENT_ROWS);
+        RecentRows {
+            times: times[start..end].to_vec(),
+            target: target[start..end].to_vec(),
+            features: features
+                .iter()
+                .map(|c| c.values.get(start..end).unwrap_or_default().to_vec())
+                .collect(),
+        }
+    }
+
+    /// Whether no rows are kept.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// These rows followed by new rows at `times` (one per `target` value; none for
+    /// row-indexed data) with input columns `features`, trimmed to the last
+    /// [`RECENT_ROWS`].
+    pub fn extended(
+        &self,
+        times: &[NaiveDateTime],
+        target: &[f64],
+        features: &[Column],
+    ) -> RecentRows {
+        if times.is_empty() || times.len() != target.len() {
+            return self.clone();
+        }
+        let fresh = self.is_empty() || self.features.len() != features.len();
+        let mut out = if fresh {
+            RecentRows {
+                features: vec![Vec::new(); features.len()],
+                ..RecentRows::default()
+            }
+        } else {
+            self.clone()
+        };
+        out.times.extend_from_slice(times);
+        out.target.extend_from_slice(target);
+        for (kept, new) in out.features.iter_mut().zip(features) {
+            kept.extend_from_slice(&new.values);
+        }
+        let drop = out.times.len().saturating_sub(RECENT_ROWS);
+        if drop > 0 {
+            out.times.drain(..drop);
+            out.target.drain(..drop);
+            for kept in &mut out.features {
+                kept.drain(..drop.min(kept.len()));
+            }
+        }
+        out
+    }
+
+    /// Compare a row at time `t` with target `y` and input values `x` (the schema's
+    /// `features` order) with the kept row at `t`. Values are equal when they agree to
+    /// a relative 1e-12: a decimal written out and read back by any JSON or CSV
+    /// reader is within that of the value it was written from.
+    pub fn check(&self, t: NaiveDateTime, y: f64, x: &[f64]) -> RowMatch {
+        let Some(first) = self.times.first() else {
+            return RowMatch::TooOld;
+        };
+        if t < *first {
+            return RowMatch::TooOld;
+        }
+        let Ok(i) = self.times.binary_search(&t) else {
+            return RowMatch::Missing;
+        };
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300);
+        if !same(y, self.target[i]) {
+            return RowMatch::Contradicts(None, self.target[i]);
+        }
+        for (c, (v, kept)) in x.iter().zip(&self.features).enumerate() {
+            if let Some(k) = kept.get(i) {
+                if !same(*v, *k) {
+                    return RowMatch::Contradicts(Some(c), *k);
+                }
+            }
+        }
+        RowMatch::Repeat
+    }
+}
+
 /// What a fitted model records about the data it was trained on, so that `predict`
 /// can continue the timestamps and check new data against it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
