@@ -14,6 +14,7 @@ mod predict;
 mod progress;
 mod runs;
 mod serve;
+mod strategy;
 mod train;
 mod tune;
 
@@ -53,6 +54,8 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Serve saved models over HTTP: MLflow's scoring protocol and a native API.
     Serve(serve::ServeArgs),
+    /// Trading strategies: backtest signals over price bars with honest execution.
+    Strategy(strategy::StrategyArgs),
 }
 
 /// The commands that train networks let glibc keep freed tensor buffers (an opt-in of
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Runs(a) => runs::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Strategy(a) => strategy::run(a),
         Command::Experiment(a) => {
             keep_freed_memory();
             experiment::run(a)

@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod reporter;
 pub mod series;
 pub mod split;
+pub mod strategy;
 pub mod transform;
 
 pub use backtest::{backtest, BacktestReport, BacktestSpec, Refit};

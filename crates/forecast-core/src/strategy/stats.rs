@@ -1,0 +1,441 @@
+//! Backtest statistics, each defined as backtesting.py (0.6) defines the statistic of
+//! the same name, with durations counted in bars instead of wall-clock time.
+
+use chrono::{Datelike, NaiveDateTime};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// A closed trade.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Trade {
+    /// Bar of the entry fill.
+    pub entry_bar: usize,
+    /// Bar of the exit fill.
+    pub exit_bar: usize,
+    /// Units, negative for a short trade.
+    pub size: f64,
+    /// Entry fill price (slippage included).
+    pub entry_price: f64,
+    /// Exit fill price (slippage included).
+    pub exit_price: f64,
+    /// Profit after both commissions.
+    pub pnl: f64,
+    /// Return on the entry value after both commissions, percent.
+    pub return_pct: f64,
+    /// Commissions paid on entry and exit.
+    pub commission: f64,
+    /// Why the trade closed: `signal`, `stop-loss`, `take-profit`, `end` (finalised
+    /// after the last bar) or `ruin` (equity reached zero).
+    pub exit_reason: &'static str,
+}
+
+/// The statistics of one equity curve and its trades (see the module docs). A
+/// statistic that is undefined (no trades, no drawdown, no timestamps) is NaN and is
+/// written as `null`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Bars that held a position (entry to exit bar of closed trades), percent.
+    pub exposure_pct: f64,
+    /// Final equity.
+    pub equity_final: f64,
+    /// Highest equity.
+    pub equity_peak: f64,
+    /// Commissions paid over the closed trades.
+    pub commissions: f64,
+    /// Total return, percent.
+    pub return_pct: f64,
+    /// Buy and hold from the close of the first bar with the signal's indicators
+    /// defined to the last close, percent.
+    pub buy_hold_return_pct: f64,
+    /// Annualised return from the geometric mean daily (weekly, monthly, yearly)
+    /// return, percent.
+    pub return_ann_pct: f64,
+    /// Annualised volatility of compounded returns, percent.
+    pub volatility_ann_pct: f64,
+    /// Compound annual growth rate over the calendar span, percent.
+    pub cagr_pct: f64,
+    /// Annualised return over annualised volatility (risk-free rate 0).
+    pub sharpe: f64,
+    /// Annualised return over annualised downside deviation.
+    pub sortino: f64,
+    /// Annualised return over the maximum drawdown.
+    pub calmar: f64,
+    /// Return minus beta times the buy-and-hold return, percent.
+    pub alpha_pct: f64,
+    /// Covariance of the equity's and the close's log returns over the latter's
+    /// variance.
+    pub beta: f64,
+    /// Deepest drawdown from a running peak, percent (negative).
+    pub max_drawdown_pct: f64,
+    /// Mean of each drawdown's depth, percent (negative).
+    pub avg_drawdown_pct: f64,
+    /// Longest drawdown, bars.
+    pub max_drawdown_bars: f64,
+    /// Mean drawdown length, bars.
+    pub avg_drawdown_bars: f64,
+    /// Closed trades.
+    pub n_trades: f64,
+    /// Trades with a positive profit, percent.
+    pub win_rate_pct: f64,
+    /// Best trade return, percent.
+    pub best_trade_pct: f64,
+    /// Worst trade return, percent.
+    pub worst_trade_pct: f64,
+    /// Geometric mean trade return, percent.
+    pub avg_trade_pct: f64,
+    /// Longest trade, bars from entry to exit.
+    pub max_trade_bars: f64,
+    /// Mean trade length, bars.
+    pub avg_trade_bars: f64,
+    /// Sum of winning trade returns over the absolute sum of losing ones.
+    pub profit_factor: f64,
+    /// Arithmetic mean trade return, percent.
+    pub expectancy_pct: f64,
+    /// System quality number: √n × mean profit / its standard deviation.
+    pub sqn: f64,
+    /// Kelly criterion from the win rate and the mean win / loss.
+    pub kelly: f64,
+}
+
+impl Stats {
+    /// Every statistic with its JSON key, in a fixed order.
+    pub fn entries(&self) -> [(&'static str, f64); 29] {
+        [
+            ("return_pct", self.return_pct),
+            ("buy_hold_return_pct", self.buy_hold_return_pct),
+            ("return_ann_pct", self.return_ann_pct),
+            ("volatility_ann_pct", self.volatility_ann_pct),
+            ("cagr_pct", self.cagr_pct),
+            ("sharpe", self.sharpe),
+            ("sortino", self.sortino),
+            ("calmar", self.calmar),
+            ("alpha_pct", self.alpha_pct),
+            ("beta", self.beta),
+            ("max_drawdown_pct", self.max_drawdown_pct),
+            ("avg_drawdown_pct", self.avg_drawdown_pct),
+            ("max_drawdown_bars", self.max_drawdown_bars),
+            ("avg_drawdown_bars", self.avg_drawdown_bars),
+            ("n_trades", self.n_trades),
+            ("win_rate_pct", self.win_rate_pct),
+            ("best_trade_pct", self.best_trade_pct),
+            ("worst_trade_pct", self.worst_trade_pct),
+            ("avg_trade_pct", self.avg_trade_pct),
+            ("max_trade_bars", self.max_trade_bars),
+            ("avg_trade_bars", self.avg_trade_bars),
+            ("profit_factor", self.profit_factor),
+            ("expectancy_pct", self.expectancy_pct),
+            ("sqn", self.sqn),
+            ("kelly", self.kelly),
+            ("exposure_pct", self.exposure_pct),
+            ("equity_final", self.equity_final),
+            ("equity_peak", self.equity_peak),
+            ("commissions", self.commissions),
+        ]
+    }
+}
+
+impl Serialize for Stats {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let entries = self.entries();
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
+            if v.is_finite() {
+                map.serialize_entry(k, &v)?;
+            } else {
+                map.serialize_entry(k, &Option::<f64>::None)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn mean(x: &[f64]) -> f64 {
+    if x.is_empty() {
+        f64::NAN
+    } else {
+        x.iter().sum::<f64>() / x.len() as f64
+    }
+}
+
+/// Sample variance (ddof = 1); NaN below two values.
+fn var(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(x);
+    x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64
+}
+
+fn max(x: impl IntoIterator<Item = f64>) -> f64 {
+    x.into_iter()
+        .fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a })
+}
+
+fn min(x: impl IntoIterator<Item = f64>) -> f64 {
+    x.into_iter()
+        .fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a })
+}
+
+/// `x or NaN`: NaN for zero (Python's `x or np.nan`).
+fn or_nan(x: f64) -> f64 {
+    if x == 0.0 {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
+/// backtesting.py's `geometric_mean`: NaN counts as 0; 0 when any return is −100% or
+/// worse; NaN for no returns.
+pub(crate) fn geometric_mean(returns: &[f64]) -> f64 {
+    let g: Vec<f64> = returns
+        .iter()
+        .map(|r| if r.is_nan() { 1.0 } else { 1.0 + r })
+        .collect();
+    if g.iter().any(|v| *v <= 0.0) {
+        return 0.0;
+    }
+    if g.is_empty() {
+        return f64::NAN;
+    }
+    (g.iter().map(|v| v.ln()).sum::<f64>() / g.len() as f64).exp() - 1.0
+}
+
+/// Periods per year and the resampling period of the returns, from the median spacing
+/// of the last 100 timestamps (backtesting.py's rule): 52 for weekly, 12 for monthly, 1
+/// for yearly data, otherwise daily returns with 365 periods when weekends hold more
+/// than 60% of their share of days, 252 when not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Period {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+pub(crate) fn annual_periods(times: &[NaiveDateTime]) -> (f64, Period) {
+    let tail = &times[times.len().saturating_sub(100)..];
+    let mut diffs: Vec<i64> = tail
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds())
+        .collect();
+    diffs.sort_unstable();
+    // pandas' median of timedeltas: the mean of the two middle values when even.
+    let median_secs = match diffs.len() {
+        0 => 0.0,
+        k if k % 2 == 1 => diffs[k / 2] as f64,
+        k => (diffs[k / 2 - 1] as f64 + diffs[k / 2] as f64) / 2.0,
+    };
+    let days = (median_secs / 86_400.0).floor() as i64;
+    let weekend = times
+        .iter()
+        .filter(|t| t.weekday().num_days_from_monday() >= 5)
+        .count() as f64
+        / times.len().max(1) as f64;
+    match days {
+        7 => (52.0, Period::Week),
+        31 => (12.0, Period::Month),
+        365 => (1.0, Period::Year),
+        _ if weekend > 2.0 / 7.0 * 0.6 => (365.0, Period::Day),
+        _ => (252.0, Period::Day),
+    }
+}
+
+/// The last equity of each calendar period with data, as pandas' `resample(period)
+/// .last().dropna()` (weeks end on Sunday, months and years at their end), then their
+/// simple returns.
+fn period_returns(equity: &[f64], times: &[NaiveDateTime], period: Period) -> Vec<f64> {
+    let key = |t: &NaiveDateTime| -> (i32, u32, u32) {
+        let d = t.date();
+        match period {
+            Period::Day => (d.year(), d.ordinal(), 0),
+            Period::Week => {
+                let to_sunday = 6 - d.weekday().num_days_from_monday();
+                let end = d + chrono::Duration::days(to_sunday as i64);
+                (end.year(), end.ordinal(), 0)
+            }
+            Period::Month => (d.year(), d.month(), 0),
+            Period::Year => (d.year(), 0, 0),
+        }
+    };
+    let mut last: Vec<f64> = Vec::new();
+    let mut prev_key = None;
+    for (e, t) in equity.iter().zip(times) {
+        let k = key(t);
+        if prev_key == Some(k) {
+            if let Some(l) = last.last_mut() {
+                *l = *e;
+            }
+        } else {
+            last.push(*e);
+            prev_key = Some(k);
+        }
+    }
+    last.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+}
+
+/// backtesting.py's drawdown durations and depths: the stretches between bars at a
+/// running peak (and the last bar) longer than one bar, with their length in bars and
+/// their deepest drawdown. `None` when there is no such stretch.
+fn drawdown_stretches(dd: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let n = dd.len();
+    let mut at_peak: Vec<usize> = (0..n).filter(|&i| dd[i] == 0.0).collect();
+    if n > 0 && at_peak.last() != Some(&(n - 1)) {
+        at_peak.push(n - 1);
+    }
+    let (mut len, mut depth) = (Vec::new(), Vec::new());
+    for w in at_peak.windows(2) {
+        let (prev, cur) = (w[0], w[1]);
+        if cur > prev + 1 {
+            len.push((cur - prev) as f64);
+            depth.push(max(dd[prev..=cur].iter().copied()));
+        }
+    }
+    (!len.is_empty()).then_some((len, depth))
+}
+
+/// The statistics of `equity` (one value per bar of `close`), the closed `trades`, the
+/// bars' `times` (`None` for row-indexed data: the annualised statistics are NaN) and
+/// `first_bar`, the first bar with the signal's indicators defined (where buy and
+/// hold starts).
+pub fn compute(
+    equity: &[f64],
+    trades: &[Trade],
+    close: &[f64],
+    times: Option<&[NaiveDateTime]>,
+    first_bar: usize,
+) -> Stats {
+    let n = equity.len();
+    let mut s = Stats {
+        n_trades: trades.len() as f64,
+        ..Stats::default()
+    };
+    if n == 0 {
+        return s;
+    }
+    let mut peak = f64::NEG_INFINITY;
+    let dd: Vec<f64> = equity
+        .iter()
+        .map(|e| {
+            peak = peak.max(*e);
+            1.0 - e / peak
+        })
+        .collect();
+
+    let mut held = vec![false; n];
+    for t in trades {
+        for h in &mut held[t.entry_bar..=t.exit_bar.min(n - 1)] {
+            *h = true;
+        }
+    }
+    s.exposure_pct = held.iter().filter(|h| **h).count() as f64 / n as f64 * 100.0;
+    s.equity_final = equity[n - 1];
+    s.equity_peak = max(equity.iter().copied());
+    s.commissions = trades.iter().map(|t| t.commission).sum();
+    s.return_pct = (equity[n - 1] - equity[0]) / equity[0] * 100.0;
+    let c0 = close[first_bar.min(n - 1)];
+    s.buy_hold_return_pct = (close[n - 1] - c0) / c0 * 100.0;
+
+    let (annual, returns) = match times {
+        Some(times) => {
+            let (a, period) = annual_periods(times);
+            (a, period_returns(equity, times, period))
+        }
+        None => (f64::NAN, Vec::new()),
+    };
+    let g = if times.is_some() {
+        geometric_mean(&returns)
+    } else {
+        0.0
+    };
+    let annualized = (1.0 + g).powf(annual) - 1.0;
+    s.return_ann_pct = annualized * 100.0;
+    s.volatility_ann_pct =
+        ((var(&returns) + (1.0 + g).powi(2)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt()
+            * 100.0;
+    s.cagr_pct = match times {
+        Some(t) => {
+            let span = t[n - 1] - t[0];
+            let years = span.num_seconds() as f64 / 86_400.0 / 365.25;
+            if years != 0.0 {
+                ((s.equity_final / equity[0]).powf(1.0 / years) - 1.0) * 100.0
+            } else {
+                f64::NAN
+            }
+        }
+        None => f64::NAN,
+    };
+    s.sharpe = s.return_ann_pct / or_nan(s.volatility_ann_pct);
+    let downside = mean(
+        &returns
+            .iter()
+            .map(|r| r.min(0.0).powi(2))
+            .collect::<Vec<_>>(),
+    );
+    s.sortino = annualized / (downside.sqrt() * annual.sqrt());
+    let max_dd = {
+        let m = max(dd.iter().copied());
+        if m.is_nan() {
+            0.0
+        } else {
+            m
+        }
+    };
+    s.calmar = annualized / or_nan(max_dd);
+    let log_ret = |x: &[f64]| -> Vec<f64> { x.windows(2).map(|w| (w[1] / w[0]).ln()).collect() };
+    let (er, mr) = (log_ret(equity), log_ret(close));
+    s.beta = if er.len() > 1 {
+        let (me, mm) = (mean(&er), mean(&mr));
+        let cov = er
+            .iter()
+            .zip(&mr)
+            .map(|(a, b)| (a - me) * (b - mm))
+            .sum::<f64>()
+            / (er.len() - 1) as f64;
+        cov / var(&mr)
+    } else {
+        f64::NAN
+    };
+    s.alpha_pct = s.return_pct - s.beta * s.buy_hold_return_pct;
+    s.max_drawdown_pct = -max_dd * 100.0;
+    match drawdown_stretches(&dd) {
+        Some((len, depth)) => {
+            s.avg_drawdown_pct = -mean(&depth) * 100.0;
+            s.max_drawdown_bars = max(len.iter().copied());
+            s.avg_drawdown_bars = mean(&len);
+        }
+        None => {
+            // backtesting.py then averages the non-zero drawdowns; no stretch has a length.
+            let nonzero: Vec<f64> = dd.iter().copied().filter(|d| *d != 0.0).collect();
+            s.avg_drawdown_pct = -mean(&nonzero) * 100.0;
+            s.max_drawdown_bars = f64::NAN;
+            s.avg_drawdown_bars = f64::NAN;
+        }
+    }
+
+    let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+    let r: Vec<f64> = trades.iter().map(|t| t.return_pct / 100.0).collect();
+    let bars: Vec<f64> = trades
+        .iter()
+        .map(|t| (t.exit_bar - t.entry_bar) as f64)
+        .collect();
+    let win_rate = if trades.is_empty() {
+        f64::NAN
+    } else {
+        pl.iter().filter(|p| **p > 0.0).count() as f64 / pl.len() as f64
+    };
+    s.win_rate_pct = win_rate * 100.0;
+    s.best_trade_pct = max(r.iter().copied()) * 100.0;
+    s.worst_trade_pct = min(r.iter().copied()) * 100.0;
+    s.avg_trade_pct = geometric_mean(&r) * 100.0;
+    s.max_trade_bars = max(bars.iter().copied());
+    s.avg_trade_bars = mean(&bars);
+    let gains: f64 = r.iter().filter(|v| **v > 0.0).sum();
+    let losses: f64 = r.iter().filter(|v| **v < 0.0).sum();
+    s.profit_factor = gains / or_nan(losses.abs());
+    s.expectancy_pct = mean(&r) * 100.0;
+    s.sqn = (pl.len() as f64).sqrt() * mean(&pl) / or_nan(var(&pl).sqrt());
+    let win: Vec<f64> = pl.iter().copied().filter(|p| *p > 0.0).collect();
+    let loss: Vec<f64> = pl.iter().copied().filter(|p| *p < 0.0).collect();
+    s.kelly = win_rate - (1.0 - win_rate) / (mean(&win) / -mean(&loss));
+    s
+}
