@@ -96,21 +96,7 @@ fn backtest(a: StrategyBacktestArgs) -> Result<()> {
             None => json!(bar),
         }
     };
-    let trade_json = |t: &Trade| {
-        json!({
-            "entry_time": time(t.entry_bar),
-            "exit_time": time(t.exit_bar),
-            "entry_bar": t.entry_bar,
-            "exit_bar": t.exit_bar,
-            "entry_price": t.entry_price,
-            "exit_price": t.exit_price,
-            "size": t.size,
-            "pnl": t.pnl,
-            "return_pct": t.return_pct,
-            "commission": t.commission,
-            "exit_reason": t.exit_reason,
-        })
-    };
+    let trade_json = |t: &Trade| trade_json(t, &time);
     let doc = json!({
         "stats": result.stats,
         "benchmark": result.benchmark,
@@ -135,6 +121,23 @@ fn backtest(a: StrategyBacktestArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A trade as the JSON output writes it (`time` gives a bar's timestamp, or its number).
+fn trade_json(t: &Trade, time: &dyn Fn(usize) -> serde_json::Value) -> serde_json::Value {
+    json!({
+        "entry_time": time(t.entry_bar),
+        "exit_time": time(t.exit_bar),
+        "entry_bar": t.entry_bar,
+        "exit_bar": t.exit_bar,
+        "entry_price": t.entry_price,
+        "exit_price": t.exit_price,
+        "size": t.size,
+        "pnl": t.pnl,
+        "return_pct": t.return_pct,
+        "commission": t.commission,
+        "exit_reason": t.exit_reason,
+    })
 }
 
 fn cell(v: f64) -> String {
@@ -239,22 +242,12 @@ fn backtest_panel(
         .iter()
         .zip(&members)
         .map(|((id, run), (_, bars))| {
-            let time = |bar: usize| bars.times.as_ref().map(|t| fmt(t[bar]));
+            let time = |bar: usize| json!(bars.times.as_ref().map(|t| fmt(t[bar])));
             json!({
                 id_col.as_str(): id,
                 "stats": run.stats,
                 "benchmark": run.benchmark,
-                "trades": run.trades.iter().map(|t| json!({
-                    "entry_time": time(t.entry_bar),
-                    "exit_time": time(t.exit_bar),
-                    "entry_price": t.entry_price,
-                    "exit_price": t.exit_price,
-                    "size": t.size,
-                    "pnl": t.pnl,
-                    "return_pct": t.return_pct,
-                    "commission": t.commission,
-                    "exit_reason": t.exit_reason,
-                })).collect::<Vec<_>>(),
+                "trades": run.trades.iter().map(|t| trade_json(t, &time)).collect::<Vec<_>>(),
             })
         })
         .collect();

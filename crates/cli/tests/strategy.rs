@@ -12,6 +12,16 @@ fn forecast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_forecast"))
 }
 
+/// `forecast strategy backtest --data DATA --strategy STRATEGY EXTRA...`.
+fn backtest(data: &str, strategy_file: &str, extra: &[&str]) -> std::process::Output {
+    forecast()
+        .args(["strategy", "backtest", "--data", &dataset(data)])
+        .args(["--strategy", strategy_file])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn strategy(name: &str) -> String {
     root()
         .join("experiments/strategies")
@@ -22,11 +32,7 @@ fn strategy(name: &str) -> String {
 
 #[test]
 fn ma_cross_on_msft_prints_stats_beside_buy_and_hold_and_writes_its_files() {
-    let out = forecast()
-        .args(["strategy", "backtest", "--data", &dataset("msft_daily.csv")])
-        .args(["--strategy", &strategy("ma-cross.toml")])
-        .output()
-        .unwrap();
+    let out = backtest("msft_daily.csv", &strategy("ma-cross.toml"), &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -40,12 +46,12 @@ fn ma_cross_on_msft_prints_stats_beside_buy_and_hold_and_writes_its_files() {
 
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
-    let out = forecast()
-        .args(["strategy", "backtest", "--data", &dataset("msft_daily.csv")])
-        .args(["--strategy", &strategy("ma-cross.toml"), "--json", "--out"])
-        .arg(&run_dir)
-        .output()
-        .unwrap();
+    let run_arg = run_dir.display().to_string();
+    let out = backtest(
+        "msft_daily.csv",
+        &strategy("ma-cross.toml"),
+        &["--json", "--out", &run_arg],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -118,12 +124,7 @@ fn bad_strategy_files_are_errors_naming_the_key() {
             .unwrap()
             .write_all(text.as_bytes())
             .unwrap();
-        let out = forecast()
-            .args(["strategy", "backtest", "--data", &dataset("msft_daily.csv")])
-            .arg("--strategy")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = backtest("msft_daily.csv", &path.display().to_string(), &[]);
         assert!(!out.status.success(), "{text}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(key), "{text}: {err}");

@@ -20,7 +20,7 @@ pub mod stats;
 pub use engine::{run, BacktestRun, Bars};
 pub use panel::{run_panel, PanelRun, Portfolio};
 pub use signal::signal;
-pub use spec::{CrossMode, Execution, Exits, SignalSpec, Sizing, StrategySpec};
+pub use spec::{CrossMode, Execution, Exits, ForecastSignal, SignalSpec, Sizing, StrategySpec};
 pub use stats::{Stats, Trade};
 
 #[cfg(test)]

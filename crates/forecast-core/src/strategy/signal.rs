@@ -1,6 +1,6 @@
 //! Signals from indicators: one value per bar, +1 (long), −1 (short or exit), 0 (hold).
 
-use super::spec::{CrossMode, SignalSpec};
+use super::spec::{CrossMode, ForecastSignal, SignalSpec};
 use crate::error::{Error, Result};
 use crate::features::indicators::{bbands, ema, macd, rsi, sma};
 use crate::pipeline::ForecasterSpec;
@@ -59,7 +59,7 @@ pub fn signal(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
                 })
                 .collect()
         }
-        SignalSpec::Forecast { .. } => forecast(spec, close)?,
+        SignalSpec::Forecast(f) => forecast(spec, f, close)?,
         SignalSpec::All { signals, confirm } => combine(signals, close, *confirm, |vals, v| {
             vals.iter().all(|x| *x == v)
         })?,
@@ -71,8 +71,8 @@ pub fn signal(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
 
 /// A `forecast` signal, walk-forward: the refit origins are independent, so they run in
 /// parallel; between two origins the fitted state is extended bar by bar.
-fn forecast(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
-    let SignalSpec::Forecast {
+fn forecast(spec: &SignalSpec, f: &ForecastSignal, close: &[f64]) -> Result<Vec<i8>> {
+    let ForecastSignal {
         horizon,
         threshold_pct,
         level,
@@ -81,10 +81,7 @@ fn forecast(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
         window,
         season_length,
         ..
-    } = spec
-    else {
-        return Ok(vec![0; close.len()]);
-    };
+    } = f;
     let n = close.len();
     let mut out = vec![0i8; n];
     let first = min_train - 1;

@@ -94,34 +94,7 @@ pub enum SignalSpec {
     /// last step exceeds `threshold_pct`, −1 when it is below `-threshold_pct`; with
     /// `level`, +1 when that step's interval lies wholly above the close, −1 wholly
     /// below. A forecast at bar t sees the closes up to t only.
-    Forecast {
-        /// Model kind (any `--model` kind).
-        model: String,
-        /// The model's config keys (as `--set`).
-        #[serde(default)]
-        config: std::collections::BTreeMap<String, serde_json::Value>,
-        /// Steps ahead the decision looks.
-        #[serde(default = "default_forecast_horizon")]
-        horizon: usize,
-        /// Forecast return that triggers a signal, percent.
-        #[serde(default)]
-        threshold_pct: f64,
-        /// Decide by the interval at this level (percent) instead of the point.
-        #[serde(default)]
-        level: Option<f64>,
-        /// Bars the first fit sees.
-        #[serde(default = "default_min_train")]
-        min_train: usize,
-        /// Bars between refits (the state is conditioned on each new bar in between).
-        #[serde(default = "default_refit_every")]
-        refit_every: usize,
-        /// Fit on the last `window` bars only (default: all bars so far).
-        #[serde(default)]
-        window: Option<usize>,
-        /// Season length given to the model.
-        #[serde(default = "one")]
-        season_length: usize,
-    },
+    Forecast(ForecastSignal),
     /// +1 where every member says +1, −1 where every member says −1.
     All {
         /// The members.
@@ -138,6 +111,44 @@ pub enum SignalSpec {
         #[serde(default = "one")]
         confirm: usize,
     },
+}
+
+/// A model's forecast, walk-forward: at each bar from `min_train - 1` on, the model
+/// fitted on the closes up to an origin at most `refit_every - 1` bars back (the
+/// last `window` of them, or all) and conditioned on the closes since, without
+/// refitting, forecasts `horizon` bars ahead. +1 when the forecast return to the
+/// last step exceeds `threshold_pct`, −1 when it is below `-threshold_pct`; with
+/// `level`, +1 when that step's interval lies wholly above the close, −1 wholly
+/// below. A forecast at bar t sees the closes up to t only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastSignal {
+    /// Model kind (any `--model` kind).
+    pub model: String,
+    /// The model's config keys (as `--set`).
+    #[serde(default)]
+    pub config: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Steps ahead the decision looks.
+    #[serde(default = "default_forecast_horizon")]
+    pub horizon: usize,
+    /// Forecast return that triggers a signal, percent.
+    #[serde(default)]
+    pub threshold_pct: f64,
+    /// Decide by the interval at this level (percent) instead of the point.
+    #[serde(default)]
+    pub level: Option<f64>,
+    /// Bars the first fit sees.
+    #[serde(default = "default_min_train")]
+    pub min_train: usize,
+    /// Bars between refits (the state is conditioned on each new bar in between).
+    #[serde(default = "default_refit_every")]
+    pub refit_every: usize,
+    /// Fit on the last `window` bars only (default: all bars so far).
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// Season length given to the model.
+    #[serde(default = "one")]
+    pub season_length: usize,
 }
 
 /// When a two-line signal fires.
@@ -427,7 +438,7 @@ impl SignalSpec {
     /// The model of a `forecast` signal, its config keys applied (errors name the key
     /// under `at`); `None` for other signals.
     pub(crate) fn model_config(&self, at: &str) -> Result<Option<crate::models::ModelConfig>> {
-        let SignalSpec::Forecast { model, config, .. } = self else {
+        let SignalSpec::Forecast(ForecastSignal { model, config, .. }) = self else {
             return Ok(None);
         };
         let mut m = crate::models::ModelConfig::from_kind(model)
@@ -499,7 +510,7 @@ impl SignalSpec {
                 positive("signal", *signal)?;
                 ordered(*fast, *slow)
             }
-            SignalSpec::Forecast {
+            SignalSpec::Forecast(ForecastSignal {
                 horizon,
                 threshold_pct,
                 level,
@@ -508,7 +519,7 @@ impl SignalSpec {
                 window,
                 season_length,
                 ..
-            } => {
+            }) => {
                 self.model_config(at)?;
                 positive("horizon", *horizon)?;
                 positive("refit_every", *refit_every)?;
@@ -572,7 +583,7 @@ impl SignalSpec {
             SignalSpec::Rsi { period, .. } => (*period, format!("{at}.period")),
             SignalSpec::Bbands { period, .. } => (period - 1, format!("{at}.period")),
             SignalSpec::Macd { slow, signal, .. } => (slow + signal - 2, format!("{at}.slow")),
-            SignalSpec::Forecast { min_train, .. } => (min_train - 1, format!("{at}.min_train")),
+            SignalSpec::Forecast(f) => (f.min_train - 1, format!("{at}.min_train")),
             SignalSpec::All { signals, .. } | SignalSpec::Any { signals, .. } => signals
                 .iter()
                 .enumerate()
