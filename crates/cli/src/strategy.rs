@@ -213,6 +213,12 @@ fn write_out(
         "end": doc["end"],
         "bars": doc["bars"],
     }))?;
+    write_files(dir, &stats, &trades, &equity)
+}
+
+/// `--out DIR`: `stats.json`, `trades.csv` and `equity.csv`, one directory written
+/// atomically.
+fn write_files(dir: &Path, stats: &str, trades: &str, equity: &str) -> Result<()> {
     fsio::write_dir(dir, |tmp| {
         fsio::write_file(&tmp.join("stats.json"), stats.as_bytes())?;
         fsio::write_file(&tmp.join("trades.csv"), trades.as_bytes())?;
@@ -288,12 +294,7 @@ fn backtest_panel(
             let _ = writeln!(equity, "{},{e},{h}", fmt(*t));
         }
         let stats = serde_json::to_string_pretty(&doc)?;
-        fsio::write_dir(dir, |tmp| {
-            fsio::write_file(&tmp.join("stats.json"), stats.as_bytes())?;
-            fsio::write_file(&tmp.join("trades.csv"), trades.as_bytes())?;
-            fsio::write_file(&tmp.join("equity.csv"), equity.as_bytes())?;
-            Ok(())
-        })?;
+        write_files(dir, &stats, &trades, &equity)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

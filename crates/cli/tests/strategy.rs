@@ -173,16 +173,11 @@ fn statistics_and_trades_equal_backtesting_py() {
 
 #[test]
 fn a_panel_of_tickers_gives_each_its_backtest_and_the_portfolio() {
-    let out = forecast()
-        .args([
-            "strategy",
-            "backtest",
-            "--data",
-            &dataset("techstocks_daily.csv"),
-        ])
-        .args(["--strategy", &strategy("ma-cross.toml"), "--json"])
-        .output()
-        .unwrap();
+    let out = backtest(
+        "techstocks_daily.csv",
+        &strategy("ma-cross.toml"),
+        &["--json"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -211,16 +206,7 @@ fn a_panel_of_tickers_gives_each_its_backtest_and_the_portfolio() {
         assert!(s["stats"]["n_trades"].as_f64().unwrap() > 0.0);
     }
     // The table: one line per ticker, the portfolio and buy and hold.
-    let out = forecast()
-        .args([
-            "strategy",
-            "backtest",
-            "--data",
-            &dataset("techstocks_daily.csv"),
-        ])
-        .args(["--strategy", &strategy("ma-cross.toml")])
-        .output()
-        .unwrap();
+    let out = backtest("techstocks_daily.csv", &strategy("ma-cross.toml"), &[]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert_eq!(table.lines().count(), series.len() + 3, "{table}");
     assert!(table.contains("portfolio") && table.contains("buy & hold"));
