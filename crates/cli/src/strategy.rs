@@ -7,11 +7,12 @@ use forecast_core::data::{
 };
 use forecast_core::fsio;
 use forecast_core::strategy::{
-    run as simulate, run_panel, BacktestRun, Bars, PanelRun, StrategySpec, Trade,
+    run as simulate, run_panel, BacktestRun, Bars, PanelRun, Stats, StrategySpec, Trade,
 };
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use tuner::strategy::PartResult;
 
 /// Trading strategies on price bars.
 #[derive(Args, Debug)]
@@ -154,11 +155,52 @@ fn cell(v: f64) -> String {
 
 /// The statistics beside buy and hold, one per line.
 fn table(r: &BacktestRun) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<22} {:>14} {:>14}", "", "strategy", "buy & hold");
-    let (a, b): (Vec<_>, Vec<_>) = (r.stats.entries().to_vec(), r.benchmark.entries().to_vec());
-    for ((k, v), (_, w)) in a.iter().zip(&b) {
-        let _ = writeln!(out, "{k:<22} {:>14} {:>14}", cell(*v), cell(*w));
+    columns(&[("strategy", &r.stats), ("buy & hold", &r.benchmark)])
+}
+
+/// A sweep's best parameters on the searched bars beside the held-out bars, each
+/// with its buy and hold.
+pub fn side_by_side(in_sample: &PartResult, held_out: &PartResult) -> String {
+    let mut out = format!(
+        "in-sample {} .. {} ({} bars), held out {} .. {} ({} bars, the first {} warming up the indicators)\n",
+        plain(&in_sample.start),
+        plain(&in_sample.end),
+        in_sample.bars,
+        plain(&held_out.start),
+        plain(&held_out.end),
+        held_out.bars,
+        held_out.warmup,
+    );
+    out.push_str(&columns(&[
+        ("in-sample", &in_sample.stats),
+        ("held out", &held_out.stats),
+        ("b&h in-sample", &in_sample.benchmark),
+        ("b&h held out", &held_out.benchmark),
+    ]));
+    out
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Statistics in named columns, one statistic per line.
+fn columns(cols: &[(&str, &Stats)]) -> String {
+    let mut out = format!("{:<22}", "");
+    for (name, _) in cols {
+        let _ = write!(out, " {name:>14}");
+    }
+    out.push('\n');
+    let entries: Vec<_> = cols.iter().map(|(_, s)| s.entries()).collect();
+    for (i, (k, _)) in entries[0].iter().enumerate() {
+        let _ = write!(out, "{k:<22}");
+        for e in &entries {
+            let _ = write!(out, " {:>14}", cell(e[i].1));
+        }
+        out.push('\n');
     }
     out
 }
@@ -169,10 +211,7 @@ fn write_out(
     r: &BacktestRun,
     time: &dyn Fn(usize) -> serde_json::Value,
 ) -> Result<()> {
-    let plain = |v: serde_json::Value| match v {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    };
+    let plain = |v: serde_json::Value| plain(&v);
     let mut trades = String::from(
         "entry_time,exit_time,entry_bar,exit_bar,entry_price,exit_price,size,pnl,return_pct,commission,exit_reason\n",
     );
@@ -233,11 +272,7 @@ fn backtest_panel(
     spec: &StrategySpec,
     panel: &forecast_core::data::Panel,
 ) -> Result<()> {
-    let members: Vec<(String, Bars)> = panel
-        .members
-        .iter()
-        .map(|m| Ok((m.id.clone(), Bars::from_frame(&m.frame)?)))
-        .collect::<Result<_, forecast_core::Error>>()?;
+    let members = Bars::of_panel(panel)?;
     let r: PanelRun = run_panel(spec, &members)
         .with_context(|| format!("--strategy {}", a.strategy.display()))?;
     let date_only = panel.members.iter().all(|m| m.frame.date_only);
@@ -314,7 +349,7 @@ fn backtest_panel(
         let _ = write!(out, " {k:>20}");
     }
     out.push('\n');
-    let mut row = |name: &str, s: &forecast_core::strategy::Stats| {
+    let mut row = |name: &str, s: &Stats| {
         let _ = write!(out, "{name:<12}");
         let entries = s.entries();
         for k in keys {

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tuner::forecast::{BestModel, ExperimentSpec, ForecastObjective};
+use tuner::strategy::{StrategyObjective, StrategySweepSpec};
 use tuner::tracking::{default_runs_dir, Destination, RunStatus, Tracker, TuneTracker};
 use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecord, TrialStatus};
 
@@ -59,6 +60,7 @@ fn identity(spec: &Value) -> Value {
     json!({
         "data": spec.get("data"),
         "model": spec.get("model"),
+        "strategy": spec.get("strategy"),
         "space": spec.get("space"),
         "evaluation": spec.get("evaluation"),
         "metric": tune.and_then(|t| t.get("metric")),
@@ -70,54 +72,24 @@ fn identity(spec: &Value) -> Value {
 }
 
 pub fn run(a: TuneArgs) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&a.spec).with_context(|| format!("--spec {}", a.spec.display()))?;
+    if StrategySweepSpec::is_sweep(&text) {
+        return sweep(a);
+    }
     let mut spec = ExperimentSpec::from_file(&a.spec)?;
-    if let Some(n) = a.samples {
-        spec.tune.samples = n;
-    }
-    if let Some(k) = a.max_concurrent {
-        spec.tune.max_concurrent = k;
-    }
-    if let Some(out) = &a.out {
-        spec.tune.out = Some(out.clone());
-    }
+    overrides(&a, &mut spec.tune);
     let out = spec.out_dir();
     let space = spec.space()?;
     let objective = ForecastObjective::new(&spec)?;
     let spec_json = serde_json::to_value(&spec)?;
-    let store = if a.resume {
-        if !out.join("state.json").is_file() {
-            bail!(
-                "{}: no experiment to resume (state.json not found)",
-                out.display()
-            );
-        }
-        let store = Store::open(&out)?;
-        if identity(&store.state().spec) != identity(&spec_json) {
-            bail!(
-                "{}: the spec's data, model, space, evaluation, metric, search, scheduler or seed changed since the experiment started; start a new experiment (another tune.out) instead",
-                a.spec.display()
-            );
-        }
-        store
-    } else {
-        Store::create(&out, &spec.name, spec_json.clone())?
+    let setup = Setup {
+        name: &spec.name,
+        tune: &spec.tune,
+        tracking: spec.tracking.as_ref(),
+        out: &out,
     };
-    let total = expected_trials(&spec, &space);
-    let tracking = start_tracking(&a, &spec, &out)?;
-    let mut experiment = Experiment::new(&spec.name, space, spec.tune.clone())
-        .with_spec(spec_json)
-        .observe(Box::new(JsonlObserver::new(&out.join("runs.jsonl"))))
-        .observe(Box::new(TrialsBar::new(total, &spec.tune.metric)));
-    if let Some(t) = &tracking {
-        experiment = experiment.observe(Box::new(t.clone()));
-    }
-    let (summary, store) = match experiment.run(store, |ctx| objective.run(ctx)) {
-        Ok(r) => r,
-        Err(e) => {
-            finish_tracking(tracking.as_ref(), RunStatus::Failed);
-            return Err(e.into());
-        }
-    };
+    let (summary, store, tracking) = drive(&a, &setup, space, spec_json, |ctx| objective.run(ctx))?;
 
     if let Some(best) = &summary.best {
         let rec = store
@@ -138,11 +110,7 @@ pub fn run(a: TuneArgs) -> Result<()> {
         }
     }
     finish_tracking(tracking.as_ref(), RunStatus::Finished);
-    let result = json!({
-        "best": summary.best.as_ref().map(|b| json!({"trial": b.trial, "params": b.params, "metric": b.metric})),
-        "trials": summary.trials,
-        "stopped_early": summary.stopped_early,
-    });
+    let result = result_json(&summary);
     let best_file = json!({
         "name": spec.name,
         "metric": spec.tune.metric,
@@ -162,16 +130,151 @@ pub fn run(a: TuneArgs) -> Result<()> {
     Ok(())
 }
 
+/// A strategy sweep: trials on the in-sample bars, then the best parameters on the
+/// held-out bars, side by side.
+fn sweep(a: TuneArgs) -> Result<()> {
+    if a.register_model.is_some() {
+        bail!("--register-model: a strategy sweep fits no model to register");
+    }
+    let mut spec = StrategySweepSpec::from_file(&a.spec)?;
+    overrides(&a, &mut spec.tune);
+    let out = spec.out_dir();
+    let space = spec.space()?;
+    let objective = StrategyObjective::new(&spec)?;
+    let spec_json = serde_json::to_value(&spec)?;
+    let setup = Setup {
+        name: &spec.name,
+        tune: &spec.tune,
+        tracking: spec.tracking.as_ref(),
+        out: &out,
+    };
+    let (summary, _store, tracking) =
+        drive(&a, &setup, space, spec_json, |ctx| objective.run(ctx))?;
+    let holdout = match &summary.best {
+        Some(best) => match objective.holdout(&best.params) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                finish_tracking(tracking.as_ref(), RunStatus::Failed);
+                return Err(anyhow::anyhow!("the best trial {}: {e}", best.trial));
+            }
+        },
+        None => None,
+    };
+    finish_tracking(tracking.as_ref(), RunStatus::Finished);
+    let mut result = result_json(&summary);
+    result["in_sample"] = json!(holdout.as_ref().map(|h| &h.in_sample));
+    result["held_out"] = json!(holdout.as_ref().map(|h| &h.held_out));
+    let best_file = json!({
+        "name": spec.name,
+        "metric": spec.tune.metric,
+        "mode": spec.tune.mode,
+        "summary": summary,
+        "holdout": spec.strategy.holdout,
+        "in_sample": holdout.as_ref().map(|h| &h.in_sample),
+        "held_out": holdout.as_ref().map(|h| &h.held_out),
+    });
+    write_file(
+        &out.join("best.json"),
+        serde_json::to_string_pretty(&best_file)?.as_bytes(),
+    )?;
+    if a.json {
+        println!("{result}");
+    } else {
+        print_human(&summary, &spec.tune.metric, &out);
+        if let Some(h) = &holdout {
+            print!(
+                "{}",
+                crate::strategy::side_by_side(&h.in_sample, &h.held_out)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The command line's overrides of the `[tune]` table.
+fn overrides(a: &TuneArgs, tune: &mut tuner::TuneConfig) {
+    if let Some(n) = a.samples {
+        tune.samples = n;
+    }
+    if let Some(k) = a.max_concurrent {
+        tune.max_concurrent = k;
+    }
+    if let Some(out) = &a.out {
+        tune.out = Some(out.clone());
+    }
+}
+
+/// What every experiment kind shares: its name, `[tune]`, `[tracking]` and folder.
+struct Setup<'a> {
+    name: &'a str,
+    tune: &'a tuner::TuneConfig,
+    tracking: Option<&'a Value>,
+    out: &'a std::path::Path,
+}
+
+/// Open (or resume) the experiment store, start tracking, and run the trials.
+fn drive<F>(
+    a: &TuneArgs,
+    setup: &Setup<'_>,
+    space: tuner::SearchSpace,
+    spec_json: Value,
+    objective: F,
+) -> Result<(Summary, Store, Option<TuneTracker>)>
+where
+    F: Fn(&mut tuner::TrialContext<'_>) -> std::result::Result<(), tuner::TrialError> + Sync,
+{
+    let out = setup.out;
+    let store = if a.resume {
+        if !out.join("state.json").is_file() {
+            bail!(
+                "{}: no experiment to resume (state.json not found)",
+                out.display()
+            );
+        }
+        let store = Store::open(out)?;
+        if identity(&store.state().spec) != identity(&spec_json) {
+            bail!(
+                "{}: the spec's data, model, strategy, space, evaluation, metric, search, scheduler or seed changed since the experiment started; start a new experiment (another tune.out) instead",
+                a.spec.display()
+            );
+        }
+        store
+    } else {
+        Store::create(out, setup.name, spec_json.clone())?
+    };
+    let total = expected_trials(setup.tune, &space);
+    let tracking = start_tracking(a, setup)?;
+    let mut experiment = Experiment::new(setup.name, space, setup.tune.clone())
+        .with_spec(spec_json)
+        .observe(Box::new(JsonlObserver::new(&out.join("runs.jsonl"))))
+        .observe(Box::new(TrialsBar::new(total, &setup.tune.metric)));
+    if let Some(t) = &tracking {
+        experiment = experiment.observe(Box::new(t.clone()));
+    }
+    match experiment.run(store, objective) {
+        Ok((summary, store)) => Ok((summary, store, tracking)),
+        Err(e) => {
+            finish_tracking(tracking.as_ref(), RunStatus::Failed);
+            Err(e.into())
+        }
+    }
+}
+
+fn result_json(summary: &Summary) -> Value {
+    json!({
+        "best": summary.best.as_ref().map(|b| json!({"trial": b.trial, "params": b.params, "metric": b.metric})),
+        "trials": summary.trials,
+        "stopped_early": summary.stopped_early,
+    })
+}
+
 /// The experiment's runs (always in the local spool; shipped when a tracking URI is
 /// given). A spool that cannot be opened is a warning: tuning goes on untracked.
-fn start_tracking(
-    a: &TuneArgs,
-    spec: &ExperimentSpec,
-    out: &std::path::Path,
-) -> Result<Option<TuneTracker>> {
+fn start_tracking(a: &TuneArgs, setup: &Setup<'_>) -> Result<Option<TuneTracker>> {
+    let out = setup.out;
     let setting = |key: &str| {
-        spec.tracking
-            .as_ref()
+        setup
+            .tracking
             .and_then(|t| t.get(key))
             .and_then(Value::as_str)
             .map(str::to_string)
@@ -185,7 +288,7 @@ fn start_tracking(
         .or_else(|| setting("experiment"))
         .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok())
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| spec.name.clone());
+        .unwrap_or_else(|| setup.name.to_string());
     match default_runs_dir().and_then(|dir| Tracker::new(&dir, destination, &experiment)) {
         Ok(tracker) => Ok(Some(
             TuneTracker::new(tracker, Some(out))
@@ -222,13 +325,13 @@ fn finish_tracking(tracking: Option<&TuneTracker>, status: RunStatus) {
 
 /// Trials the search will create: `samples` per grid point (TPE samples the grid keys
 /// too), capped by `max_trials`. A time budget may end the study sooner.
-fn expected_trials(spec: &ExperimentSpec, space: &tuner::SearchSpace) -> u64 {
-    let per = match spec.tune.search {
+fn expected_trials(tune: &tuner::TuneConfig, space: &tuner::SearchSpace) -> u64 {
+    let per = match tune.search {
         tuner::SearchKind::Tpe => 1,
         _ => space.grid_points().len(),
     };
-    let n = (spec.tune.samples * per) as u64;
-    spec.tune.max_trials.map_or(n, |m| n.min(m as u64))
+    let n = (tune.samples * per) as u64;
+    tune.max_trials.map_or(n, |m| n.min(m as u64))
 }
 
 fn print_human(s: &Summary, metric: &str, out: &std::path::Path) {

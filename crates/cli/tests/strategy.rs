@@ -138,18 +138,11 @@ fn bad_strategy_files_are_errors_naming_the_key() {
 /// `FORECAST_REQUIRE_PEERS=1` (CI).
 #[test]
 fn statistics_and_trades_equal_backtesting_py() {
-    let python = match std::env::var("FORECAST_BACKTESTING_PYTHON") {
-        Ok(p) if !p.is_empty() => p,
-        _ => {
-            assert!(
-                std::env::var("FORECAST_REQUIRE_PEERS").map_or(true, |v| v != "1"),
-                "FORECAST_BACKTESTING_PYTHON is not set but FORECAST_REQUIRE_PEERS=1"
-            );
-            eprintln!(
-                "\n*** SKIPPED statistics_and_trades_equal_backtesting_py: FORECAST_BACKTESTING_PYTHON is not set (eval \"$(scripts/peer-venv.sh backtesting)\") ***\n"
-            );
-            return;
-        }
+    let Some(python) = forecast_test_support::peer_python_or_skip(
+        "backtesting",
+        "statistics_and_trades_equal_backtesting_py",
+    ) else {
+        return;
     };
     let out = Command::new(python)
         .arg(root().join("benches/peers/strategy_vs_backtesting.py"))
@@ -210,4 +203,105 @@ fn a_panel_of_tickers_gives_each_its_backtest_and_the_portfolio() {
     let table = String::from_utf8(out.stdout).unwrap();
     assert_eq!(table.lines().count(), series.len() + 3, "{table}");
     assert!(table.contains("portfolio") && table.contains("buy & hold"));
+}
+
+/// `forecast tune` on a strategy sweep: the best pair's in-sample and held-out
+/// statistics are those `strategy backtest` gives on the same rows (the first 75%, and
+/// the last 25% with the warm-up rows before them), so no trial saw the held-out rows.
+#[test]
+fn a_sweep_reports_in_sample_and_held_out_statistics_of_its_best_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("sweep.toml");
+    let msft = dataset("msft_daily.csv");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"sweep\"\n[data]\npath = \"{msft}\"\n[strategy]\nfile = \"{}\"\nholdout = 0.25\n[space.signal]\nfast = {{ grid = [5, 10, 20] }}\nslow = {{ grid = [30, 60] }}\n[tune]\nmetric = \"sharpe\"\nmode = \"max\"\nsearch = \"grid\"\nmax_concurrent = 2\n",
+            strategy("ma-cross.toml")
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = forecast()
+        .args(["tune", "--spec", spec.to_str().unwrap(), "--json", "--out"])
+        .arg(&out_dir)
+        .env("FORECAST_RUNS_DIR", dir.path().join("runs"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["trials"], 6);
+    let params = &v["best"]["params"];
+    let (fast, slow) = (
+        params["signal.fast"].as_u64().unwrap(),
+        params["signal.slow"].as_u64().unwrap(),
+    );
+    let best_file: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("best.json")).unwrap()).unwrap();
+    assert_eq!(best_file["held_out"], v["held_out"]);
+
+    // The same rows through `strategy backtest`.
+    let text = std::fs::read_to_string(&msft).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let n = rows.len();
+    let split = n - (n as f64 * 0.25).round() as usize;
+    let warmup = slow as usize - 1;
+    let base = std::fs::read_to_string(strategy("ma-cross.toml")).unwrap();
+    let tuned = base
+        .replace("fast = 10", &format!("fast = {fast}"))
+        .replace("slow = 30", &format!("slow = {slow}"));
+    let strat = dir.path().join("best.toml");
+    std::fs::write(&strat, tuned).unwrap();
+    for (name, part, key) in [
+        ("in.csv", &rows[..split], "in_sample"),
+        ("out.csv", &rows[split - warmup..], "held_out"),
+    ] {
+        let csv = dir.path().join(name);
+        std::fs::write(&csv, format!("{header}\n{}\n", part.join("\n"))).unwrap();
+        let out = forecast()
+            .args(["strategy", "backtest", "--json", "--data"])
+            .arg(&csv)
+            .arg("--strategy")
+            .arg(&strat)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v[key]["stats"], direct["stats"], "{key}");
+        assert_eq!(v[key]["benchmark"], direct["benchmark"], "{key}");
+    }
+    let first_held_out = rows[split].split(',').next().unwrap();
+    assert_eq!(v["held_out"]["start"], first_held_out);
+    assert_eq!(v["held_out"]["warmup"], warmup);
+    assert_eq!(
+        v["in_sample"]["end"],
+        rows[split - 1].split(',').next().unwrap()
+    );
+
+    // A bad sweep names the key.
+    std::fs::write(
+        &spec,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("metric = \"sharpe\"", "metric = \"sharp\""),
+    )
+    .unwrap();
+    let out = forecast()
+        .args(["tune", "--spec", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("tune.metric"),
+        "{err}"
+    );
 }

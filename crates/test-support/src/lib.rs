@@ -40,6 +40,27 @@ pub fn env_or_skip(var: &str, test: &str) -> Option<String> {
     }
 }
 
+/// The Python interpreter of a peer's venv (`FORECAST_<NAME>_PYTHON`, made by
+/// `scripts/peer-venv.sh <name>`), or `None` after printing a SKIPPED notice for
+/// `test`; panics instead under `FORECAST_REQUIRE_PEERS=1` (CI).
+pub fn peer_python_or_skip(name: &str, test: &str) -> Option<String> {
+    let var = format!("FORECAST_{}_PYTHON", name.to_uppercase().replace('-', "_"));
+    match std::env::var(&var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var("FORECAST_REQUIRE_PEERS").map_or(true, |v| v != "1"),
+                "{test}: {var} is not set but FORECAST_REQUIRE_PEERS=1"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED {test}: {var} is not set (eval \"$(scripts/peer-venv.sh {name})\") ***\n"
+            );
+            None
+        }
+    }
+}
+
 /// The MLflow 3.x test server's URI (`FORECAST_MLFLOW_URI`), or skip; see [`env_or_skip`].
 pub fn mlflow_uri_or_skip(test: &str) -> Option<String> {
     env_or_skip("FORECAST_MLFLOW_URI", test)

@@ -43,6 +43,8 @@ pub mod search;
 pub mod space;
 pub mod store;
 #[cfg(feature = "forecast")]
+pub mod strategy;
+#[cfg(feature = "forecast")]
 pub mod study;
 pub mod summary;
 #[cfg(feature = "tracking")]

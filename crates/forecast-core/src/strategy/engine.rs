@@ -4,7 +4,7 @@
 use super::signal::signal;
 use super::spec::{Sizing, StrategySpec};
 use super::stats::{self, annual_periods, Stats, Trade};
-use crate::data::Frame;
+use crate::data::{Frame, Panel};
 use crate::error::{Error, Result};
 use chrono::NaiveDateTime;
 
@@ -69,6 +69,15 @@ impl Bars {
         })
     }
 
+    /// Each ticker's bars of a panel, with its id, in the panel's order.
+    pub fn of_panel(panel: &Panel) -> Result<Vec<(String, Bars)>> {
+        panel
+            .members
+            .iter()
+            .map(|m| Ok((m.id.clone(), Bars::from_frame(&m.frame)?)))
+            .collect()
+    }
+
     /// Number of bars.
     pub fn len(&self) -> usize {
         self.close.len()
@@ -77,6 +86,26 @@ impl Bars {
     /// Whether there are no bars.
     pub fn is_empty(&self) -> bool {
         self.close.is_empty()
+    }
+
+    /// The bars in `range` (clamped to the bars held), for a backtest of one part of
+    /// the data.
+    pub fn window(&self, range: std::ops::Range<usize>) -> Bars {
+        let end = range.end.min(self.len());
+        let r = range.start.min(end)..end;
+        let part = |v: &Vec<f64>| v.get(r.clone()).map(<[f64]>::to_vec).unwrap_or_default();
+        Bars {
+            times: self.times.as_ref().map(|t| {
+                t.get(r.clone())
+                    .map(<[NaiveDateTime]>::to_vec)
+                    .unwrap_or_default()
+            }),
+            open: part(&self.open),
+            high: part(&self.high),
+            low: part(&self.low),
+            close: part(&self.close),
+            volume: self.volume.as_ref().map(part),
+        }
     }
 
     fn check(&self, require_volume: bool) -> Result<()> {

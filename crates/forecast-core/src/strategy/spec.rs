@@ -292,7 +292,7 @@ fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
 /// The types of a signal table's values, checked before the signal is read: serde
 /// reads a tagged enum through a buffer that forgets where a wrong type was, so the
 /// error would not name the key.
-fn check_signal_types(v: &toml::Value, at: &str) -> Result<()> {
+pub(crate) fn check_signal_types(v: &toml::Value, at: &str) -> Result<()> {
     let Some(t) = v.as_table() else {
         return Err(bad(at, "must be a table"));
     };
@@ -338,6 +338,12 @@ impl StrategySpec {
     pub fn from_toml(text: &str) -> Result<StrategySpec> {
         let value: toml::Table =
             toml::from_str(text).map_err(|e| bad("strategy", e.to_string().trim().to_string()))?;
+        Self::from_table(value)
+    }
+
+    /// Read and check a strategy from its parsed TOML table (a sweep sets sampled
+    /// keys in the table, then reads it here); errors name the key.
+    pub fn from_table(value: toml::Table) -> Result<StrategySpec> {
         if let Some(signal) = value.get("signal") {
             check_signal_types(signal, "signal")?;
         }
@@ -450,7 +456,7 @@ impl SignalSpec {
         Ok(Some(m))
     }
 
-    fn check(&self, at: &str) -> Result<()> {
+    pub(crate) fn check(&self, at: &str) -> Result<()> {
         let positive = |key: &str, n: usize| {
             if n == 0 {
                 Err(bad(format!("{at}.{key}"), "must be at least 1 bar"))
