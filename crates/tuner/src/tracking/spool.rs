@@ -291,9 +291,25 @@ impl Spool {
         })
     }
 
-    /// Replaces `run.json` atomically.
+    /// Replaces `run.json` atomically. A top-level run's record is written durably
+    /// (fsynced); a child run's (a tuning trial's, thousands of them in a sweep) only
+    /// atomically, made durable with the others by [`Spool::sync`] when its parent
+    /// ends (until then it is as durable as the experiment store's journal).
     pub fn save_record(&self, record: &RunRecord) -> Result<()> {
-        write_json(&self.run_dir(&record.id).join("run.json"), record)
+        let path = self.run_dir(&record.id).join("run.json");
+        if record.parent.is_some() {
+            let text = serde_json::to_vec_pretty(record).map_err(|e| TrackingError::Spool {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            return Ok(forecast_core::fsio::write_file_atomic(&path, &text)?);
+        }
+        write_json(&path, record)
+    }
+
+    /// Make every run written so far durable (one filesystem sync).
+    pub fn sync(&self) -> Result<()> {
+        Ok(forecast_core::fsio::sync_filesystem(&self.root)?)
     }
 
     /// Reads `shipped.json` (empty when nothing was shipped yet).

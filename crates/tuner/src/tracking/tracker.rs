@@ -629,6 +629,10 @@ impl ActiveRun {
         self.ended = true;
         self.record.status = status;
         self.record.end_time = Some(now_ms());
+        if self.record.parent.is_none() {
+            // The child runs (trials) were written without fsync: durable from here.
+            self.tracker.inner.spool.sync()?;
+        }
         self.save(true)
     }
 }
