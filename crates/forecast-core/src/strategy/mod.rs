@@ -11,6 +11,7 @@
 //! assert!(result.stats.n_trades > 0.0);
 //! ```
 
+pub mod alert;
 mod engine;
 mod panel;
 mod signal;
@@ -19,7 +20,7 @@ pub mod stats;
 
 pub use engine::{run, BacktestRun, Bars};
 pub use panel::{run_panel, PanelRun, Portfolio};
-pub use signal::signal;
+pub use signal::{signal, signal_from};
 pub use spec::{CrossMode, Execution, Exits, ForecastSignal, SignalSpec, Sizing, StrategySpec};
 pub use stats::{Stats, Trade};
 

@@ -11,6 +11,13 @@ use rayon::prelude::*;
 /// are not defined yet (warm-up) gives 0. Bar `t` uses the closes up to `t` only.
 /// Errors: a forecast signal's model failing at some origin (naming the bar).
 pub fn signal(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
+    signal_from(spec, close, 0)
+}
+
+/// [`signal`] where only the bars from `from` on are needed: a forecast signal fits
+/// only the origins that decide those bars (what a live rule needs on each new bar);
+/// the values from `from` on equal [`signal`]'s, earlier ones may be 0.
+pub fn signal_from(spec: &SignalSpec, close: &[f64], from: usize) -> Result<Vec<i8>> {
     Ok(match spec {
         SignalSpec::SmaCross { fast, slow, mode } => {
             lines(&sma(close, *fast), &sma(close, *slow), *mode)
@@ -59,19 +66,24 @@ pub fn signal(spec: &SignalSpec, close: &[f64]) -> Result<Vec<i8>> {
                 })
                 .collect()
         }
-        SignalSpec::Forecast(f) => forecast(spec, f, close)?,
-        SignalSpec::All { signals, confirm } => combine(signals, close, *confirm, |vals, v| {
-            vals.iter().all(|x| *x == v)
-        })?,
-        SignalSpec::Any { signals, confirm } => combine(signals, close, *confirm, |vals, v| {
-            vals.contains(&v) && !vals.contains(&-v)
-        })?,
+        SignalSpec::Forecast(f) => forecast(spec, f, close, from)?,
+        SignalSpec::All { signals, confirm } => {
+            combine(signals, close, *confirm, from, |vals, v| {
+                vals.iter().all(|x| *x == v)
+            })?
+        }
+        SignalSpec::Any { signals, confirm } => {
+            combine(signals, close, *confirm, from, |vals, v| {
+                vals.contains(&v) && !vals.contains(&-v)
+            })?
+        }
     })
 }
 
 /// A `forecast` signal, walk-forward: the refit origins are independent, so they run in
-/// parallel; between two origins the fitted state is extended bar by bar.
-fn forecast(spec: &SignalSpec, f: &ForecastSignal, close: &[f64]) -> Result<Vec<i8>> {
+/// parallel; between two origins the fitted state is extended bar by bar. Origins whose
+/// bars all lie before `from` are skipped.
+fn forecast(spec: &SignalSpec, f: &ForecastSignal, close: &[f64], from: usize) -> Result<Vec<i8>> {
     let ForecastSignal {
         horizon,
         threshold_pct,
@@ -94,7 +106,10 @@ fn forecast(spec: &SignalSpec, f: &ForecastSignal, close: &[f64]) -> Result<Vec<
     let fit = ForecasterSpec::new(model);
     let levels: Vec<f64> = level.iter().copied().collect();
     let thr = threshold_pct / 100.0;
-    let origins: Vec<usize> = (first..n).step_by(*refit_every).collect();
+    let origins: Vec<usize> = (first..n)
+        .step_by(*refit_every)
+        .filter(|t0| t0 + refit_every > from)
+        .collect();
     let parts: Vec<Result<Vec<(usize, i8)>>> = origins
         .par_iter()
         .map(|&t0| {
@@ -186,11 +201,14 @@ fn combine(
     members: &[SignalSpec],
     close: &[f64],
     confirm: usize,
+    from: usize,
     agrees: impl Fn(&[i8], i8) -> bool,
 ) -> Result<Vec<i8>> {
+    // A value at `from` looks back over `confirm` bars of the members.
+    let need = from.saturating_sub(confirm);
     let each: Vec<Vec<i8>> = members
         .iter()
-        .map(|m| signal(m, close))
+        .map(|m| signal_from(m, close, need))
         .collect::<Result<_>>()?;
     let mut vals = vec![0i8; each.len()];
     let mut run = (0i8, 0usize);
