@@ -17,6 +17,7 @@ mod serve;
 mod strategy;
 mod train;
 mod tune;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -56,6 +57,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Trading strategies: backtest signals over price bars with honest execution.
     Strategy(strategy::StrategyArgs),
+    /// Alert rules on bars as they arrive (a growing CSV or JSON lines on stdin):
+    /// JSON lines, webhooks, e-mail.
+    Watch(watch::WatchArgs),
 }
 
 /// The commands that train networks let glibc keep freed tensor buffers (an opt-in of
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => merge::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Strategy(a) => strategy::run(a),
+        Command::Watch(a) => watch::run(a),
         Command::Experiment(a) => {
             keep_freed_memory();
             experiment::run(a)
