@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use forecast_core::strategy::alert::RuleSet;
 use forecast_serve::{ServeOptions, Server, Source};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,10 @@ pub struct ServeArgs {
     /// closes it).
     #[arg(long, default_value_t = 20.0)]
     pub stream_ping: f64,
+    /// Alert rules (TOML, as `forecast watch --rules`) evaluated on each bar of a
+    /// WebSocket stream; fired alerts are sent on the stream.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
     /// Where `--model models:/NAME/VERSION` keeps the versions it fetched (default:
     /// ~/.cache/forecast/models).
     #[arg(long)]
@@ -111,6 +116,17 @@ pub fn run(a: ServeArgs) -> Result<()> {
         reload_interval: seconds(a.reload_interval, "--reload-interval")?,
         stream_queue: a.stream_queue,
         stream_ping: seconds(a.stream_ping, "--stream-ping")?,
+        rules: match &a.rules {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--rules {}", path.display()))?;
+                Some(std::sync::Arc::new(
+                    RuleSet::from_toml(&text)
+                        .with_context(|| format!("--rules {}", path.display()))?,
+                ))
+            }
+        },
     };
     tracing_subscriber::fmt()
         .with_env_filter(

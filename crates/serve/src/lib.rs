@@ -46,6 +46,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
+use forecast_core::strategy::alert::RuleSet;
+
 /// The OpenAPI document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -69,6 +71,8 @@ pub struct ServeOptions {
     /// How often the server pings each stream (a stream that has not answered the
     /// previous ping is closed).
     pub stream_ping: Duration,
+    /// Alert rules evaluated on each bar of a stream (alerts are sent on the stream).
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 impl Default for ServeOptions {
@@ -82,6 +86,7 @@ impl Default for ServeOptions {
             reload_interval: Duration::from_secs(1),
             stream_queue: 64,
             stream_ping: Duration::from_secs(20),
+            rules: None,
         }
     }
 }

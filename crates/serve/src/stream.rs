@@ -13,6 +13,10 @@
 //!   (`unique_id` when following several series; the target and time may also be named
 //!   as in the training data; input columns by name); the server answers
 //!   `{"type": "forecast", "unique_id", "ds", "rows", "forecasts": [..]}`;
+//! - with alert rules (`forecast serve --rules FILE.toml`), each bar that fires a rule
+//!   is also answered `{"type": "alert", "rule", "ds", "value", "message", "signal",
+//!   "key"}` (`series` for a panel), after its forecast; the rules start from the
+//!   model's kept rows and see the stream's bars after them;
 //! - a message that cannot be used is answered `{"type": "error", "error_code",
 //!   "message"}` naming the field, and the stream stays open.
 //!
@@ -29,6 +33,7 @@ use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use forecast_core::data::{format_timestamp, parse_timestamp, Column};
 use forecast_core::panel::SeriesForecast;
+use forecast_core::strategy::alert::{Pushed, RuleSet, Watch};
 use forecast_core::Forecaster;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
@@ -67,6 +72,9 @@ pub(crate) struct Session {
     model: Arc<ServedModel>,
     limits: Limits,
     sub: Option<Subscription>,
+    rules: Option<Arc<RuleSet>>,
+    /// The rules' state over the followed series (a subscription starts it afresh).
+    watch: Option<Watch>,
 }
 
 fn error(e: &ApiError) -> Value {
@@ -74,11 +82,17 @@ fn error(e: &ApiError) -> Value {
 }
 
 impl Session {
-    pub(crate) fn new(model: Arc<ServedModel>, limits: Limits) -> Session {
+    pub(crate) fn new(
+        model: Arc<ServedModel>,
+        limits: Limits,
+        rules: Option<Arc<RuleSet>>,
+    ) -> Session {
         Session {
             model,
             limits,
             sub: None,
+            rules,
+            watch: None,
         }
     }
 
@@ -111,7 +125,7 @@ impl Session {
         };
         let r = match kind {
             "subscribe" => self.subscribe(obj),
-            "bar" => self.bar(obj).map(|v| vec![v]),
+            "bar" => self.bar(obj),
             other => Err(ApiError::invalid(format!(
                 "type: must be \"subscribe\" or \"bar\", got \"{other}\""
             ))),
@@ -215,6 +229,7 @@ impl Session {
         }
         let panel = self.model.is_panel();
         let schema = series.first().map(|f| &f.forecaster.schema);
+        let date_only = schema.is_none_or(|s| s.date_only);
         let mut out = vec![json!({
             "type": "subscribed",
             "model": self.model.name,
@@ -241,6 +256,22 @@ impl Session {
         for f in &sub.series {
             out.push(self.forecast_message(&sub, f, None)?);
         }
+        self.watch = match &self.rules {
+            Some(rules) => {
+                let mut w = Watch::new(RuleSet::clone(rules), date_only);
+                for f in &sub.series {
+                    let kept = &f.forecaster.recent;
+                    w.prime(&f.id, &kept.times, &kept.target).map_err(|e| {
+                        ApiError::invalid(format!(
+                            "model '{}': the alert rules: {e}",
+                            self.model.name
+                        ))
+                    })?;
+                }
+                Some(w)
+            }
+            None => None,
+        };
         self.sub = Some(sub);
         Ok(out)
     }
@@ -277,7 +308,7 @@ impl Session {
         Ok(v)
     }
 
-    fn bar(&mut self, obj: &Map<String, Value>) -> Result<Value, ApiError> {
+    fn bar(&mut self, obj: &Map<String, Value>) -> Result<Vec<Value>, ApiError> {
         let Some(sub) = self.sub.as_mut() else {
             return Err(ApiError::bad_request(
                 "subscribe first: {\"type\": \"subscribe\", \"h\": N}",
@@ -388,7 +419,19 @@ impl Session {
             .sub
             .as_ref()
             .ok_or_else(|| ApiError::internal("no subscription"))?;
-        self.forecast_message(sub, &sub.series[at], Some(bar_ds))
+        let mut out = vec![self.forecast_message(sub, &sub.series[at], Some(bar_ds))?];
+        if let (Some(w), Some(t)) = (self.watch.as_mut(), ds) {
+            match w.push(&sub.series[at].id, t, y) {
+                Ok(Pushed::New(alerts)) => out.extend(alerts.into_iter().map(|a| {
+                    let mut v = json!(a);
+                    v["type"] = json!("alert");
+                    v
+                })),
+                Ok(Pushed::Repeat) => {}
+                Err(e) => out.push(error(&ApiError::invalid(format!("the alert rules: {e}")))),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -470,7 +513,11 @@ async fn serve_stream(
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     };
-    let mut session = Session::new(Arc::clone(&model), st.options.limits());
+    let mut session = Session::new(
+        Arc::clone(&model),
+        st.options.limits(),
+        st.options.rules.clone(),
+    );
     let mut ping = tokio::time::interval(st.options.stream_ping);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;

@@ -1311,3 +1311,89 @@ fn native_history_continues_the_series_and_future_feeds_the_regressors() {
         );
     }
 }
+
+/// With alert rules, a stream's bars that fire a rule are answered with the alerts
+/// after their forecast: the ones a watch started from the model's kept rows gives.
+#[test]
+fn a_stream_with_rules_sends_each_alert_once_after_its_forecast() {
+    let frame = forecast_core::load(
+        repo().join("datasets/msft_daily.csv"),
+        &LoadOptions {
+            required: vec!["close".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let close = frame.column("close").unwrap();
+    let times = frame.times.clone().unwrap();
+    let n = close.len();
+    let (fit_end, bars) = (n - 80, 80);
+    let series = Series::from_frame(
+        &frame,
+        &SeriesSpec {
+            target: "close".into(),
+            features: vec![],
+            indicators: vec![],
+            season_length: None,
+        },
+    )
+    .unwrap()
+    .slice(fit_end - 400, fit_end);
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("msft");
+    let fitted = spec("naive", &[]).fit_quiet(&series).unwrap();
+    artifact::save(&fitted, &model_dir).unwrap();
+    let rules_text =
+        "[[rule]]\nname = \"cross\"\nwhen = { kind = \"sma-cross\", fast = 3, slow = 8 }\n";
+    let rules = forecast_core::strategy::alert::RuleSet::from_toml(rules_text).unwrap();
+    let options = ServeOptions {
+        rules: Some(Arc::new(rules.clone())),
+        ..Default::default()
+    };
+    let server = start(Source::detect(&model_dir).unwrap(), options);
+
+    // What a watch from the kept rows says about the same bars.
+    let mut watch = forecast_core::strategy::alert::Watch::new(rules, true);
+    watch
+        .prime("", &fitted.recent.times, &fitted.recent.target)
+        .unwrap();
+    let mut expected = vec![];
+    for i in fit_end..fit_end + bars {
+        if let forecast_core::strategy::alert::Pushed::New(a) =
+            watch.push("", times[i], close[i]).unwrap()
+        {
+            expected.extend(a.into_iter().map(|a| serde_json::to_value(a).unwrap()));
+        }
+    }
+    assert!(
+        expected.len() >= 4,
+        "too few crossings to test: {expected:?}"
+    );
+
+    let mut ws = ws_connect(&server.base, "/v1/models/msft/stream");
+    ws_send(&mut ws, r#"{"type": "subscribe", "h": 3}"#);
+    assert_eq!(ws_json(&mut ws)["type"], "subscribed");
+    assert_eq!(ws_json(&mut ws)["type"], "forecast");
+    let mut got = vec![];
+    for i in fit_end..fit_end + bars {
+        let ds = times[i].format("%Y-%m-%d").to_string();
+        ws_send(
+            &mut ws,
+            &format!(r#"{{"type": "bar", "ds": "{ds}", "y": {}}}"#, close[i]),
+        );
+        let f = ws_json(&mut ws);
+        assert_eq!(f["type"], "forecast", "{f}");
+        assert_eq!(f["ds"], ds.as_str());
+        let fired = expected.iter().filter(|a| a["ds"] == ds.as_str()).count();
+        for _ in 0..fired {
+            let mut a = ws_json(&mut ws);
+            assert_eq!(a["type"], "alert", "{a}");
+            a.as_object_mut().unwrap().remove("type");
+            got.push(a);
+        }
+    }
+    assert_eq!(got, expected);
+    // Nothing more was sent: the next answer is the next subscription's.
+    ws_send(&mut ws, r#"{"type": "subscribe", "h": 1}"#);
+    assert_eq!(ws_json(&mut ws)["type"], "subscribed");
+}
