@@ -5,6 +5,7 @@ use clap::Args;
 use forecast_alerts::{
     Destination, Mail, OnUndelivered, Outbox, RetryPolicy, Undelivered, Webhook,
 };
+use forecast_core::artifact;
 use forecast_core::data::parse_timestamp;
 use forecast_core::strategy::alert::{Alert, Pushed, RuleSet, Watch};
 use serde_json::Value;
@@ -21,7 +22,8 @@ use std::time::Duration;
 #[command(after_help = "Examples:\n  \
     forecast watch --data prices.csv --rules experiments/alerts/msft.toml\n  \
     my-feed | forecast watch --stdin --rules experiments/alerts/msft.toml --webhook http://127.0.0.1:9000/alerts\n  \
-    forecast watch --data prices.csv --rules r.toml --smtp smtp://mail.example.com:587 --mail-to ops@example.com\n\n\
+    forecast watch --data prices.csv --rules r.toml --smtp smtp://mail.example.com:587 --mail-to ops@example.com\n  \
+    forecast watch --data prices.csv --rules unusual.toml --model models/msft\n\n\
     stdin takes one JSON object per line: {\"ds\": \"2024-01-02\", \"close\": 370.9} (\"y\" for\n\
     \"close\"; \"unique_id\", \"ticker\" or \"symbol\" names the series of a feed of several).\n\
     Each fired alert is printed as a JSON line {\"rule\", \"ds\", \"value\", \"message\", \"signal\", \"key\"}.\n\
@@ -34,9 +36,13 @@ pub struct WatchArgs {
     /// Read bars as JSON lines from standard input (ends at end of input).
     #[arg(long)]
     pub stdin: bool,
-    /// Rules file (TOML: [[rule]] with name, when, on, message).
+    /// Rules file (TOML: [[rule]] with name, when or outside, on, message).
     #[arg(long)]
     pub rules: PathBuf,
+    /// A saved model (one series, or a panel: a model per series id) for the rules
+    /// with `outside = { level = L }`: the close outside its one-step interval.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Time column of --data [default: ds, else date].
     #[arg(long)]
     pub time_col: Option<String>,
@@ -131,7 +137,26 @@ pub fn run(a: WatchArgs) -> Result<()> {
     let outbox = Outbox::new(destinations, policy, report);
     let stop = stop_flag();
 
-    let mut watch = Watch::new(rules, true);
+    let mut watch = match &a.model {
+        None if rules.needs_model() => bail!(
+            "--rules {}: a rule with `outside` needs a model (--model DIR)",
+            a.rules.display()
+        ),
+        None => Watch::new(rules, false),
+        Some(dir) => {
+            let models = if artifact::is_panel(dir) {
+                artifact::load_panel(dir)
+                    .with_context(|| format!("--model {}", dir.display()))?
+                    .series
+            } else {
+                let m =
+                    artifact::load(dir).with_context(|| format!("--model {}", dir.display()))?;
+                vec![(String::new(), m)]
+            };
+            Watch::with_model(rules, false, models)
+                .with_context(|| format!("--model {}", dir.display()))?
+        }
+    };
     let result = match &a.data {
         Some(path) => follow(&a, path, &mut watch, &outbox, &stop),
         None => read_stdin(&mut watch, &outbox, &stop),

@@ -54,7 +54,7 @@ fn expected(bars: &[(String, f64)], from: usize) -> Vec<(String, String, i64)> {
     let mut out = vec![];
     for i in from.max(1)..bars.len() {
         for r in &rules.rules {
-            let s = signal(&r.when, &close).unwrap();
+            let s = signal(r.when.as_ref().unwrap(), &close).unwrap();
             let m = |v: i8| match r.on {
                 forecast_core::strategy::alert::Fires::Long if v < 0 => 0,
                 forecast_core::strategy::alert::Fires::Short if v > 0 => 0,
@@ -434,4 +434,79 @@ fn e_mail_alerts_over_starttls_with_credentials_from_the_environment() {
         "{err}"
     );
     assert_eq!(receiver.received().len(), fired.len());
+}
+
+/// `--model` with an `outside` rule: the alerts are the bars whose close lies outside
+/// the saved model's one-step 95% interval, the model conditioned on each bar before.
+#[test]
+fn outside_rules_follow_the_saved_models_interval_bar_by_bar() {
+    use forecast_core::{artifact, ForecasterSpec, ModelConfig, Series};
+    let dir = tempfile::tempdir().unwrap();
+    let bars = msft(400);
+    let (fit, live) = bars.split_at(300);
+    let close: Vec<f64> = fit.iter().map(|b| b.1).collect();
+    let model = ForecasterSpec::new(ModelConfig::from_kind("arima").unwrap())
+        .fit_quiet(&Series::from_values(close, 1))
+        .unwrap();
+    let model_dir = dir.path().join("model");
+    artifact::save(&model, &model_dir).unwrap();
+    let rules = dir.path().join("outside.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"unusual\"\noutside = { level = 95 }\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("live.csv");
+    let mut text = String::from("date,close\n");
+    for (d, c) in live {
+        text.push_str(&format!("{d},{c}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["watch", "--once", "--from-start", "--data"])
+        .arg(&csv)
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--model")
+        .arg(&model_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same through the library: forecast, compare, condition.
+    let mut m = artifact::load(&model_dir).unwrap();
+    let mut want = vec![];
+    let mut before = 0i64;
+    for (d, c) in live {
+        let p = m.predict(1, &[95.0], &[]).unwrap();
+        let band = &p.intervals[0];
+        let v = if *c > band.upper[0] {
+            1
+        } else if *c < band.lower[0] {
+            -1
+        } else {
+            0
+        };
+        if v != 0 && v != before {
+            want.push(("unusual".to_string(), d.clone(), v));
+        }
+        before = v;
+        m = m.extend(&[*c], &[], &[]).unwrap();
+    }
+    assert!(want.len() >= 3, "too few unusual bars to test: {want:?}");
+    assert_eq!(triples(&alerts(&out.stdout)), want);
+
+    // Without --model the rule is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["watch", "--once", "--data"])
+        .arg(&csv)
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--model"), "{err}");
 }

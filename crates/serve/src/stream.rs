@@ -258,7 +258,21 @@ impl Session {
         }
         self.watch = match &self.rules {
             Some(rules) => {
-                let mut w = Watch::new(RuleSet::clone(rules), date_only);
+                let rules_err = |e: forecast_core::Error| {
+                    ApiError::invalid(format!("model '{}': the alert rules: {e}", self.model.name))
+                };
+                let mut w = if rules.needs_model() {
+                    // `outside` rules judge each bar by the served model's interval.
+                    let models = sub
+                        .series
+                        .iter()
+                        .map(|f| (f.id.clone(), f.forecaster.clone()))
+                        .collect();
+                    Watch::with_model(RuleSet::clone(rules), date_only, models)
+                        .map_err(rules_err)?
+                } else {
+                    Watch::new(RuleSet::clone(rules), date_only)
+                };
                 for f in &sub.series {
                     let kept = &f.forecaster.recent;
                     w.prime(&f.id, &kept.times, &kept.target).map_err(|e| {

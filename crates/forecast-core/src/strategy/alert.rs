@@ -12,7 +12,16 @@
 //! [[rule]]
 //! name = "golden-cross"
 //! when = { kind = "sma-cross", fast = 50, slow = 200 }
+//!
+//! [[rule]]
+//! name = "unusual-move"
+//! outside = { level = 99 }      # the close left a saved model's one-step interval
 //! ```
+//!
+//! An `outside` rule needs a fitted model ([`Watch::with_model`]): on each bar, before
+//! taking the bar in, the model forecasts one step with its interval at `level`; the
+//! rule's value is +1 when the close lies above the interval, −1 below, 0 inside. The
+//! model is then conditioned on the bar ([`Forecaster::extend`]), never refitted.
 //!
 //! A rule's value on a bar is its signal's value there, computed from the bars up to
 //! that one, exactly as a backtest computes it ([`signal_from`]); the rule fires on a
@@ -25,6 +34,7 @@ use super::signal::signal_from;
 use super::spec::{check_signal_types, SignalSpec};
 use crate::data::format_timestamp;
 use crate::error::{Error, Result};
+use crate::pipeline::Forecaster;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,8 +69,12 @@ impl Fires {
 pub struct Rule {
     /// The rule's name (unique in its file).
     pub name: String,
-    /// The condition: any strategy signal.
-    pub when: SignalSpec,
+    /// The condition: any strategy signal (or `outside`).
+    #[serde(default)]
+    pub when: Option<SignalSpec>,
+    /// The condition: the close outside a fitted model's one-step interval (or `when`).
+    #[serde(default)]
+    pub outside: Option<Outside>,
     /// Which of the signal's values fire.
     #[serde(default)]
     pub on: Fires,
@@ -70,6 +84,14 @@ pub struct Rule {
     /// Only this series of a feed with several (default: every series).
     #[serde(default)]
     pub series: Option<String>,
+}
+
+/// An interval rule: the close outside the model's one-step-ahead interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outside {
+    /// The interval's level, in percent (e.g. 95, 99).
+    pub level: f64,
 }
 
 /// A rules file: `[[rule]]` tables.
@@ -111,9 +133,30 @@ impl RuleSet {
                     format!("'{}' names two rules", r.name),
                 ));
             }
-            r.when.check(&format!("rule[{i}].when"))?;
+            match (&r.when, &r.outside) {
+                (Some(w), None) => w.check(&format!("rule[{i}].when"))?,
+                (None, Some(o)) => {
+                    if !(o.level > 0.0 && o.level < 100.0) {
+                        return Err(bad(
+                            &format!("rule[{i}].outside.level"),
+                            format!("must be a percentage in (0, 100), got {}", o.level),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        &format!("rule[{i}]"),
+                        "give the condition as `when` (a signal) or `outside` (a model's interval), one of them".into(),
+                    ))
+                }
+            }
         }
         Ok(set)
+    }
+
+    /// Whether some rule needs a fitted model (`outside`).
+    pub fn needs_model(&self) -> bool {
+        self.rules.iter().any(|r| r.outside.is_some())
     }
 }
 
@@ -143,6 +186,10 @@ struct SeriesState {
     close: Vec<f64>,
     /// Each rule's value (after `on`) on the last bar.
     last: Vec<i8>,
+    /// The model conditioned on the bars up to the last one (`outside` rules).
+    model: Option<Forecaster>,
+    /// Each `outside` rule's raw value on the last bar.
+    outside: Vec<i8>,
 }
 
 /// Rules watching one or more series, bar by bar.
@@ -150,6 +197,8 @@ struct SeriesState {
 pub struct Watch {
     rules: Vec<Rule>,
     series: HashMap<String, SeriesState>,
+    /// Fitted models by series id (`""` for a one-series model), for `outside` rules.
+    models: HashMap<String, Forecaster>,
     date_only: bool,
 }
 
@@ -163,13 +212,52 @@ pub enum Pushed {
 }
 
 impl Watch {
-    /// Watch with `rules`; `date_only` formats times as dates.
+    /// A bar's time as alerts write it: a date when `date_only` or at midnight, else
+    /// an ISO date-time.
+    fn fmt(&self, t: NaiveDateTime) -> String {
+        format_timestamp(t, self.date_only || t.time() == chrono::NaiveTime::MIN)
+    }
+
+    /// Watch with `rules`; `date_only` formats every time as a date (otherwise times
+    /// at midnight are written as dates, others as date-times).
     pub fn new(rules: RuleSet, date_only: bool) -> Watch {
         Watch {
             rules: rules.rules,
             series: HashMap::new(),
+            models: HashMap::new(),
             date_only,
         }
+    }
+
+    /// Watch with `rules` and fitted models for the `outside` rules: `(series id,
+    /// model)` pairs, the id `""` for a feed of one series. A series without a model
+    /// gets 0 from its `outside` rules. Errors: a model with input columns (a bar
+    /// carries only a close).
+    pub fn with_model(
+        rules: RuleSet,
+        date_only: bool,
+        models: Vec<(String, Forecaster)>,
+    ) -> Result<Watch> {
+        let mut w = Watch::new(rules, date_only);
+        for (id, m) in models {
+            if !m.schema.indicators.is_empty() {
+                return Err(Error::config(
+                    "model",
+                    "the model computes indicators from the history, which bars one by one cannot update",
+                ));
+            }
+            if !m.schema.features.is_empty() {
+                return Err(Error::config(
+                    "model",
+                    format!(
+                        "the model takes input columns ({}); alert bars carry a close only",
+                        m.schema.features.join(", ")
+                    ),
+                ));
+            }
+            w.models.insert(id, m);
+        }
+        Ok(w)
     }
 
     /// The rules.
@@ -193,6 +281,7 @@ impl Watch {
         }
         for (t, c) in times.iter().zip(close) {
             self.check(series, *t, *c)?;
+            self.condition(series, *t, *c)?;
             let s = self.series.entry(series.to_string()).or_default();
             s.times.push(*t);
             s.close.push(*c);
@@ -214,13 +303,14 @@ impl Watch {
             }
         }
         self.check(series, time, close)?;
+        self.condition(series, time, close)?;
         let s = self.series.entry(series.to_string()).or_default();
         s.times.push(time);
         s.close.push(close);
         let now = self.values(series)?;
         let s = self.series.get_mut(series).expect("inserted above");
         let before = std::mem::replace(&mut s.last, now.clone());
-        let ds = format_timestamp(time, self.date_only);
+        let ds = self.fmt(time);
         let mut alerts = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let v = now[i];
@@ -251,6 +341,45 @@ impl Watch {
         Ok(Pushed::New(alerts))
     }
 
+    /// The `outside` rules' values on a new bar (from the model's forecast made before
+    /// it), then the model conditioned on it. Bars at or before the model's last row
+    /// (history it was fitted on) leave it as it is.
+    fn condition(&mut self, series: &str, time: NaiveDateTime, close: f64) -> Result<()> {
+        if !self.rules.iter().any(|r| r.outside.is_some()) {
+            return Ok(());
+        }
+        let when = self.fmt(time);
+        let s = self.series.entry(series.to_string()).or_default();
+        if s.model.is_none() {
+            s.model = self.models.get(series).cloned();
+        }
+        s.outside = vec![0; self.rules.len()];
+        let Some(m) = &s.model else {
+            return Ok(());
+        };
+        if m.schema.last_timestamp.is_some_and(|last| time <= last) {
+            return Ok(());
+        }
+        let at = |e: Error| Error::config("model", format!("at {when}: {e}"));
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Some(o) = r.outside {
+                let p = m.predict(1, &[o.level], &[]).map_err(at)?;
+                if let Some(band) = p.intervals.first() {
+                    s.outside[i] = if close > band.upper[0] {
+                        1
+                    } else if close < band.lower[0] {
+                        -1
+                    } else {
+                        0
+                    };
+                }
+            }
+        }
+        let next = m.extend(&[close], &[], &[time]).map_err(at)?;
+        s.model = Some(next);
+        Ok(())
+    }
+
     fn check(&self, series: &str, time: NaiveDateTime, close: f64) -> Result<()> {
         let at = |m: String| {
             let m = if series.is_empty() {
@@ -263,15 +392,15 @@ impl Watch {
         if !(close.is_finite() && close > 0.0) {
             return Err(at(format!(
                 "close at {} must be positive and finite, got {close}",
-                format_timestamp(time, self.date_only)
+                self.fmt(time)
             )));
         }
         if let Some(last) = self.series.get(series).and_then(|s| s.times.last()) {
             if time <= *last {
                 return Err(at(format!(
                     "{} is not after the last bar's time {} (bars must arrive in time order)",
-                    format_timestamp(time, self.date_only),
-                    format_timestamp(*last, self.date_only)
+                    self.fmt(time),
+                    self.fmt(*last)
                 )));
             }
         }
@@ -293,9 +422,14 @@ impl Watch {
                 if r.series.as_deref().is_some_and(|only| only != series) {
                     return Ok(0);
                 }
-                let sig = signal_from(&r.when, &s.close, last)
-                    .map_err(|e| Error::config(format!("rule[{i}].when"), e.to_string()))?;
-                let v = sig.get(last).copied().unwrap_or(0);
+                let v = match &r.when {
+                    Some(when) => {
+                        let sig = signal_from(when, &s.close, last)
+                            .map_err(|e| Error::config(format!("rule[{i}].when"), e.to_string()))?;
+                        sig.get(last).copied().unwrap_or(0)
+                    }
+                    None => s.outside.get(i).copied().unwrap_or(0),
+                };
                 Ok(if r.on.matches(v) { v } else { 0 })
             })
             .collect()
@@ -354,7 +488,7 @@ mod tests {
         }
         let mut expected = vec![];
         for (r, rule) in rules.rules.iter().enumerate() {
-            let s = signal(&rule.when, &c).unwrap();
+            let s = signal(rule.when.as_ref().unwrap(), &c).unwrap();
             let m = |v: i8| if rule.on.matches(v) { v } else { 0 };
             for i in 50..c.len() {
                 if m(s[i]) != 0 && m(s[i]) != m(s[i - 1]) {
@@ -369,6 +503,43 @@ mod tests {
             "too few crossings to test: {expected:?}"
         );
         assert_eq!(fired, expected);
+    }
+
+    /// An `outside` rule fires on a jump out of the model's interval, once, and the
+    /// model is conditioned on each bar (the bar after the jump is judged from it).
+    #[test]
+    fn outside_rules_fire_on_a_jump_out_of_the_models_interval() {
+        use crate::models::ModelConfig;
+        use crate::pipeline::ForecasterSpec;
+        use crate::series::Series;
+        let c = closes(120);
+        let model = ForecasterSpec::new(ModelConfig::from_kind("naive").unwrap())
+            .fit_quiet(&Series::from_values(c[..100].to_vec(), 1))
+            .unwrap();
+        let rules =
+            RuleSet::from_toml("[[rule]]\nname = \"jump\"\noutside = { level = 99 }\n").unwrap();
+        assert!(rules.needs_model());
+        let mut w = Watch::with_model(rules, true, vec![(String::new(), model)]).unwrap();
+        // A row-indexed model: the bars' times all come after its (absent) last row.
+        let mut fired = vec![];
+        let mut bars: Vec<f64> = c[100..110].to_vec();
+        let jump = bars[4] * 1.5;
+        bars[5] = jump; // far above any 99% interval of a smooth series
+        bars[6] = jump * 1.001; // judged from the jump: inside
+        for (i, close) in bars.iter().enumerate() {
+            if let Pushed::New(a) = w.push("", day(i), *close).unwrap() {
+                fired.extend(a.into_iter().map(|a| (i, a.signal)));
+            }
+        }
+        assert_eq!(fired.first(), Some(&(5, 1)), "{fired:?}");
+        assert!(!fired.contains(&(6, 1)), "{fired:?}");
+        // A drop back from the jump leaves the interval below.
+        assert!(fired.contains(&(7, -1)), "{fired:?}");
+        let e =
+            RuleSet::from_toml("[[rule]]\nname = \"x\"\noutside = { level = 100 }\n").unwrap_err();
+        assert!(e.to_string().contains("rule[0].outside.level"), "{e}");
+        let e = RuleSet::from_toml("[[rule]]\nname = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("rule[0]"), "{e}");
     }
 
     #[test]
