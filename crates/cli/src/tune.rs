@@ -110,23 +110,8 @@ pub fn run(a: TuneArgs) -> Result<()> {
         }
     }
     finish_tracking(tracking.as_ref(), RunStatus::Finished);
-    let result = result_json(&summary);
-    let best_file = json!({
-        "name": spec.name,
-        "metric": spec.tune.metric,
-        "mode": spec.tune.mode,
-        "summary": summary,
-        "model": summary.best.as_ref().map(|_| "best_model"),
-    });
-    write_file(
-        &out.join("best.json"),
-        serde_json::to_string_pretty(&best_file)?.as_bytes(),
-    )?;
-    if a.json {
-        println!("{result}");
-    } else {
-        print_human(&summary, &spec.tune.metric, &out);
-    }
+    let model = json!(summary.best.as_ref().map(|_| "best_model"));
+    finish(&a, &setup, &summary, [("model", model)])?;
     Ok(())
 }
 
@@ -161,32 +146,60 @@ fn sweep(a: TuneArgs) -> Result<()> {
         None => None,
     };
     finish_tracking(tracking.as_ref(), RunStatus::Finished);
-    let mut result = result_json(&summary);
-    result["in_sample"] = json!(holdout.as_ref().map(|h| &h.in_sample));
-    result["held_out"] = json!(holdout.as_ref().map(|h| &h.held_out));
-    let best_file = json!({
-        "name": spec.name,
-        "metric": spec.tune.metric,
-        "mode": spec.tune.mode,
+    let in_sample = json!(holdout.as_ref().map(|h| &h.in_sample));
+    let held_out = json!(holdout.as_ref().map(|h| &h.held_out));
+    finish(
+        &a,
+        &setup,
+        &summary,
+        [
+            ("holdout", json!(spec.strategy.holdout)),
+            ("in_sample", in_sample),
+            ("held_out", held_out),
+        ],
+    )?;
+    if let (false, Some(h)) = (a.json, &holdout) {
+        print!(
+            "{}",
+            crate::strategy::side_by_side(&h.in_sample, &h.held_out)
+        );
+    }
+    Ok(())
+}
+
+/// Write `best.json` (name, metric, mode, summary and `extra`) and print the result:
+/// JSON (with `extra` but `holdout` and `model`), or the human summary.
+fn finish<const N: usize>(
+    a: &TuneArgs,
+    setup: &Setup<'_>,
+    summary: &Summary,
+    extra: [(&str, Value); N],
+) -> Result<()> {
+    let mut best_file = json!({
+        "name": setup.name,
+        "metric": setup.tune.metric,
+        "mode": setup.tune.mode,
         "summary": summary,
-        "holdout": spec.strategy.holdout,
-        "in_sample": holdout.as_ref().map(|h| &h.in_sample),
-        "held_out": holdout.as_ref().map(|h| &h.held_out),
     });
+    let mut result = json!({
+        "best": summary.best.as_ref().map(|b| json!({"trial": b.trial, "params": b.params, "metric": b.metric})),
+        "trials": summary.trials,
+        "stopped_early": summary.stopped_early,
+    });
+    for (k, v) in extra {
+        if !["holdout", "model"].contains(&k) {
+            result[k] = v.clone();
+        }
+        best_file[k] = v;
+    }
     write_file(
-        &out.join("best.json"),
+        &setup.out.join("best.json"),
         serde_json::to_string_pretty(&best_file)?.as_bytes(),
     )?;
     if a.json {
         println!("{result}");
     } else {
-        print_human(&summary, &spec.tune.metric, &out);
-        if let Some(h) = &holdout {
-            print!(
-                "{}",
-                crate::strategy::side_by_side(&h.in_sample, &h.held_out)
-            );
-        }
+        print_human(summary, &setup.tune.metric, setup.out);
     }
     Ok(())
 }
@@ -258,14 +271,6 @@ where
             Err(e.into())
         }
     }
-}
-
-fn result_json(summary: &Summary) -> Value {
-    json!({
-        "best": summary.best.as_ref().map(|b| json!({"trial": b.trial, "params": b.params, "metric": b.metric})),
-        "trials": summary.trials,
-        "stopped_early": summary.stopped_early,
-    })
 }
 
 /// The experiment's runs (always in the local spool; shipped when a tracking URI is

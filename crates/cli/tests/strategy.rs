@@ -222,18 +222,12 @@ fn a_sweep_reports_in_sample_and_held_out_statistics_of_its_best_pair() {
     )
     .unwrap();
     let out_dir = dir.path().join("out");
-    let out = forecast()
-        .args(["tune", "--spec", spec.to_str().unwrap(), "--json", "--out"])
-        .arg(&out_dir)
-        .env("FORECAST_RUNS_DIR", dir.path().join("runs"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        common::isolated(&dir.path().join("runs"))
+            .args(["tune", "--spec", spec.to_str().unwrap(), "--json", "--out"])
+            .arg(&out_dir),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["trials"], 6);
     let params = &v["best"]["params"];
     let (fast, slow) = (
@@ -263,19 +257,16 @@ fn a_sweep_reports_in_sample_and_held_out_statistics_of_its_best_pair() {
     ] {
         let csv = dir.path().join(name);
         std::fs::write(&csv, format!("{header}\n{}\n", part.join("\n"))).unwrap();
-        let out = forecast()
-            .args(["strategy", "backtest", "--json", "--data"])
-            .arg(&csv)
-            .arg("--strategy")
-            .arg(&strat)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = common::ok(&[
+            "strategy",
+            "backtest",
+            "--json",
+            "--data",
+            csv.to_str().unwrap(),
+            "--strategy",
+            strat.to_str().unwrap(),
+        ]);
+        let direct: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v[key]["stats"], direct["stats"], "{key}");
         assert_eq!(v[key]["benchmark"], direct["benchmark"], "{key}");
     }

@@ -462,22 +462,23 @@ fn outside_rules_follow_the_saved_models_interval_bar_by_bar() {
         text.push_str(&format!("{d},{c}\n"));
     }
     std::fs::write(&csv, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(["watch", "--once", "--from-start", "--data"])
-        .arg(&csv)
-        .arg("--rules")
-        .arg(&rules)
-        .arg("--model")
-        .arg(&model_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (csv, rules, model_dir) = (
+        csv.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        model_dir.to_str().unwrap(),
     );
+    let watch = [
+        "watch",
+        "--once",
+        "--from-start",
+        "--data",
+        csv,
+        "--rules",
+        rules,
+    ];
+    let stdout = common::ok(&[&watch[..], &["--model", model_dir]].concat());
     // The same through the library: forecast, compare, condition.
-    let mut m = artifact::load(&model_dir).unwrap();
+    let mut m = artifact::load(Path::new(model_dir)).unwrap();
     let mut want = vec![];
     let mut before = 0i64;
     for (d, c) in live {
@@ -497,16 +498,9 @@ fn outside_rules_follow_the_saved_models_interval_bar_by_bar() {
         m = m.extend(&[*c], &[], &[]).unwrap();
     }
     assert!(want.len() >= 3, "too few unusual bars to test: {want:?}");
-    assert_eq!(triples(&alerts(&out.stdout)), want);
+    assert_eq!(triples(&alerts(stdout.as_bytes())), want);
 
     // Without --model the rule is refused.
-    let out = Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(["watch", "--once", "--data"])
-        .arg(&csv)
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("--model"), "{err}");
+    let err = common::fails(&watch);
+    assert!(err.contains("--model"), "{err}");
 }

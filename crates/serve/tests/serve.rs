@@ -27,8 +27,8 @@ fn spec(kind: &str, set: &[(&str, &str)]) -> ForecasterSpec {
     ForecasterSpec::new(m)
 }
 
-/// MSFT closes, the last 500 days.
-fn msft_last_500() -> Series {
+/// The MSFT file and its closes as a series.
+fn msft() -> (forecast_core::Frame, Series) {
     let frame = forecast_core::load(
         repo().join("datasets/msft_daily.csv"),
         &LoadOptions {
@@ -47,6 +47,12 @@ fn msft_last_500() -> Series {
         },
     )
     .unwrap();
+    (frame, series)
+}
+
+/// MSFT closes, the last 500 days.
+fn msft_last_500() -> Series {
+    let series = msft().1;
     let n = series.len();
     series.slice(n - 500, n)
 }
@@ -1316,29 +1322,12 @@ fn native_history_continues_the_series_and_future_feeds_the_regressors() {
 /// after their forecast: the ones a watch started from the model's kept rows gives.
 #[test]
 fn a_stream_with_rules_sends_each_alert_once_after_its_forecast() {
-    let frame = forecast_core::load(
-        repo().join("datasets/msft_daily.csv"),
-        &LoadOptions {
-            required: vec!["close".into()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (frame, series) = msft();
     let close = frame.column("close").unwrap();
     let times = frame.times.clone().unwrap();
     let n = close.len();
     let (fit_end, bars) = (n - 80, 80);
-    let series = Series::from_frame(
-        &frame,
-        &SeriesSpec {
-            target: "close".into(),
-            features: vec![],
-            indicators: vec![],
-            season_length: None,
-        },
-    )
-    .unwrap()
-    .slice(fit_end - 400, fit_end);
+    let series = series.slice(fit_end - 400, fit_end);
     let dir = tempfile::tempdir().unwrap();
     let model_dir = dir.path().join("msft");
     let fitted = spec("naive", &[]).fit_quiet(&series).unwrap();

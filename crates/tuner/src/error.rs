@@ -177,3 +177,19 @@ impl From<&str> for TrialError {
         TrialError::Failed(message.to_string())
     }
 }
+
+/// Read a spec file and parse it with `parse`; a parse error that names no key (bad
+/// TOML, an unknown table) is the file's, naming its path.
+pub(crate) fn read_spec<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(&text).map_err(|e| match e {
+        Error::Config { key, message } if key.is_empty() => Error::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        },
+        other => other,
+    })
+}

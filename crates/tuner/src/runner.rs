@@ -122,6 +122,13 @@ impl TuneConfig {
         }
     }
 
+    /// The experiment directory: `out`, default `experiments/runs/<name>`.
+    pub fn out_dir(&self, name: &str) -> std::path::PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("experiments/runs").join(name))
+    }
+
     fn check(&self) -> Result<()> {
         if self.metric.is_empty() {
             return Err(Error::config("tune.metric", "must name a metric"));

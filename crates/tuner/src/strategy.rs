@@ -91,14 +91,7 @@ impl StrategySweepSpec {
 
     /// Read and check a spec file.
     pub fn from_file(path: &Path) -> crate::Result<StrategySweepSpec> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(&text).map_err(|e| match e {
-            Error::Config { key, message } if key.is_empty() => Error::Corrupt {
-                path: path.to_path_buf(),
-                message,
-            },
-            other => other,
-        })
+        crate::error::read_spec(path, Self::from_toml)
     }
 
     /// Parse and check a spec: the space, the held-out share and the metric's name.
@@ -134,10 +127,7 @@ impl StrategySweepSpec {
 
     /// The experiment directory (`tune.out`, default `experiments/runs/<name>`).
     pub fn out_dir(&self) -> PathBuf {
-        self.tune
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("experiments/runs").join(&self.name))
+        self.tune.out_dir(&self.name)
     }
 }
 
