@@ -31,11 +31,24 @@ use std::time::Duration;
 pub struct WatchArgs {
     /// A CSV file of bars that grows (followed like `tail -f`); its rows at start are
     /// history (use --from-start to alert on them too).
-    #[arg(long, conflicts_with = "stdin", required_unless_present = "stdin")]
+    #[arg(long, conflicts_with = "stdin")]
     pub data: Option<PathBuf>,
     /// Read bars as JSON lines from standard input (ends at end of input).
     #[arg(long)]
     pub stdin: bool,
+    /// Read bars (JSON messages, as on stdin) from Kafka at these bootstrap servers
+    /// (HOST:PORT,...); with --once, stop at the end of every partition.
+    #[cfg(feature = "kafka")]
+    #[arg(long, requires = "kafka_topic", conflicts_with_all = ["data", "stdin"])]
+    pub kafka_brokers: Option<String>,
+    /// The Kafka topic of the bars.
+    #[cfg(feature = "kafka")]
+    #[arg(long)]
+    pub kafka_topic: Option<String>,
+    /// The Kafka consumer group (offsets are committed as bars are taken in).
+    #[cfg(feature = "kafka")]
+    #[arg(long, default_value = "forecast-watch")]
+    pub kafka_group: String,
     /// Rules file (TOML: [[rule]] with name, when or outside, on, message).
     #[arg(long)]
     pub rules: PathBuf,
@@ -157,10 +170,21 @@ pub fn run(a: WatchArgs) -> Result<()> {
                 .with_context(|| format!("--model {}", dir.display()))?
         }
     };
-    let result = match &a.data {
-        Some(path) => follow(&a, path, &mut watch, &outbox, &stop),
-        None => read_stdin(&mut watch, &outbox, &stop),
+    #[cfg(feature = "kafka")]
+    if a.kafka_brokers.is_some() {
+        let result = kafka::consume(&a, &mut watch, &outbox, &stop);
+        return finish(result, outbox, &a, &dead);
+    }
+    let result = match (&a.data, a.stdin) {
+        (Some(path), _) => follow(&a, path, &mut watch, &outbox, &stop),
+        (None, true) => read_stdin(&mut watch, &outbox, &stop),
+        (None, false) => bail!("give the bars: --data PATH or --stdin"),
     };
+    finish(result, outbox, &a, &dead)
+}
+
+/// Deliver what is queued (at most --drain-timeout), report what was not, and end.
+fn finish(result: Result<()>, outbox: Outbox, a: &WatchArgs, dead: &DeadLetters) -> Result<()> {
     for u in outbox.close(Duration::from_secs_f64(a.drain_timeout)) {
         dead.report(&u);
     }
@@ -496,5 +520,87 @@ fn follow(
             std::thread::sleep(Duration::from_secs_f64(step));
             waited += step;
         }
+    }
+}
+
+/// Bars from a Kafka topic (the `kafka` feature).
+#[cfg(feature = "kafka")]
+mod kafka {
+    use super::{json_bar, push, Outbox, WatchArgs};
+    use anyhow::{Context, Result};
+    use forecast_core::strategy::alert::Watch;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::error::KafkaError;
+    use rdkafka::message::Message;
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// Consume the topic's messages as bars (JSON objects, as stdin's lines). Offsets
+    /// are stored once a bar has been taken in and its alerts queued (at least once);
+    /// with `--once`, stop when every assigned partition is at its end.
+    pub(super) fn consume(
+        a: &WatchArgs,
+        watch: &mut Watch,
+        outbox: &Outbox,
+        stop: &AtomicBool,
+    ) -> Result<()> {
+        let brokers = a.kafka_brokers.as_deref().unwrap_or_default();
+        let topic = a
+            .kafka_topic
+            .as_deref()
+            .context("--kafka-topic: which topic holds the bars")?;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", &a.kafka_group)
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", if a.once { "true" } else { "false" })
+            .create()
+            .with_context(|| format!("--kafka-brokers {brokers}"))?;
+        consumer
+            .subscribe(&[topic])
+            .with_context(|| format!("--kafka-topic {topic}"))?;
+        let mut at_end = HashSet::new();
+        let mut n = 0usize;
+        while !stop.load(Ordering::SeqCst) {
+            match consumer.poll(Duration::from_millis(200)) {
+                None => {}
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                    let assigned = consumer.assignment().map(|t| t.count()).unwrap_or(0);
+                    if a.once && assigned > 0 && at_end.len() >= assigned {
+                        break;
+                    }
+                }
+                Some(Err(e)) => eprintln!("warning: kafka topic {topic}: {e}"),
+                Some(Ok(m)) => {
+                    n += 1;
+                    at_end.remove(&m.partition());
+                    let place = format!(
+                        "kafka topic {topic} partition {} offset {}",
+                        m.partition(),
+                        m.offset()
+                    );
+                    match m.payload_view::<str>() {
+                        Some(Ok(text)) => match json_bar(text) {
+                            Ok(bar) => push(watch, &bar, outbox, &place)?,
+                            Err(e) => eprintln!("warning: {place}: {e}; message skipped"),
+                        },
+                        _ => eprintln!("warning: {place}: not a UTF-8 JSON message; skipped"),
+                    }
+                    consumer
+                        .store_offset_from_message(&m)
+                        .with_context(|| format!("{place}: storing the offset"))?;
+                }
+            }
+        }
+        if n > 0 {
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                eprintln!("warning: kafka topic {topic}: committing the offsets: {e}");
+            }
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,88 @@
+//! `forecast watch --kafka-brokers` (the `kafka` feature) against librdkafka's mock
+//! cluster, which speaks the Kafka protocol on 127.0.0.1 from inside this test: the
+//! bars produced to a topic give the alerts the same bars give on stdin.
+//!
+//! Run with `scripts/kafka-check.sh` (it compiles librdkafka from source).
+
+mod common;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn bars_from_a_kafka_topic_fire_the_alerts_stdin_gives() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("bars", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let text = std::fs::read_to_string(common::dataset("msft_daily.csv")).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{{\"ds\": \"{}\", \"close\": {}}}", f[0], f[4])
+        })
+        .collect();
+    let bars = &lines[lines.len() - 200..];
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for b in bars {
+        producer
+            .send(BaseRecord::<(), str>::to("bars").payload(b.as_str()))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"cross\"\nwhen = { kind = \"sma-cross\", fast = 3, slow = 8 }\n",
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let from_kafka = common::ok(&[
+        "watch",
+        "--once",
+        "--kafka-brokers",
+        &brokers,
+        "--kafka-topic",
+        "bars",
+        "--rules",
+        rules,
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["watch", "--stdin", "--rules", rules])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", bars.join("\n")).as_bytes())
+        .unwrap();
+    let from_stdin = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(from_stdin.lines().count() >= 10, "{from_stdin}");
+    assert_eq!(from_kafka, from_stdin);
+
+    // The group's offsets were committed: a second run of the group reads nothing new.
+    let again = common::ok(&[
+        "watch",
+        "--once",
+        "--kafka-brokers",
+        &brokers,
+        "--kafka-topic",
+        "bars",
+        "--rules",
+        rules,
+    ]);
+    assert_eq!(again, "");
+}
