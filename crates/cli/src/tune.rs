@@ -294,12 +294,22 @@ fn start_tracking(a: &TuneArgs, setup: &Setup<'_>) -> Result<Option<TuneTracker>
         .or_else(|| std::env::var("MLFLOW_EXPERIMENT_NAME").ok())
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| setup.name.to_string());
+    let trial_runs = match setup.tracking.and_then(|t| t.get("trial_runs")) {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => bail!("tracking.trial_runs: must be true or false, got {other}"),
+    };
     match default_runs_dir().and_then(|dir| Tracker::new(&dir, destination, &experiment)) {
-        Ok(tracker) => Ok(Some(
-            TuneTracker::new(tracker, Some(out))
+        Ok(tracker) => {
+            let t = TuneTracker::new(tracker, Some(out))
                 .hold_parent()
-                .with_parent_tags([("forecast.experiment_dir", out.display().to_string())]),
-        )),
+                .with_parent_tags([("forecast.experiment_dir", out.display().to_string())]);
+            Ok(Some(if trial_runs {
+                t
+            } else {
+                t.without_trial_runs()
+            }))
+        }
         Err(e) => {
             eprintln!("warning: tracking: runs not recorded: {e}");
             Ok(None)

@@ -31,7 +31,7 @@ use crate::error::{Error, TrialError};
 use crate::runner::{TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::data::{load_data, Data, DataSpec};
-use forecast_core::strategy::{run as simulate, run_panel, Bars, Stats, StrategySpec};
+use forecast_core::strategy::{run as simulate, run_panel, run_stats, Bars, Stats, StrategySpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -171,6 +171,8 @@ pub struct StrategyObjective {
     panel: bool,
     holdout: f64,
     date_only: bool,
+    /// One series' in-sample bars, cut once for every trial.
+    in_sample: Bars,
 }
 
 impl StrategyObjective {
@@ -207,13 +209,19 @@ impl StrategyObjective {
                 panel.members.iter().all(|m| m.frame.date_only),
             ),
         };
-        Ok(StrategyObjective {
+        let mut objective = StrategyObjective {
             base,
             members,
             panel,
             holdout: spec.strategy.holdout,
             date_only,
-        })
+            in_sample: Bars::default(),
+        };
+        if !panel {
+            let bars = &objective.members[0].1;
+            objective.in_sample = bars.window(0..objective.split(bars));
+        }
+        Ok(objective)
     }
 
     /// The strategy of a trial: the base table with the sampled keys set.
@@ -286,8 +294,13 @@ impl StrategyObjective {
     /// defined statistic.
     pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), TrialError> {
         let spec = self.configure(ctx.params())?;
-        let part = self.part(&spec, false)?;
-        let metrics = metric_pairs(&part.stats);
+        let stats = if self.panel {
+            self.part(&spec, false)?.stats
+        } else {
+            // One series: the strategy's statistics only (buy and hold is not scored).
+            run_stats(&spec, &self.in_sample)?
+        };
+        let metrics = metric_pairs(&stats);
         let refs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (*k, *v)).collect();
         ctx.report(&refs, None);
         Ok(())

@@ -224,6 +224,18 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
 /// Run `spec` over `bars`. Errors: malformed bars, or too few bars for the signal
 /// (naming the signal's key).
 pub fn run(spec: &StrategySpec, bars: &Bars) -> Result<BacktestRun> {
+    simulate(spec, bars, true)
+}
+
+/// The strategy's statistics of [`run`] alone, without buy and hold beside (what each
+/// trial of a sweep needs; half the statistics' work).
+pub fn run_stats(spec: &StrategySpec, bars: &Bars) -> Result<Stats> {
+    simulate(spec, bars, false).map(|r| r.stats)
+}
+
+/// [`run`], with buy and hold only when `benchmark` (else its statistics are the
+/// defaults and its equity empty).
+fn simulate(spec: &StrategySpec, bars: &Bars, benchmark: bool) -> Result<BacktestRun> {
     spec.check()?;
     bars.check(spec.execution.require_volume)?;
     let n = bars.len();
@@ -424,6 +436,18 @@ pub fn run(spec: &StrategySpec, bars: &Bars) -> Result<BacktestRun> {
 
     let times = bars.times.as_deref();
     let stats = stats::compute(&equity, &trades, &bars.close, times, warmup);
+    if !benchmark {
+        return Ok(BacktestRun {
+            stats,
+            benchmark: Stats::default(),
+            trades,
+            equity,
+            benchmark_equity: Vec::new(),
+            signal: sig,
+            start,
+            open_trade,
+        });
+    }
     // Buy and hold: all cash at the close of bar `warmup`, held to the end.
     let c0 = bars.close[warmup];
     let benchmark_equity: Vec<f64> = (0..n)

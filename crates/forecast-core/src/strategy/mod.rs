@@ -18,7 +18,7 @@ mod signal;
 mod spec;
 pub mod stats;
 
-pub use engine::{run, BacktestRun, Bars};
+pub use engine::{run, run_stats, BacktestRun, Bars};
 pub use panel::{run_panel, PanelRun, Portfolio};
 pub use signal::{signal, signal_from};
 pub use spec::{CrossMode, Execution, Exits, ForecastSignal, SignalSpec, Sizing, StrategySpec};

@@ -197,7 +197,9 @@ pub(crate) fn geometric_mean(returns: &[f64]) -> f64 {
     if g.is_empty() {
         return f64::NAN;
     }
-    (g.iter().map(|v| v.ln()).sum::<f64>() / g.len() as f64).exp() - 1.0
+    // ln(1) is exactly 0: flat periods (no position) skip the logarithm, same sum.
+    let ln = |v: &f64| if *v == 1.0 { 0.0 } else { v.ln() };
+    (g.iter().map(ln).sum::<f64>() / g.len() as f64).exp() - 1.0
 }
 
 /// Periods per year and the resampling period of the returns, from the median spacing
@@ -381,7 +383,18 @@ pub fn compute(
         }
     };
     s.calmar = annualized / or_nan(max_dd);
-    let log_ret = |x: &[f64]| -> Vec<f64> { x.windows(2).map(|w| (w[1] / w[0]).ln()).collect() };
+    // ln(1) is exactly 0: a flat equity (no position) skips the logarithm.
+    let log_ret = |x: &[f64]| -> Vec<f64> {
+        x.windows(2)
+            .map(|w| {
+                if w[1] == w[0] && w[0] != 0.0 {
+                    0.0
+                } else {
+                    (w[1] / w[0]).ln()
+                }
+            })
+            .collect()
+    };
     let (er, mr) = (log_ret(equity), log_ret(close));
     s.beta = if er.len() > 1 {
         let (me, mm) = (mean(&er), mean(&mr));

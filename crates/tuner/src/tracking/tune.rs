@@ -112,6 +112,8 @@ struct State {
     metric: Option<String>,
     hold_parent: bool,
     parent_tags: Vec<(String, String)>,
+    /// Whether each trial gets a child run (see [`TuneTracker::without_trial_runs`]).
+    trial_runs: bool,
     warned: bool,
 }
 
@@ -252,6 +254,7 @@ impl TuneTracker {
                 trials: BTreeMap::new(),
                 metric: None,
                 hold_parent: false,
+                trial_runs: true,
                 parent_tags: Vec::new(),
                 warned: false,
             })),
@@ -262,6 +265,14 @@ impl TuneTracker {
     /// model ([`TuneTracker::log_best_model`]) and end it ([`TuneTracker::finish_parent`]).
     pub fn hold_parent(self) -> Self {
         self.lock().hold_parent = true;
+        self
+    }
+
+    /// Record the experiment's run only, not a child run per trial (a sweep of
+    /// thousands of millisecond trials): the parent still gets the summary, the best
+    /// trial's params and metric, and the experiment directory's files.
+    pub fn without_trial_runs(self) -> Self {
+        self.lock().trial_runs = false;
         self
     }
 
@@ -449,6 +460,9 @@ impl TrialObserver for TuneTracker {
     fn trial_started(&mut self, t: &TrialRecord) {
         let mut g = self.lock();
         let s = &mut *g;
+        if !s.trial_runs {
+            return;
+        }
         let mut tags = vec![("tune.starts".to_string(), t.starts.to_string())];
         let result = if let Some(run) = s.trials.get_mut(&t.id) {
             // A retry after a failure, or a PBT restart with new hyperparameters.
