@@ -556,7 +556,10 @@ mod kafka {
             .set("group.id", &a.kafka_group)
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", if a.once { "true" } else { "false" })
+            .set(
+                "enable.partition.eof",
+                if a.once { "true" } else { "false" },
+            )
             .create()
             .with_context(|| format!("--kafka-brokers {brokers}"))?;
         consumer

@@ -31,7 +31,9 @@ use crate::error::{Error, TrialError};
 use crate::runner::{TrialContext, TuneConfig};
 use crate::space::{Params, SearchSpace};
 use forecast_core::data::{load_data, Data, DataSpec};
-use forecast_core::strategy::{run as simulate, run_panel, run_stats, Bars, Stats, StrategySpec};
+use forecast_core::strategy::{
+    run as simulate, run_panel, run_stats, Bars, BarsStats, Stats, StrategySpec,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -171,8 +173,10 @@ pub struct StrategyObjective {
     panel: bool,
     holdout: f64,
     date_only: bool,
-    /// One series' in-sample bars, cut once for every trial.
+    /// One series' in-sample bars, cut once for every trial, and the part of their
+    /// statistics every trial shares.
     in_sample: Bars,
+    in_sample_stats: Option<BarsStats>,
 }
 
 impl StrategyObjective {
@@ -216,10 +220,13 @@ impl StrategyObjective {
             holdout: spec.strategy.holdout,
             date_only,
             in_sample: Bars::default(),
+            in_sample_stats: None,
         };
         if !panel {
             let bars = &objective.members[0].1;
-            objective.in_sample = bars.window(0..objective.split(bars));
+            let in_sample = bars.window(0..objective.split(bars));
+            objective.in_sample_stats = Some(BarsStats::of(&in_sample)?);
+            objective.in_sample = in_sample;
         }
         Ok(objective)
     }
@@ -294,11 +301,10 @@ impl StrategyObjective {
     /// defined statistic.
     pub fn run(&self, ctx: &mut TrialContext<'_>) -> Result<(), TrialError> {
         let spec = self.configure(ctx.params())?;
-        let stats = if self.panel {
-            self.part(&spec, false)?.stats
-        } else {
+        let stats = match &self.in_sample_stats {
             // One series: the strategy's statistics only (buy and hold is not scored).
-            run_stats(&spec, &self.in_sample)?
+            Some(shared) => run_stats(&spec, &self.in_sample, shared)?,
+            None => self.part(&spec, false)?.stats,
         };
         let metrics = metric_pairs(&stats);
         let refs: Vec<(&str, f64)> = metrics.iter().map(|(k, v)| (*k, *v)).collect();

@@ -3,7 +3,7 @@
 
 use super::signal::signal;
 use super::spec::{Sizing, StrategySpec};
-use super::stats::{self, annual_periods, Stats, Trade};
+use super::stats::{self, BarsStats, Stats, Trade};
 use crate::data::{Frame, Panel};
 use crate::error::{Error, Result};
 use chrono::NaiveDateTime;
@@ -164,6 +164,15 @@ impl Bars {
     }
 }
 
+impl BarsStats {
+    /// The part of the statistics shared by every run over `bars`, after checking the
+    /// bars once (columns of one length, prices positive and finite).
+    pub fn of(bars: &Bars) -> Result<BarsStats> {
+        bars.check(false)?;
+        Ok(BarsStats::new(&bars.close, bars.times.as_deref()))
+    }
+}
+
 /// What a backtest produced.
 #[derive(Debug, Clone)]
 pub struct BacktestRun {
@@ -224,20 +233,41 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
 /// Run `spec` over `bars`. Errors: malformed bars, or too few bars for the signal
 /// (naming the signal's key).
 pub fn run(spec: &StrategySpec, bars: &Bars) -> Result<BacktestRun> {
-    simulate(spec, bars, true)
+    bars.check(spec.execution.require_volume)?;
+    let shared = BarsStats::new(&bars.close, bars.times.as_deref());
+    simulate(spec, bars, true, &shared)
 }
 
-/// The strategy's statistics of [`run`] alone, without buy and hold beside (what each
-/// trial of a sweep needs; half the statistics' work).
-pub fn run_stats(spec: &StrategySpec, bars: &Bars) -> Result<Stats> {
-    simulate(spec, bars, false).map(|r| r.stats)
+/// The strategy's statistics of [`run`] alone, without buy and hold beside, from the
+/// statistics' shared part of `bars` made once ([`BarsStats::of`] the same bars):
+/// what each trial of a sweep needs. Errors as [`run`]; shared parts of other bars are
+/// refused.
+pub fn run_stats(spec: &StrategySpec, bars: &Bars, shared: &BarsStats) -> Result<Stats> {
+    // The prices were checked once by `BarsStats::of`.
+    if spec.execution.require_volume && bars.volume.is_none() {
+        return Err(Error::config(
+            "execution.require_volume",
+            "the data has no volume column",
+        ));
+    }
+    if !shared.is_of(&bars.close) {
+        return Err(Error::config(
+            "bars",
+            "the statistics' shared part was made from other bars",
+        ));
+    }
+    simulate(spec, bars, false, shared).map(|r| r.stats)
 }
 
 /// [`run`], with buy and hold only when `benchmark` (else its statistics are the
-/// defaults and its equity empty).
-fn simulate(spec: &StrategySpec, bars: &Bars, benchmark: bool) -> Result<BacktestRun> {
+/// defaults and its equity empty). The bars are checked.
+fn simulate(
+    spec: &StrategySpec,
+    bars: &Bars,
+    benchmark: bool,
+    shared: &BarsStats,
+) -> Result<BacktestRun> {
     spec.check()?;
-    bars.check(spec.execution.require_volume)?;
     let n = bars.len();
     let (warmup, key) = spec.warmup();
     let start = warmup + 1;
@@ -254,11 +284,11 @@ fn simulate(spec: &StrategySpec, bars: &Bars, benchmark: bool) -> Result<Backtes
     let ex = &spec.execution;
     let c = ex.commission_bps / 1e4;
     let slip = ex.slippage_bps / 1e4;
-    let annual = bars
-        .times
-        .as_deref()
-        .map(|t| annual_periods(t).0)
-        .unwrap_or(252.0);
+    let annual = if bars.times.is_some() {
+        shared.annual()
+    } else {
+        252.0
+    };
 
     let mut cash = ex.cash;
     let mut open: Option<Open> = None;
@@ -435,7 +465,8 @@ fn simulate(spec: &StrategySpec, bars: &Bars, benchmark: bool) -> Result<Backtes
     });
 
     let times = bars.times.as_deref();
-    let stats = stats::compute(&equity, &trades, &bars.close, times, warmup);
+    let timed = times.is_some();
+    let stats = stats::compute_with(&equity, &trades, &bars.close, timed, warmup, shared);
     if !benchmark {
         return Ok(BacktestRun {
             stats,
@@ -470,7 +501,14 @@ fn simulate(spec: &StrategySpec, bars: &Bars, benchmark: bool) -> Result<Backtes
         commission: 0.0,
         exit_reason: "end",
     };
-    let benchmark = stats::compute(&benchmark_equity, &[hold], &bars.close, times, warmup);
+    let benchmark = stats::compute_with(
+        &benchmark_equity,
+        &[hold],
+        &bars.close,
+        timed,
+        warmup,
+        shared,
+    );
     Ok(BacktestRun {
         stats,
         benchmark,

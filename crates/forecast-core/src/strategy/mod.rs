@@ -22,7 +22,7 @@ pub use engine::{run, run_stats, BacktestRun, Bars};
 pub use panel::{run_panel, PanelRun, Portfolio};
 pub use signal::{signal, signal_from};
 pub use spec::{CrossMode, Execution, Exits, ForecastSignal, SignalSpec, Sizing, StrategySpec};
-pub use stats::{Stats, Trade};
+pub use stats::{BarsStats, Stats, Trade};
 
 #[cfg(test)]
 mod tests {
@@ -65,6 +65,40 @@ mod tests {
         "kind = \"macd\"",
         "kind = \"any\"\nconfirm = 2\nsignals = [{kind = \"rsi\", lower = 45, upper = 55}, {kind = \"sma-cross\", fast = 3, slow = 8, mode = \"state\"}]",
     ];
+
+    /// A sweep's statistics (`run_stats` with the bars' shared part made once) are
+    /// `run`'s to the bit; a shared part of other bars is refused.
+    #[test]
+    fn run_stats_equals_run() {
+        let mut bars = walk(400, 3);
+        let day0 = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        bars.times = Some(
+            (0..400)
+                .map(|i| {
+                    (day0 + chrono::Duration::days(i))
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap()
+                })
+                .collect(),
+        );
+        let shared = BarsStats::of(&bars).unwrap();
+        for sig in SIGNALS.iter().skip(1) {
+            let s = spec(&format!(
+                "[signal]\n{sig}\n[execution]\nlong_only = false\ncommission_bps = 5\n"
+            ));
+            let a = run(&s, &bars).unwrap().stats.entries();
+            let b = run_stats(&s, &bars, &shared).unwrap().entries();
+            for ((k, x), (_, y)) in a.iter().zip(&b) {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "{sig}: {k} {x} vs {y}"
+                );
+            }
+        }
+        let other = BarsStats::of(&walk(400, 4)).unwrap();
+        let s = spec("[signal]\nkind = \"macd\"\n");
+        assert!(run_stats(&s, &bars, &other).is_err());
+    }
 
     /// Changing any bar after t changes no signal, fill, trade or equity up to t.
     #[test]

@@ -242,10 +242,10 @@ pub(crate) fn annual_periods(times: &[NaiveDateTime]) -> (f64, Period) {
     }
 }
 
-/// The last equity of each calendar period with data, as pandas' `resample(period)
-/// .last().dropna()` (weeks end on Sunday, months and years at their end), then their
-/// simple returns.
-fn period_returns(equity: &[f64], times: &[NaiveDateTime], period: Period) -> Vec<f64> {
+/// The last bar of each calendar period with data, as pandas' `resample(period)
+/// .last().dropna()` takes it (weeks end on Sunday, months and years at their end); the
+/// equity there gives the period returns.
+fn period_ends(times: &[NaiveDateTime], period: Period) -> Vec<usize> {
     let key = |t: &NaiveDateTime| -> (i32, u32, u32) {
         let d = t.date();
         match period {
@@ -259,20 +259,20 @@ fn period_returns(equity: &[f64], times: &[NaiveDateTime], period: Period) -> Ve
             Period::Year => (d.year(), 0, 0),
         }
     };
-    let mut last: Vec<f64> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
     let mut prev_key = None;
-    for (e, t) in equity.iter().zip(times) {
+    for (i, t) in times.iter().enumerate() {
         let k = key(t);
         if prev_key == Some(k) {
-            if let Some(l) = last.last_mut() {
-                *l = *e;
+            if let Some(l) = ends.last_mut() {
+                *l = i;
             }
         } else {
-            last.push(*e);
+            ends.push(i);
             prev_key = Some(k);
         }
     }
-    last.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+    ends
 }
 
 /// backtesting.py's drawdown durations and depths: the stretches between bars at a
@@ -295,6 +295,85 @@ fn drawdown_stretches(dd: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
     (!len.is_empty()).then_some((len, depth))
 }
 
+/// What the statistics of every run over the same bars share: the periods per year,
+/// the last bar of each calendar period, the span in years and the closes' log returns
+/// with their mean and variance (the market's side of beta). Computed once per set of
+/// bars, so that a sweep's trials do not repeat it.
+#[derive(Debug, Clone)]
+pub struct BarsStats {
+    /// Bars (closes) it was made from.
+    n: usize,
+    /// Periods per year; NaN without timestamps.
+    annual: f64,
+    /// Index of the last bar of each calendar period (empty without timestamps).
+    period_ends: Vec<usize>,
+    /// First to last timestamp in years (NaN without timestamps).
+    years: f64,
+    /// Log returns of the closes, their mean and sample variance.
+    close_log_returns: Vec<f64>,
+    close_mean: f64,
+    close_var: f64,
+    /// The first and last closes (to recognise the bars).
+    first: Option<f64>,
+    last: Option<f64>,
+}
+
+/// Log returns of `x`; ln(1) is exactly 0, so a flat stretch skips the logarithm.
+fn log_returns(x: &[f64]) -> Vec<f64> {
+    x.windows(2)
+        .map(|w| {
+            if w[1] == w[0] && w[0] != 0.0 {
+                0.0
+            } else {
+                (w[1] / w[0]).ln()
+            }
+        })
+        .collect()
+}
+
+impl BarsStats {
+    /// Periods per year (NaN without timestamps).
+    pub(crate) fn annual(&self) -> f64 {
+        self.annual
+    }
+
+    /// Whether this was made from `close` (its length and its first and last values).
+    pub(crate) fn is_of(&self, close: &[f64]) -> bool {
+        self.n == close.len()
+            && self.close_log_returns.len() == close.len().saturating_sub(1)
+            && self.first == close.first().copied()
+            && self.last == close.last().copied()
+    }
+
+    /// The shared part of the statistics of runs over `close` at `times`.
+    pub(crate) fn new(close: &[f64], times: Option<&[NaiveDateTime]>) -> BarsStats {
+        let n = close.len();
+        let (annual, period_ends, years) = match times {
+            Some(times) if !times.is_empty() => {
+                let (a, period) = annual_periods(times);
+                let span = times[times.len() - 1] - times[0];
+                let years = span.num_seconds() as f64 / 86_400.0 / 365.25;
+                (a, period_ends(times, period), years)
+            }
+            _ => (f64::NAN, Vec::new(), f64::NAN),
+        };
+        let close_log_returns = log_returns(close);
+        let close_mean = mean(&close_log_returns);
+        let close_var = var(&close_log_returns);
+        BarsStats {
+            n,
+            first: close.first().copied(),
+            last: close.last().copied(),
+            annual,
+            period_ends,
+            years,
+            close_log_returns,
+            close_mean,
+            close_var,
+        }
+    }
+}
+
 /// The statistics of `equity` (one value per bar of `close`), the closed `trades`, the
 /// bars' `times` (`None` for row-indexed data: the annualised statistics are NaN) and
 /// `first_bar`, the first bar with the signal's indicators defined (where buy and
@@ -306,6 +385,27 @@ pub fn compute(
     times: Option<&[NaiveDateTime]>,
     first_bar: usize,
 ) -> Stats {
+    compute_with(
+        equity,
+        trades,
+        close,
+        times.is_some(),
+        first_bar,
+        &BarsStats::new(close, times),
+    )
+}
+
+/// [`compute`] with the part shared by every run over the same bars already computed
+/// (`shared` must be of `close`; `timed`: whether the bars have timestamps).
+pub(crate) fn compute_with(
+    equity: &[f64],
+    trades: &[Trade],
+    close: &[f64],
+    timed: bool,
+    first_bar: usize,
+    shared: &BarsStats,
+) -> Stats {
+    debug_assert_eq!(shared.n, close.len());
     let n = equity.len();
     let mut s = Stats {
         n_trades: trades.len() as f64,
@@ -337,34 +437,24 @@ pub fn compute(
     let c0 = close[first_bar.min(n - 1)];
     s.buy_hold_return_pct = (close[n - 1] - c0) / c0 * 100.0;
 
-    let (annual, returns) = match times {
-        Some(times) => {
-            let (a, period) = annual_periods(times);
-            (a, period_returns(equity, times, period))
-        }
-        None => (f64::NAN, Vec::new()),
-    };
-    let g = if times.is_some() {
-        geometric_mean(&returns)
+    let (annual, returns) = if timed {
+        let last: Vec<f64> = shared.period_ends.iter().map(|&i| equity[i]).collect();
+        let returns: Vec<f64> = last.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        (shared.annual, returns)
     } else {
-        0.0
+        (f64::NAN, Vec::new())
     };
+    let g = if timed { geometric_mean(&returns) } else { 0.0 };
     let annualized = (1.0 + g).powf(annual) - 1.0;
     s.return_ann_pct = annualized * 100.0;
     s.volatility_ann_pct =
         ((var(&returns) + (1.0 + g).powi(2)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt()
             * 100.0;
-    s.cagr_pct = match times {
-        Some(t) => {
-            let span = t[n - 1] - t[0];
-            let years = span.num_seconds() as f64 / 86_400.0 / 365.25;
-            if years != 0.0 {
-                ((s.equity_final / equity[0]).powf(1.0 / years) - 1.0) * 100.0
-            } else {
-                f64::NAN
-            }
-        }
-        None => f64::NAN,
+    let years = shared.years;
+    s.cagr_pct = if timed && years != 0.0 {
+        ((s.equity_final / equity[0]).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        f64::NAN
     };
     s.sharpe = s.return_ann_pct / or_nan(s.volatility_ann_pct);
     let downside = mean(
@@ -383,28 +473,16 @@ pub fn compute(
         }
     };
     s.calmar = annualized / or_nan(max_dd);
-    // ln(1) is exactly 0: a flat equity (no position) skips the logarithm.
-    let log_ret = |x: &[f64]| -> Vec<f64> {
-        x.windows(2)
-            .map(|w| {
-                if w[1] == w[0] && w[0] != 0.0 {
-                    0.0
-                } else {
-                    (w[1] / w[0]).ln()
-                }
-            })
-            .collect()
-    };
-    let (er, mr) = (log_ret(equity), log_ret(close));
+    let (er, mr) = (log_returns(equity), &shared.close_log_returns);
     s.beta = if er.len() > 1 {
-        let (me, mm) = (mean(&er), mean(&mr));
+        let (me, mm) = (mean(&er), shared.close_mean);
         let cov = er
             .iter()
-            .zip(&mr)
+            .zip(mr)
             .map(|(a, b)| (a - me) * (b - mm))
             .sum::<f64>()
             / (er.len() - 1) as f64;
-        cov / var(&mr)
+        cov / shared.close_var
     } else {
         f64::NAN
     };
