@@ -9,8 +9,6 @@ mod common;
 use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -18,23 +16,15 @@ fn bars_from_a_kafka_topic_fire_the_alerts_stdin_gives() {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("bars", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
-    let text = std::fs::read_to_string(common::dataset("msft_daily.csv")).unwrap();
-    let lines: Vec<String> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            format!("{{\"ds\": \"{}\", \"close\": {}}}", f[0], f[4])
-        })
-        .collect();
-    let bars = &lines[lines.len() - 200..];
+    let bars = common::msft(200);
+    let lines = common::json_lines(&bars);
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
         .unwrap();
-    for b in bars {
+    for line in lines.lines() {
         producer
-            .send(BaseRecord::<(), str>::to("bars").payload(b.as_str()))
+            .send(BaseRecord::<(), str>::to("bars").payload(line))
             .unwrap();
     }
     producer.flush(Duration::from_secs(10)).unwrap();
@@ -60,19 +50,8 @@ fn bars_from_a_kafka_topic_fire_the_alerts_stdin_gives() {
         ])
     };
     let from_kafka = from_topic();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(["watch", "--stdin", "--rules", rules])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n", bars.join("\n")).as_bytes())
-        .unwrap();
-    let from_stdin = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let out = common::watch_stdin(std::path::Path::new(rules), &lines, &[], &[]);
+    let from_stdin = String::from_utf8(out.stdout).unwrap();
     assert!(from_stdin.lines().count() >= 10, "{from_stdin}");
     assert_eq!(from_kafka, from_stdin);
 

@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::dataset;
+use common::{json_lines, msft, watch_stdin};
 use forecast_core::strategy::alert::RuleSet;
 use forecast_core::strategy::signal;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RULES: &str = r#"
@@ -25,26 +25,6 @@ when = { kind = "rsi", period = 5, lower = 25, upper = 75 }
 on = "long"
 message = "RSI(5) under 25"
 "#;
-
-/// The last `n` MSFT bars: (date, close).
-fn msft(n: usize) -> Vec<(String, f64)> {
-    let text = std::fs::read_to_string(dataset("msft_daily.csv")).unwrap();
-    let rows: Vec<(String, f64)> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[4].parse().unwrap())
-        })
-        .collect();
-    rows[rows.len() - n..].to_vec()
-}
-
-fn json_lines(bars: &[(String, f64)]) -> String {
-    bars.iter()
-        .map(|(d, c)| format!("{{\"ds\": \"{d}\", \"close\": {c}}}\n"))
-        .collect()
-}
 
 /// The alerts the rules' signals give on `bars` (rule, ds, signal), from bar `from`
 /// on: where a rule's (matching) value changes to a non-zero value.
@@ -92,27 +72,6 @@ fn rules_file(dir: &Path) -> PathBuf {
     let p = dir.join("rules.toml");
     std::fs::write(&p, RULES).unwrap();
     p
-}
-
-/// `forecast watch --stdin --rules RULES EXTRA...` fed `input`.
-fn watch_stdin(rules: &Path, input: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forecast"))
-        .args(["watch", "--stdin", "--rules"])
-        .arg(rules)
-        .args(extra)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

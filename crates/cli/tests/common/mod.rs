@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The ten NYSE trading days after the last row of `datasets/msft_daily.csv` (Friday
 /// 2017-11-10): Thanksgiving, Thursday 2017-11-23, is skipped.
@@ -182,4 +183,46 @@ pub fn backtest_json(data: &Path, model: &str, extra: &[&str]) -> Value {
     let mut args = vec!["backtest", "--data", data, "--model", model, "--json"];
     args.extend(extra);
     serde_json::from_str(&ok(&args)).expect("backtest --json prints JSON")
+}
+
+/// The last `n` MSFT bars: (date, close).
+pub fn msft(n: usize) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(dataset("msft_daily.csv")).unwrap();
+    let rows: Vec<(String, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[4].parse().unwrap())
+        })
+        .collect();
+    rows[rows.len() - n..].to_vec()
+}
+
+/// Bars as `forecast watch --stdin` reads them: one JSON object per line.
+pub fn json_lines(bars: &[(String, f64)]) -> String {
+    bars.iter()
+        .map(|(d, c)| format!("{{\"ds\": \"{d}\", \"close\": {c}}}\n"))
+        .collect()
+}
+
+/// `forecast watch --stdin --rules RULES EXTRA...` fed `input`.
+pub fn watch_stdin(rules: &Path, input: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forecast"))
+        .args(["watch", "--stdin", "--rules"])
+        .arg(rules)
+        .args(extra)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
