@@ -560,6 +560,9 @@ mod tests {
             ("drift", &[]),
             ("naive2", &[]),
             ("mean", &[]),
+            ("theta", &[]),
+            ("theta", &[("variant", "dotm")]),
+            ("auto-theta", &[]),
             ("arima", &[("order", "[1,1,1]")]),
             (
                 "arima",

@@ -13,6 +13,7 @@ pub mod arima;
 pub mod baselines;
 pub mod naive2;
 pub mod neural;
+pub mod theta;
 
 use crate::data::Column;
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ use serde_json::Value;
 pub use arima::{Arima, ArimaFitted, AutoArima, AutoArimaFitted};
 pub use naive2::{Naive2, Naive2Fitted};
 pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
+pub use theta::{AutoTheta, Theta, ThetaFitted};
 
 pub use baselines::{
     Drift, DriftFitted, Mean, MeanFitted, Naive, NaiveFitted, SeasonalNaive, SeasonalNaiveFitted,
@@ -262,6 +264,10 @@ model_kinds! {
     Arima(Arima => ArimaFitted) = "arima";
     /// ARIMA with orders chosen by the Hyndman–Khandakar search.
     AutoArima(AutoArima => AutoArimaFitted) = "auto-arima";
+    /// Theta method (standard by default; optimised and dynamic variants by `variant`).
+    Theta(Theta => ThetaFitted) = "theta";
+    /// The best of the four Theta models (standard, optimised, dynamic, dynamic optimised).
+    AutoTheta(AutoTheta => ThetaFitted) = "auto-theta";
     /// Stacked LSTM network.
     Lstm(LstmConfig => NeuralFitted) = "lstm";
     /// Transformer encoder network.
@@ -523,13 +529,19 @@ impl ModelConfig {
     }
 
     /// The configuration with the values the fit chose for the keys it was left to
-    /// decide (a seasonal naive model's inferred `season_length`, ARIMA's `constant`),
-    /// as tracking records it.
+    /// decide (a seasonal naive or Theta model's inferred `season_length`, ARIMA's
+    /// `constant`), as tracking records it.
     pub fn resolved(&self, fitted: &FittedModel) -> ModelConfig {
         let mut c = self.clone();
         match (&mut c, fitted) {
             (ModelConfig::SeasonalNaive(cfg), FittedModel::SeasonalNaive(f)) => {
                 cfg.season_length = Some(f.last_season.len());
+            }
+            (ModelConfig::Theta(cfg), FittedModel::Theta(f)) => {
+                cfg.season_length = Some(f.indices.len());
+            }
+            (ModelConfig::AutoTheta(cfg), FittedModel::AutoTheta(f)) => {
+                cfg.season_length = Some(f.indices.len());
             }
             (ModelConfig::Arima(cfg), FittedModel::Arima(f)) => {
                 cfg.constant = Some(f.trend != arima::Trend::None);

@@ -49,7 +49,7 @@ pub struct Naive2Fitted {
 }
 
 /// Sample autocorrelation of `y` at lag `k` (the M4 code's `acf`).
-fn acf(y: &[f64], k: usize) -> f64 {
+pub(crate) fn acf(y: &[f64], k: usize) -> f64 {
     let n = y.len();
     let mean = y.iter().sum::<f64>() / n as f64;
     let den: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
