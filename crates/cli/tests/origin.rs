@@ -17,6 +17,8 @@ const KINDS: &[(&str, &[&str])] = &[
     ("mean", &[]),
     ("arima", &["--order", "1,1,1", "--seasonal", "0,1,1,12"]),
     ("auto-arima", &[]),
+    ("theta", &[]),
+    ("auto-theta", &[]),
     (
         "lstm",
         &[

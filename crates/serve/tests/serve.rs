@@ -1386,3 +1386,41 @@ fn a_stream_with_rules_sends_each_alert_once_after_its_forecast() {
     ws_send(&mut ws, r#"{"type": "subscribe", "h": 1}"#);
     assert_eq!(ws_json(&mut ws)["type"], "subscribed");
 }
+
+#[test]
+fn theta_models_are_served_as_the_library_forecasts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let panel_series = train_panel(&dir.path().join("stocks"), "auto-theta");
+    let msft = train_msft(&dir.path().join("msft"), "theta", &[("variant", "dotm")]);
+    let panel = artifact::load_panel(&dir.path().join("stocks")).unwrap();
+    assert_eq!(panel.series.len(), panel_series.len());
+    let srv = start(Source::detect(dir.path()).unwrap(), ServeOptions::default());
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/msft/forecast",
+        "application/json",
+        r#"{"h": 5, "level": [95]}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    let want = msft.predict(5, &[95.0], &[]).unwrap();
+    let rows = v["forecasts"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["mean"].as_f64().unwrap(), want.point[i]);
+        assert_eq!(r["lo-95"].as_f64().unwrap(), want.intervals[0].lower[i]);
+        assert_eq!(r["hi-95"].as_f64().unwrap(), want.intervals[0].upper[i]);
+    }
+    let (status, v) = post(
+        &srv.base,
+        "/v1/models/stocks/forecast",
+        "application/json",
+        r#"{"h": 3, "ids": ["AAPL"]}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    let f = &panel.series.iter().find(|(i, _)| i == "AAPL").unwrap().1;
+    let want = f.predict(3, &[], &[]).unwrap();
+    let rows = v["forecasts"].as_array().unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["mean"].as_f64().unwrap(), want.point[i]);
+    }
+}
