@@ -42,7 +42,9 @@
 //! residuals after the first three rows, on the original scale: the adjusted series'
 //! residuals times the seasonal indices) and takes their empirical quantiles. Its
 //! simulated paths always update `A` and `B` dynamically (also for the static models),
-//! with the running mean updated before the slope. Every path is linear in the errors,
+//! with the running mean updated before the slope, so the static models' intervals are
+//! centred on the paths' mean, not on the point forecast (on M3's N1702 the two differ by
+//! up to 3% by step 18). Every path is linear in the errors,
 //! so the distribution they sample is Gaussian; we compute its mean and standard
 //! deviation per step exactly and give the Gaussian quantiles, which is what
 //! statsforecast's intervals estimate, without their Monte Carlo noise. The bounds are
