@@ -139,8 +139,10 @@ pub fn train(
 pub struct PredictPanel<'a> {
     /// Model directory.
     pub model: &'a Path,
-    /// Steps to forecast.
-    pub horizon: usize,
+    /// Steps to forecast (`None`: the future rows per series).
+    pub horizon: Option<usize>,
+    /// The regressors over the horizon, a long table with the id column.
+    pub future: Option<&'a Path>,
     /// Interval levels.
     pub levels: &'a [f64],
     /// Only these series.
@@ -175,9 +177,62 @@ pub fn predict(p: PredictPanel<'_>) -> Result<()> {
     if global && !p.ids.is_empty() {
         model = model.subset(p.ids)?;
     }
-    let (forecasts, failed) = model.predict(p.horizon, p.levels);
+    let first = &model
+        .series
+        .first()
+        .context("the panel model holds no series")?
+        .1;
+    let future = match p.future {
+        Some(path) => {
+            let options = forecast_core::data::PanelOptions {
+                id_column: Some(model.id_column.clone()),
+                load: forecast_core::LoadOptions {
+                    time_col: first.schema.time_column.clone(),
+                    required: vec![],
+                    missing: forecast_core::MissingPolicy::Error,
+                    ..Default::default()
+                },
+                wide: None,
+            };
+            let data = load_data(path, &options)
+                .with_context(|| format!("--future {}", path.display()))?;
+            let Data::Panel(mut panel) = data else {
+                anyhow::bail!(
+                    "--future {}: a panel model needs a long table with the id column '{}'",
+                    path.display(),
+                    model.id_column
+                );
+            };
+            if !p.ids.is_empty() {
+                panel.members.retain(|m| p.ids.contains(&m.id));
+            }
+            Some(panel)
+        }
+        None => {
+            let needed = first.future_columns();
+            anyhow::ensure!(
+                needed.is_empty(),
+                "{} was trained with regressors ({}): pass their values over the horizon with --future FILE (a long table: {}, {}{})",
+                p.model.display(),
+                needed.join(", "),
+                model.id_column,
+                first
+                    .schema
+                    .time_column
+                    .as_ref()
+                    .map(|t| format!("{t}, "))
+                    .unwrap_or_default(),
+                needed.join(", ")
+            );
+            None
+        }
+    };
+    let (horizon, forecasts, failed) =
+        model
+            .predict_future(future.as_ref(), p.horizon, p.levels)
+            .with_context(|| format!("--future for {}", p.model.display()))?;
     let name = p.alias.unwrap_or(model.kind());
-    write_forecasts(&forecasts, &model, name, &p, &failed)?;
+    write_forecasts(&forecasts, &model, name, &p, horizon, &failed)?;
     fail_if_any(&failed, "forecast")
 }
 
@@ -257,6 +312,7 @@ fn write_forecasts(
     model: &PanelForecaster,
     name: &str,
     p: &PredictPanel<'_>,
+    horizon: usize,
     failed: &[Failed],
 ) -> Result<()> {
     let table = LongTable::new(forecasts, name, p.levels);
@@ -283,7 +339,7 @@ fn write_forecasts(
             skipped.extend(listed(failed));
             let doc = json!({
                 "model": name,
-                "horizon": p.horizon,
+                "horizon": horizon,
                 "levels": p.levels,
                 "series": forecasts.len(),
                 "rows": rows,

@@ -23,14 +23,21 @@ pub enum Format {
     forecast predict --model models/msft --horizon 10 --level 80,95\n  \
     forecast predict --model models/msft --horizon 10 --format json --output forecast.json\n  \
     forecast predict --model models/msft --horizon 5 --data datasets/msft_daily.csv   # condition on newer rows, no refit\n  \
-    forecast predict --model models/m3 --horizon 18 --level 80,95 --format parquet --output f.parquet   # a panel model")]
+    forecast predict --model models/m3 --horizon 18 --level 80,95 --format parquet --output f.parquet   # a panel model\n  \
+    forecast predict --model models/armax --future future.csv   # regressors over the horizon; one step per row")]
 pub struct PredictArgs {
     /// Model directory written by `forecast train`.
     #[arg(long)]
     pub model: PathBuf,
-    /// Steps to forecast.
+    /// Steps to forecast [default: the --future file's rows, per series].
     #[arg(long)]
-    pub horizon: usize,
+    pub horizon: Option<usize>,
+    /// The regressors' values over the horizon, for a model trained with --features
+    /// (ARIMAX): CSV or Parquet with the time column and those columns, one row per
+    /// future period after the model's last row (a panel: long format with the id
+    /// column). Indicators the model computes itself (dow, month, lag:N) are not needed.
+    #[arg(long)]
+    pub future: Option<PathBuf>,
     /// History to condition on (same schema as training; newer rows), without refitting.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -55,11 +62,16 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: PredictArgs) -> Result<()> {
-    anyhow::ensure!(a.horizon >= 1, "--horizon must be at least 1");
+    anyhow::ensure!(a.horizon != Some(0), "--horizon must be at least 1");
+    anyhow::ensure!(
+        a.horizon.is_some() || a.future.is_some(),
+        "--horizon is required (or --future, whose rows set it)"
+    );
     if artifact::is_panel(&a.model) {
         return crate::panel::predict(crate::panel::PredictPanel {
             model: &a.model,
             horizon: a.horizon,
+            future: a.future.as_deref(),
             levels: &a.level,
             ids: &a.ids,
             data: a.data.as_deref(),
@@ -105,11 +117,35 @@ pub fn run(a: PredictArgs) -> Result<()> {
         .with_context(|| format!("{} does not match the model's schema", path.display()))?;
         model = model.condition(&history)?;
     }
-    let fc = model.predict(a.horizon, &a.level, &[])?;
-    let times = model.future_timestamps(a.horizon);
+    let future = match &a.future {
+        Some(path) => Some(load_future(path, &model.schema)?),
+        None => {
+            let needed = model.future_columns();
+            anyhow::ensure!(
+                needed.is_empty(),
+                "{} was trained with regressors ({}): pass their values over the horizon with --future FILE (columns: {}{})",
+                a.model.display(),
+                needed.join(", "),
+                model
+                    .schema
+                    .time_column
+                    .as_ref()
+                    .map(|t| format!("{t}, "))
+                    .unwrap_or_default(),
+                needed.join(", ")
+            );
+            None
+        }
+    };
+    let inputs = model
+        .future_inputs(future.as_ref(), a.horizon)
+        .with_context(|| format!("--future for {}", a.model.display()))?;
+    let horizon = inputs.horizon;
+    let fc = model.predict(horizon, &a.level, &inputs.columns)?;
+    let times = model.future_timestamps(horizon);
     let text = match a.format {
         Format::Json => {
-            let rows: Vec<Value> = (0..a.horizon)
+            let rows: Vec<Value> = (0..horizon)
                 .map(|i| {
                     let mut row = Map::new();
                     match &times {
@@ -127,7 +163,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 .collect();
             let doc = json!({
                 "model": model.spec.model.kind(),
-                "horizon": a.horizon,
+                "horizon": horizon,
                 "levels": a.level,
                 "rows": rows,
             });
@@ -144,7 +180,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 s.push_str(&format!(",lower_{l},upper_{l}"));
             }
             s.push('\n');
-            for i in 0..a.horizon {
+            for i in 0..horizon {
                 match &times {
                     Some(t) => s.push_str(&t[i]),
                     None => s.push_str(&(i + 1).to_string()),
@@ -159,4 +195,19 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     };
     emit(&text, a.output.as_deref())
+}
+
+/// Read a table of future rows (`--future`): the model's time column, any other
+/// columns; missing cells are errors.
+fn load_future(
+    path: &std::path::Path,
+    schema: &forecast_core::data::DataSchema,
+) -> Result<forecast_core::Frame> {
+    let load_options = LoadOptions {
+        time_col: schema.time_column.clone(),
+        required: vec![],
+        missing: MissingPolicy::Error,
+        ..Default::default()
+    };
+    load(path, &load_options).with_context(|| format!("--future {}", path.display()))
 }

@@ -333,6 +333,111 @@ impl PanelForecaster {
     }
 }
 
+impl PanelForecaster {
+    /// [`PanelForecaster::predict`] with each series' regressors over the horizon from
+    /// `future` (a long table of future rows, see [`crate::future`]; `None` for a model
+    /// without input-column regressors). The horizon is `horizon`, or the number of
+    /// future rows per series, which must then be the same for every series. Returns
+    /// the horizon used with the forecasts. Future rows must cover every series of the
+    /// model; rows of a series the model does not hold, or that do not continue their
+    /// series, are errors naming the series. A series whose forecast fails is listed
+    /// and does not stop the others.
+    pub fn predict_future(
+        &self,
+        future: Option<&Panel>,
+        horizon: Option<usize>,
+        levels: &[f64],
+    ) -> Result<(usize, Vec<SeriesForecast>, Vec<Failed>)> {
+        if let Some(panel) = future {
+            let unknown: Vec<&str> = panel
+                .members
+                .iter()
+                .map(|m| m.id.as_str())
+                .filter(|id| !self.series.iter().any(|(s, _)| s == id))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Error::config(
+                    "future",
+                    format!(
+                        "{}: series {} not in the model (or not selected)",
+                        panel.source.display(),
+                        unknown
+                            .iter()
+                            .map(|id| format!("'{id}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut inputs = Vec::with_capacity(self.series.len());
+        for (id, f) in &self.series {
+            let frame = match future {
+                Some(panel) => Some(
+                    &panel
+                        .members
+                        .iter()
+                        .find(|m| &m.id == id)
+                        .ok_or_else(|| {
+                            Error::config(
+                                "future",
+                                format!(
+                                    "{}: no future rows for series '{id}'",
+                                    panel.source.display()
+                                ),
+                            )
+                        })?
+                        .frame,
+                ),
+                None => None,
+            };
+            inputs.push(
+                f.future_inputs(frame, horizon)
+                    .map_err(|e| e.in_series(id))?,
+            );
+        }
+        let h = match (horizon, inputs.first()) {
+            (Some(h), _) => h,
+            (None, Some(first)) => {
+                let h = first.horizon;
+                if let Some(((id, _), other)) = self
+                    .series
+                    .iter()
+                    .zip(&inputs)
+                    .find(|(_, i)| i.horizon != h)
+                {
+                    return Err(Error::config(
+                        "future",
+                        format!(
+                            "series '{}' has {} future rows and series '{id}' {}: give the horizon, or the same number of rows per series",
+                            self.series[0].0, h, other.horizon
+                        ),
+                    ));
+                }
+                h
+            }
+            (None, None) => return Err(Error::config("horizon", "must be at least 1")),
+        };
+        let results: Vec<(String, Result<SeriesForecast>)> = self
+            .series
+            .par_iter()
+            .zip(inputs.par_iter())
+            .map(|((id, f), input)| {
+                let r = f
+                    .predict(h, levels, &input.columns)
+                    .map(|forecast| SeriesForecast {
+                        unique_id: id.clone(),
+                        ds: f.future_timestamps(h),
+                        forecast,
+                    });
+                (id.clone(), r)
+            })
+            .collect();
+        let (ok, failed) = split_results(results);
+        Ok((h, ok.into_iter().map(|(_, f)| f).collect(), failed))
+    }
+}
+
 /// Successes (with their ids) in order, and the failures.
 fn split_results<T>(results: Vec<(String, Result<T>)>) -> (Vec<(String, T)>, Vec<Failed>) {
     let mut ok = Vec::with_capacity(results.len());

@@ -302,6 +302,21 @@ impl DataSchema {
         )
     }
 
+    /// The `h` timestamps that follow the last one seen, or `None` when the data is
+    /// indexed by row (see [`DataSchema::future_timestamps`] for them formatted).
+    pub fn future_times(&self, h: usize) -> Option<Vec<NaiveDateTime>> {
+        let mut t = self.last_timestamp?;
+        self.time_column.as_ref()?;
+        Some(
+            (0..h)
+                .map(|_| {
+                    t = self.step(t);
+                    t
+                })
+                .collect(),
+        )
+    }
+
     /// The timestamp of the row after the last one the model saw (the next row a
     /// stream of new observations must carry), or `None` for row-indexed data.
     pub fn next_timestamp(&self) -> Option<NaiveDateTime> {

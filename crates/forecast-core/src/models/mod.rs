@@ -566,6 +566,17 @@ impl FittedModel {
         }
     }
 
+    /// Names of the regressors whose values over the horizon the forecast needs (the
+    /// `future` columns of [`FittedModel::predict`]): an ARIMAX model's exogenous
+    /// columns; none for the other kinds, which take no future inputs.
+    pub fn regressors(&self) -> &[String] {
+        match self {
+            FittedModel::Arima(m) => &m.exog,
+            FittedModel::AutoArima(m) => &m.model.exog,
+            _ => &[],
+        }
+    }
+
     /// Whether this is one series of a global model.
     pub fn is_global(&self) -> bool {
         matches!(self, FittedModel::Lstm(m) | FittedModel::Transformer(m) if m.is_global())
