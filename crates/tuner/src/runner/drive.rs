@@ -9,8 +9,7 @@ use crate::store::{Store, TrialRecord, TrialStatus};
 use rayon::ThreadPool;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Replay a resumed store's history so that the searcher and the scheduler resume where
@@ -114,11 +113,10 @@ pub(super) fn replay(
     Ok(queue)
 }
 
-/// The thread pools of a run: one outer thread per concurrent trial, and one work pool
-/// of `threads` threads for each of them (a trial's numerical work runs on its own pool,
-/// so trials never steal each other's cores).
+/// The thread pools of a run: one work pool of `threads` threads for each concurrent
+/// trial (a trial's numerical work runs on its own pool, so trials never steal each
+/// other's cores).
 pub(super) struct Pools {
-    outer: ThreadPool,
     work: Vec<Arc<ThreadPool>>,
     threads: usize,
 }
@@ -140,7 +138,6 @@ impl Pools {
                 .map_err(|e| Error::config("tune.max_concurrent", e.to_string()))
         };
         Ok(Pools {
-            outer: build(config.max_concurrent, "trial")?,
             work: (0..config.max_concurrent)
                 .map(|_| build(threads, "work").map(Arc::new))
                 .collect::<Result<_>>()?,
@@ -231,56 +228,115 @@ impl Next {
     }
 }
 
-/// Start trials while slots are free and the budget lasts; return when none runs and
-/// none can start.
+/// What the slots share: which trial is next, and how many run.
+struct Slots {
+    next: Next,
+    running: usize,
+    /// No trial runs and none can start: every slot stops.
+    done: bool,
+}
+
+fn lock_slots(m: &Mutex<Slots>) -> MutexGuard<'_, Slots> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts a running trial out, and wakes the waiting slots, when its slot is done with
+/// it (also when unwinding, so that no slot waits for a trial that will never end).
+struct Running<'a> {
+    slots: &'a Mutex<Slots>,
+    changed: &'a Condvar,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock_slots(self.slots).running -= 1;
+        self.changed.notify_all();
+    }
+}
+
+/// Run trials while slots are free and the budget lasts; return when none runs and
+/// none can start. Each slot is a thread inside its own work pool that picks its next
+/// trial itself as soon as its last one ends, so that short trials cost no hand-over
+/// between threads.
 pub(super) fn dispatch<F>(shared: &Shared, pools: Pools, queue: VecDeque<usize>, objective: &F)
 where
     F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), TrialError> + Sync,
 {
-    let config = &shared.config;
-    let Pools {
-        outer,
-        work: mut pools,
-        threads,
-    } = pools;
-    let (tx, rx) = mpsc::channel::<(usize, Arc<ThreadPool>)>();
-    let mut next = Next {
-        queue,
-        unpaused: VecDeque::new(),
-        exhausted: false,
-        rescued: false,
-    };
-    outer.in_place_scope(|scope| {
-        let mut running = 0usize;
-        loop {
-            while running < config.max_concurrent && !shared.over_budget() {
-                let picked = next.pick(&mut shared.lock(), config, running);
-                let Some(id) = picked else { break };
-                let Some(pool) = pools.pop() else { break };
-                running += 1;
-                let tx = tx.clone();
-                scope.spawn(move |_| {
-                    run_trial(shared, id, &pool, threads, objective);
-                    let _ = tx.send((id, pool));
-                });
-            }
-            if running == 0 {
-                break;
-            }
-            match rx.recv() {
-                Ok((_, pool)) => {
-                    running -= 1;
-                    pools.push(pool);
-                }
-                Err(_) => break,
-            }
-            if shared.lock().error.is_some() {
-                // The store cannot be written: finish the running trials, start none.
-                next.exhausted = true;
-                next.queue.clear();
-            }
-        }
+    let Pools { work, threads } = pools;
+    let slots = Mutex::new(Slots {
+        next: Next {
+            queue,
+            unpaused: VecDeque::new(),
+            exhausted: false,
+            rescued: false,
+        },
+        running: 0,
+        done: false,
     });
+    let changed = Condvar::new();
+    let (slots, changed) = (&slots, &changed);
+    let Some((last, others)) = work.split_last() else {
+        return;
+    };
+    std::thread::scope(|scope| {
+        for (i, pool) in others.iter().enumerate() {
+            let started = std::thread::Builder::new()
+                .name(format!("tune-trial-{i}"))
+                .spawn_scoped(scope, move || {
+                    pool.install(|| slot(shared, slots, changed, pool, threads, objective))
+                });
+            // A slot whose thread cannot start leaves its trials to the others.
+            drop(started);
+        }
+        last.install(|| slot(shared, slots, changed, last, threads, objective));
+    });
+}
+
+/// One slot: pick a trial, run it, repeat; wait while others run and none can start.
+fn slot<F>(
+    shared: &Shared,
+    slots: &Mutex<Slots>,
+    changed: &Condvar,
+    pool: &ThreadPool,
+    threads: usize,
+    objective: &F,
+) where
+    F: Fn(&mut TrialContext<'_>) -> std::result::Result<(), TrialError> + Sync,
+{
+    let config = &shared.config;
+    loop {
+        let id = {
+            let mut s = lock_slots(slots);
+            loop {
+                if s.done {
+                    return;
+                }
+                if shared.lock().error.is_some() {
+                    // The store cannot be written: finish the running trials, start none.
+                    s.next.exhausted = true;
+                    s.next.queue.clear();
+                }
+                let picked = if s.running < config.max_concurrent && !shared.over_budget() {
+                    let running = s.running;
+                    s.next.pick(&mut shared.lock(), config, running)
+                } else {
+                    None
+                };
+                if let Some(id) = picked {
+                    s.running += 1;
+                    break id;
+                }
+                if s.running == 0 {
+                    s.done = true;
+                    changed.notify_all();
+                    return;
+                }
+                s = changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let _running = Running { slots, changed };
+        run_trial(shared, id, pool, threads, objective);
+    }
 }
 
 /// After the last trial returned: trials paused when the time budget ran out are
