@@ -207,9 +207,11 @@ fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
     let exp = Experiment::new("t", space("rate = { grid = [0.1, 0.3, 0.5, 0.9] }"), c);
     let restarts = AtomicUsize::new(0);
     // All four trials report iteration 1 before any reports iteration 2, the first
-    // perturbation: then the slowest learner (0.1) is the bottom quantile and must
-    // exploit, whatever the thread timing.
+    // perturbation, and none goes past iteration 2 before the slowest learner (0.1) has
+    // reported it: then it is ranked among four live trials, is the bottom quantile
+    // and must exploit, whatever the thread timing.
     let first_round = std::sync::Barrier::new(4);
+    let slow_ranked = std::sync::atomic::AtomicBool::new(false);
     let (_, store) = exp
         .run(mem(), |t| {
             let rate = t.params()["rate"].as_f64().unwrap();
@@ -229,7 +231,16 @@ fn pbt_restarts_bad_trials_from_a_good_checkpoint() {
                 if fresh && t.iteration() == 1 {
                     first_round.wait();
                 }
-                if t.report(&[("loss", -acc)], Some(acc.to_string().as_bytes())) == Control::Stop {
+                if fresh && t.iteration() == 2 && rate != 0.1 {
+                    while !slow_ranked.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                }
+                let control = t.report(&[("loss", -acc)], Some(acc.to_string().as_bytes()));
+                if fresh && rate == 0.1 && t.iteration() == 2 {
+                    slow_ranked.store(true, Ordering::SeqCst);
+                }
+                if control == Control::Stop {
                     return Ok(());
                 }
             }
