@@ -6,6 +6,7 @@
 
 use crate::store::{ResultRow, TrialRecord};
 use crate::summary::Summary;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -40,6 +41,8 @@ impl TrialObserver for NoopObserver {}
 pub struct JsonlObserver {
     path: PathBuf,
     file: Option<File>,
+    /// The line being written (kept to reuse its allocation).
+    line: Vec<u8>,
 }
 
 impl JsonlObserver {
@@ -49,6 +52,7 @@ impl JsonlObserver {
         JsonlObserver {
             path: path.to_path_buf(),
             file,
+            line: Vec::new(),
         }
     }
 
@@ -57,13 +61,66 @@ impl JsonlObserver {
         &self.path
     }
 
-    fn write(&mut self, v: Value) {
+    fn write(&mut self, v: impl Serialize) {
         // Local run records are best effort: losing one never stops the experiment.
         // One write per line, so a kill never interleaves or splits earlier lines.
         if let Some(f) = self.file.as_mut() {
-            let mut line = v.to_string();
-            line.push('\n');
-            let _ = f.write_all(line.as_bytes());
+            self.line.clear();
+            if serde_json::to_writer(&mut self.line, &v).is_ok() {
+                self.line.push(b'\n');
+                let _ = f.write_all(&self.line);
+            }
+        }
+    }
+}
+
+/// A trial's event in `runs.jsonl`, serialized from borrowed parts (a sweep writes
+/// thousands of them).
+#[derive(Serialize)]
+struct TrialEvent<'a> {
+    event: &'static str,
+    run_id: TrialRunId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<&'a crate::space::Params>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    /// `Some(None)` is written as `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+/// `trial-<id>`.
+struct TrialRunId(usize);
+
+impl Serialize for TrialRunId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("trial-{}", self.0))
+    }
+}
+
+impl<'a> TrialEvent<'a> {
+    fn new(event: &'static str, id: usize) -> Self {
+        TrialEvent {
+            event,
+            run_id: TrialRunId(id),
+            parent: None,
+            params: None,
+            start: None,
+            step: None,
+            metrics: None,
+            status: None,
+            metric: None,
+            error: None,
         }
     }
 }
@@ -73,16 +130,33 @@ impl TrialObserver for JsonlObserver {
         self.write(json!({"event": "run_started", "run_id": "experiment", "name": name, "params": spec, "resumed": resumed}));
     }
     fn trial_started(&mut self, t: &TrialRecord) {
-        self.write(json!({"event": "run_started", "run_id": format!("trial-{}", t.id), "parent": "experiment", "params": t.params, "start": t.starts}));
+        self.write(TrialEvent {
+            parent: Some("experiment"),
+            params: Some(&t.params),
+            start: Some(t.starts),
+            ..TrialEvent::new("run_started", t.id)
+        });
     }
     fn trial_result(&mut self, t: &TrialRecord, r: &ResultRow) {
-        self.write(json!({"event": "metrics", "run_id": format!("trial-{}", t.id), "step": r.iteration, "metrics": r.metrics}));
+        self.write(TrialEvent {
+            step: Some(r.iteration),
+            metrics: Some(&r.metrics),
+            ..TrialEvent::new("metrics", t.id)
+        });
     }
     fn trial_finished(&mut self, t: &TrialRecord) {
-        self.write(json!({"event": "run_finished", "run_id": format!("trial-{}", t.id), "status": t.status.name(), "metric": t.metric}));
+        self.write(TrialEvent {
+            status: Some(t.status.name()),
+            metric: Some(t.metric),
+            ..TrialEvent::new("run_finished", t.id)
+        });
     }
     fn trial_failed(&mut self, t: &TrialRecord, error: &str) {
-        self.write(json!({"event": "run_finished", "run_id": format!("trial-{}", t.id), "status": "failed", "error": error}));
+        self.write(TrialEvent {
+            status: Some("failed"),
+            error: Some(error),
+            ..TrialEvent::new("run_finished", t.id)
+        });
     }
     fn experiment_finished(&mut self, s: &Summary) {
         self.write(json!({"event": "run_finished", "run_id": "experiment", "status": "finished", "summary": s}));
