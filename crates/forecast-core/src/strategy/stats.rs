@@ -166,8 +166,7 @@ fn var(x: &[f64]) -> f64 {
 }
 
 fn max(x: impl IntoIterator<Item = f64>) -> f64 {
-    x.into_iter()
-        .fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a })
+    x.into_iter().fold(f64::NAN, fold_max)
 }
 
 fn min(x: impl IntoIterator<Item = f64>) -> f64 {
@@ -187,19 +186,16 @@ fn or_nan(x: f64) -> f64 {
 /// backtesting.py's `geometric_mean`: NaN counts as 0; 0 when any return is −100% or
 /// worse; NaN for no returns.
 pub(crate) fn geometric_mean(returns: &[f64]) -> f64 {
-    let g: Vec<f64> = returns
-        .iter()
-        .map(|r| if r.is_nan() { 1.0 } else { 1.0 + r })
-        .collect();
-    if g.iter().any(|v| *v <= 0.0) {
+    let g = |r: &f64| if r.is_nan() { 1.0 } else { 1.0 + r };
+    if returns.iter().any(|r| g(r) <= 0.0) {
         return 0.0;
     }
-    if g.is_empty() {
+    if returns.is_empty() {
         return f64::NAN;
     }
     // ln(1) is exactly 0: flat periods (no position) skip the logarithm, same sum.
-    let ln = |v: &f64| if *v == 1.0 { 0.0 } else { v.ln() };
-    (g.iter().map(ln).sum::<f64>() / g.len() as f64).exp() - 1.0
+    let ln = |v: f64| if v == 1.0 { 0.0 } else { v.ln() };
+    (returns.iter().map(|r| ln(g(r))).sum::<f64>() / returns.len() as f64).exp() - 1.0
 }
 
 /// Periods per year and the resampling period of the returns, from the median spacing
@@ -275,24 +271,72 @@ fn period_ends(times: &[NaiveDateTime], period: Period) -> Vec<usize> {
     ends
 }
 
-/// backtesting.py's drawdown durations and depths: the stretches between bars at a
-/// running peak (and the last bar) longer than one bar, with their length in bars and
-/// their deepest drawdown. `None` when there is no such stretch.
-fn drawdown_stretches(dd: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
-    let n = dd.len();
-    let mut at_peak: Vec<usize> = (0..n).filter(|&i| dd[i] == 0.0).collect();
-    if n > 0 && at_peak.last() != Some(&(n - 1)) {
-        at_peak.push(n - 1);
+/// `max`'s step: NaN only until the first number, then the larger (the first of equals).
+fn fold_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b > a {
+        b
+    } else {
+        a
     }
-    let (mut len, mut depth) = (Vec::new(), Vec::new());
-    for w in at_peak.windows(2) {
-        let (prev, cur) = (w[0], w[1]);
-        if cur > prev + 1 {
-            len.push((cur - prev) as f64);
-            depth.push(max(dd[prev..=cur].iter().copied()));
+}
+
+/// What the statistics take from the drawdown `1 − equity / running peak`, in one pass
+/// over the equity (a sweep computes it for every trial).
+struct Drawdowns {
+    /// The largest equity (`max` of the equity).
+    equity_peak: f64,
+    /// The largest drawdown (`max` of the drawdowns).
+    max: f64,
+    /// backtesting.py's drawdown stretches: between bars at a running peak (drawdown 0,
+    /// and the last bar), longer than one bar; their lengths in bars and their deepest
+    /// drawdowns.
+    lengths: Vec<f64>,
+    depths: Vec<f64>,
+    /// The non-zero drawdowns' sum and count (what backtesting.py averages when there
+    /// is no stretch).
+    nonzero_sum: f64,
+    nonzero: usize,
+}
+
+impl Drawdowns {
+    fn of(equity: &[f64]) -> Drawdowns {
+        let n = equity.len();
+        let mut dd = Drawdowns {
+            equity_peak: f64::NAN,
+            max: f64::NAN,
+            lengths: Vec::new(),
+            depths: Vec::new(),
+            nonzero_sum: -0.0,
+            nonzero: 0,
+        };
+        let mut peak = f64::NEG_INFINITY;
+        // The last bar at a running peak, and the deepest drawdown since it (inclusive).
+        let mut last_peak: Option<usize> = None;
+        let mut deepest = f64::NAN;
+        for (i, &e) in equity.iter().enumerate() {
+            peak = peak.max(e);
+            let d = 1.0 - e / peak;
+            dd.equity_peak = fold_max(dd.equity_peak, e);
+            dd.max = fold_max(dd.max, d);
+            if d != 0.0 {
+                dd.nonzero_sum += d;
+                dd.nonzero += 1;
+            }
+            let at_peak = d == 0.0 || i + 1 == n;
+            if let Some(p) = last_peak {
+                deepest = fold_max(deepest, d);
+                if at_peak && i > p + 1 {
+                    dd.lengths.push((i - p) as f64);
+                    dd.depths.push(deepest);
+                }
+            }
+            if d == 0.0 {
+                last_peak = Some(i);
+                deepest = d;
+            }
         }
+        dd
     }
-    (!len.is_empty()).then_some((len, depth))
 }
 
 /// What the statistics of every run over the same bars share: the periods per year,
@@ -414,14 +458,7 @@ pub(crate) fn compute_with(
     if n == 0 {
         return s;
     }
-    let mut peak = f64::NEG_INFINITY;
-    let dd: Vec<f64> = equity
-        .iter()
-        .map(|e| {
-            peak = peak.max(*e);
-            1.0 - e / peak
-        })
-        .collect();
+    let dd = Drawdowns::of(equity);
 
     let mut held = vec![false; n];
     for t in trades {
@@ -431,7 +468,7 @@ pub(crate) fn compute_with(
     }
     s.exposure_pct = held.iter().filter(|h| **h).count() as f64 / n as f64 * 100.0;
     s.equity_final = equity[n - 1];
-    s.equity_peak = max(equity.iter().copied());
+    s.equity_peak = dd.equity_peak;
     s.commissions = trades.iter().map(|t| t.commission).sum();
     s.return_pct = (equity[n - 1] - equity[0]) / equity[0] * 100.0;
     let c0 = close[first_bar.min(n - 1)];
@@ -457,21 +494,13 @@ pub(crate) fn compute_with(
         f64::NAN
     };
     s.sharpe = s.return_ann_pct / or_nan(s.volatility_ann_pct);
-    let downside = mean(
-        &returns
-            .iter()
-            .map(|r| r.min(0.0).powi(2))
-            .collect::<Vec<_>>(),
-    );
-    s.sortino = annualized / (downside.sqrt() * annual.sqrt());
-    let max_dd = {
-        let m = max(dd.iter().copied());
-        if m.is_nan() {
-            0.0
-        } else {
-            m
-        }
+    let downside = if returns.is_empty() {
+        f64::NAN
+    } else {
+        returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / returns.len() as f64
     };
+    s.sortino = annualized / (downside.sqrt() * annual.sqrt());
+    let max_dd = if dd.max.is_nan() { 0.0 } else { dd.max };
     s.calmar = annualized / or_nan(max_dd);
     let (er, mr) = (log_returns(equity), &shared.close_log_returns);
     s.beta = if er.len() > 1 {
@@ -488,19 +517,19 @@ pub(crate) fn compute_with(
     };
     s.alpha_pct = s.return_pct - s.beta * s.buy_hold_return_pct;
     s.max_drawdown_pct = -max_dd * 100.0;
-    match drawdown_stretches(&dd) {
-        Some((len, depth)) => {
-            s.avg_drawdown_pct = -mean(&depth) * 100.0;
-            s.max_drawdown_bars = max(len.iter().copied());
-            s.avg_drawdown_bars = mean(&len);
-        }
-        None => {
-            // backtesting.py then averages the non-zero drawdowns; no stretch has a length.
-            let nonzero: Vec<f64> = dd.iter().copied().filter(|d| *d != 0.0).collect();
-            s.avg_drawdown_pct = -mean(&nonzero) * 100.0;
-            s.max_drawdown_bars = f64::NAN;
-            s.avg_drawdown_bars = f64::NAN;
-        }
+    if dd.lengths.is_empty() {
+        // backtesting.py then averages the non-zero drawdowns; no stretch has a length.
+        s.avg_drawdown_pct = if dd.nonzero == 0 {
+            f64::NAN
+        } else {
+            -(dd.nonzero_sum / dd.nonzero as f64) * 100.0
+        };
+        s.max_drawdown_bars = f64::NAN;
+        s.avg_drawdown_bars = f64::NAN;
+    } else {
+        s.avg_drawdown_pct = -mean(&dd.depths) * 100.0;
+        s.max_drawdown_bars = max(dd.lengths.iter().copied());
+        s.avg_drawdown_bars = mean(&dd.lengths);
     }
 
     let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
@@ -529,4 +558,91 @@ pub(crate) fn compute_with(
     let loss: Vec<f64> = pl.iter().copied().filter(|p| *p < 0.0).collect();
     s.kelly = win_rate - (1.0 - win_rate) / (mean(&win) / -mean(&loss));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// backtesting.py's definitions written out pass by pass, as the one-pass
+    /// [`Drawdowns`] must reproduce them: (equity peak, max drawdown, stretches'
+    /// lengths and depths, the non-zero drawdowns).
+    #[allow(clippy::type_complexity)]
+    fn by_definition(equity: &[f64]) -> (f64, f64, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mut peak = f64::NEG_INFINITY;
+        let dd: Vec<f64> = equity
+            .iter()
+            .map(|e| {
+                peak = peak.max(*e);
+                1.0 - e / peak
+            })
+            .collect();
+        let n = dd.len();
+        let mut at_peak: Vec<usize> = (0..n).filter(|&i| dd[i] == 0.0).collect();
+        if n > 0 && at_peak.last() != Some(&(n - 1)) {
+            at_peak.push(n - 1);
+        }
+        let (mut len, mut depth) = (Vec::new(), Vec::new());
+        for w in at_peak.windows(2) {
+            if w[1] > w[0] + 1 {
+                len.push((w[1] - w[0]) as f64);
+                depth.push(max(dd[w[0]..=w[1]].iter().copied()));
+            }
+        }
+        let nonzero = dd.iter().copied().filter(|d| *d != 0.0).collect();
+        (
+            max(equity.iter().copied()),
+            max(dd.iter().copied()),
+            len,
+            depth,
+            nonzero,
+        )
+    }
+
+    #[test]
+    fn one_pass_drawdowns_equal_the_definitions_bit_for_bit() {
+        // A deterministic walk with flat stretches, new peaks, a NaN and ties.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut walk = vec![100.0];
+        for i in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let step = match x % 5 {
+                0 => 0.0,
+                _ => ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.48) * 2.0,
+            };
+            let last: f64 = *walk.last().unwrap();
+            walk.push(if i == 1500 {
+                f64::NAN
+            } else {
+                (last + step).max(1.0)
+            });
+        }
+        let cases: Vec<Vec<f64>> = vec![
+            walk.clone(),
+            walk[..1400].to_vec(),
+            vec![100.0; 50],
+            vec![100.0, 99.0, 98.0, 97.0],
+            vec![100.0, 101.0, 102.0],
+            vec![100.0, 90.0, 100.0, 90.0, 100.0, 100.0, 95.0],
+            vec![100.0],
+            vec![],
+        ];
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (k, equity) in cases.iter().enumerate() {
+            let got = Drawdowns::of(equity);
+            let (peak, max_dd, len, depth, nonzero) = by_definition(equity);
+            assert_eq!(got.equity_peak.to_bits(), peak.to_bits(), "case {k}");
+            assert_eq!(got.max.to_bits(), max_dd.to_bits(), "case {k}");
+            assert_eq!(bits(&got.lengths), bits(&len), "case {k}");
+            assert_eq!(bits(&got.depths), bits(&depth), "case {k}");
+            assert_eq!(got.nonzero, nonzero.len(), "case {k}");
+            if !nonzero.is_empty() {
+                let sum: f64 = nonzero.iter().sum();
+                assert_eq!(got.nonzero_sum.to_bits(), sum.to_bits(), "case {k}");
+            }
+        }
+        assert!(!Drawdowns::of(&walk).lengths.is_empty());
+    }
 }
