@@ -300,3 +300,100 @@ impl Forecaster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Frequency;
+    use crate::series::{Series, SeriesSpec};
+    use crate::{ForecasterSpec, ModelConfig};
+    use chrono::{Datelike, NaiveDate, NaiveDateTime};
+    use std::path::PathBuf;
+
+    fn month(i: usize) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2000 + (i / 12) as i32, (i % 12) as u32 + 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    }
+
+    fn column(name: &str, values: Vec<f64>) -> Column {
+        Column {
+            name: name.into(),
+            values,
+            integer: false,
+        }
+    }
+
+    fn frame(rows: std::ops::Range<usize>, columns: Vec<Column>) -> Frame {
+        Frame {
+            source: PathBuf::from("f.csv"),
+            time_column: Some("date".into()),
+            times: Some(rows.map(month).collect()),
+            date_only: true,
+            frequency: Frequency::MonthStart,
+            calendar: None,
+            columns,
+            text_columns: vec![],
+            repaired: 0,
+        }
+    }
+
+    fn x(i: usize) -> f64 {
+        (i as f64 * 0.9).cos()
+    }
+
+    /// An ARIMAX model on an input column, `lag:2` and `month`: the table gives `x`,
+    /// the model computes `lag_2` from its last rows and `month` from the dates.
+    #[test]
+    fn derived_regressors_are_computed_and_inputs_read() {
+        let n = 120;
+        let y: Vec<f64> = (0..n)
+            .map(|i| 10.0 + 2.0 * x(i) + (i as f64 * 0.37).sin())
+            .collect();
+        let data = frame(
+            0..n,
+            vec![column("y", y.clone()), column("x", (0..n).map(x).collect())],
+        );
+        let spec = SeriesSpec {
+            target: "y".into(),
+            features: vec!["x".into()],
+            indicators: Feature::parse_list("lag:2,month").unwrap(),
+            season_length: Some(12),
+        };
+        let series = Series::from_frame(&data, &spec).unwrap();
+        let mut model = ModelConfig::from_kind("arima").unwrap();
+        model.set("order", "[1,0,0]").unwrap();
+        let f = ForecasterSpec::new(model).fit_quiet(&series).unwrap();
+        assert_eq!(f.regressors(), ["x", "lag_2", "month"]);
+        assert_eq!(f.future_columns(), ["x"]);
+
+        let future = frame(n..n + 2, vec![column("x", vec![x(n), x(n + 1)])]);
+        let got = f.future_inputs(Some(&future), None).unwrap();
+        assert_eq!(got.horizon, 2);
+        assert_eq!(got.columns[0].values, [x(n), x(n + 1)]);
+        assert_eq!(got.columns[1].values, y[n - 2..]);
+        let months: Vec<f64> = (n..n + 2).map(|i| month(i).month() as f64).collect();
+        assert_eq!(got.columns[2].values, months);
+        assert!(f.predict(2, &[], &got.columns).is_ok());
+
+        // lag_2 is unknown beyond step 2.
+        let three = frame(n..n + 3, vec![column("x", vec![0.0; 3])]);
+        let e = f.future_inputs(Some(&three), None).unwrap_err().to_string();
+        assert!(e.contains("lag_2"), "{e}");
+        // No table: the input column is named.
+        let e = f.future_inputs(None, Some(2)).unwrap_err().to_string();
+        assert!(e.contains("'x'"), "{e}");
+        // A table starting a month late: the missing period is named.
+        let late = frame(n + 1..n + 3, vec![column("x", vec![0.0; 2])]);
+        let e = f.future_inputs(Some(&late), None).unwrap_err().to_string();
+        assert!(
+            e.contains("f.csv") && e.contains("2010-01-01") && e.contains("missing"),
+            "{e}"
+        );
+        // A table without the input column.
+        let bare = frame(n..n + 2, vec![column("z", vec![0.0; 2])]);
+        let e = f.future_inputs(Some(&bare), None).unwrap_err().to_string();
+        assert!(e.contains("missing regressor column(s) 'x'"), "{e}");
+    }
+}
