@@ -209,21 +209,12 @@ pub fn predict(p: PredictPanel<'_>) -> Result<()> {
             Some(panel)
         }
         None => {
-            let needed = first.future_columns();
-            anyhow::ensure!(
-                needed.is_empty(),
-                "{} was trained with regressors ({}): pass their values over the horizon with --future FILE (a long table: {}, {}{})",
-                p.model.display(),
-                needed.join(", "),
-                model.id_column,
-                first
-                    .schema
-                    .time_column
-                    .as_ref()
-                    .map(|t| format!("{t}, "))
-                    .unwrap_or_default(),
-                needed.join(", ")
-            );
+            crate::predict::no_future_needed(
+                &p.model,
+                &first.future_columns(),
+                first.schema.time_column.as_deref(),
+                Some(model.id_column.as_str()),
+            )?;
             None
         }
     };

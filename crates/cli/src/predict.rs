@@ -120,20 +120,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let future = match &a.future {
         Some(path) => Some(load_future(path, &model.schema)?),
         None => {
-            let needed = model.future_columns();
-            anyhow::ensure!(
-                needed.is_empty(),
-                "{} was trained with regressors ({}): pass their values over the horizon with --future FILE (columns: {}{})",
-                a.model.display(),
-                needed.join(", "),
-                model
-                    .schema
-                    .time_column
-                    .as_ref()
-                    .map(|t| format!("{t}, "))
-                    .unwrap_or_default(),
-                needed.join(", ")
-            );
+            no_future_needed(
+                &a.model,
+                &model.future_columns(),
+                model.schema.time_column.as_deref(),
+                None,
+            )?;
             None
         }
     };
@@ -210,4 +202,33 @@ fn load_future(
         ..Default::default()
     };
     load(path, &load_options).with_context(|| format!("--future {}", path.display()))
+}
+
+/// The error of a model trained with regressors predicted without `--future`: it names
+/// the columns the file needs (after the id column, for a panel's long table).
+pub(crate) fn no_future_needed(
+    model: &std::path::Path,
+    needed: &[String],
+    time_column: Option<&str>,
+    id_column: Option<&str>,
+) -> anyhow::Result<()> {
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<&str> = id_column
+        .into_iter()
+        .chain(time_column)
+        .chain(needed.iter().map(String::as_str))
+        .collect();
+    let table = if id_column.is_some() {
+        "a long table: "
+    } else {
+        "columns: "
+    };
+    anyhow::bail!(
+        "{} was trained with regressors ({}): pass their values over the horizon with --future FILE ({table}{})",
+        model.display(),
+        needed.join(", "),
+        columns.join(", ")
+    )
 }
