@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 
 mod common;
-use common::{dataset, fails, ok, train_args};
+use common::{dataset, fails, ok, points, train_args};
 
 /// MSFT's daily rows: the header and the data lines.
 fn msft_lines() -> (String, Vec<String>) {
@@ -38,15 +38,6 @@ fn predict(model: &str, extra: &[&str]) -> Value {
     let mut args = vec!["predict", "--model", model, "--format", "json"];
     args.extend_from_slice(extra);
     serde_json::from_str(&ok(&args)).unwrap()
-}
-
-fn points(v: &Value) -> Vec<f64> {
-    v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["forecast"].as_f64().unwrap())
-        .collect()
 }
 
 /// Trains ARIMA(1,1,0) of MSFT's close on its open (an input column) and the day of

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{dataset, fails, m3_subset, model_json, ok, predict_json, root, train_args};
+use common::{dataset, fails, m3_subset, model_json, ok, points, predict_json, root, train_args};
 
 /// statsforecast's fit of `model` ("STM", ..., "auto") on airpassengers, from
 /// `crates/forecast-core/tests/reference/theta_reference.json`.
@@ -19,16 +19,6 @@ fn reference_air(model: &str) -> Value {
         .find(|s| s["name"] == "airpassengers")
         .unwrap()["fits"][model]
         .clone()
-}
-
-/// The forecasts of `predict --format json`, by step.
-fn points(v: &Value) -> Vec<f64> {
-    v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["forecast"].as_f64().unwrap())
-        .collect()
 }
 
 #[test]

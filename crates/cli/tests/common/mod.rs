@@ -149,6 +149,16 @@ pub fn runs_list(runs_dir: &Path) -> Vec<Value> {
         .expect("runs list --json prints an array")
 }
 
+/// The point forecasts of `predict --format json`, by step.
+pub fn points(v: &Value) -> Vec<f64> {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["forecast"].as_f64().unwrap())
+        .collect()
+}
+
 /// The model directory's `model.json`, parsed.
 pub fn model_json(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
