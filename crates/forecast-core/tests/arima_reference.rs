@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::{assert_no_failures, reference, series, usizes};
+use common::{assert_no_failures, f64s, reference, rel, series, usizes};
 
 /// Cases where the fit is known to stop short of the best-known optimum, with the
 /// largest shortfall tolerated (log-likelihood units). Each entry is an open defect: the
@@ -54,18 +54,6 @@ const VERIFIED_ABOVE_BEST: &[(&str, f64)] = &[
     ("msft_logclose ARIMA(2,1,2)", 18816.531996),
     ("wineind ARIMA(2,1,2)", -1733.105345),
 ];
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1e-12)
-}
 
 /// One fixed-order case; returns the failures (empty = pass) and a summary line.
 fn check_case(reference: &Value, case: &Value) -> (Vec<String>, String) {

@@ -29,24 +29,12 @@ use forecast_core::models::theta::{AutoTheta, Theta, ThetaFitted, ThetaVariant};
 use forecast_core::models::{Fit, Predict, TrainingData};
 use forecast_core::reporter::Silent;
 use serde_json::Value;
-use std::path::PathBuf;
+
+mod common;
+use common::{f64s, reference_json, rel};
 
 fn reference() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/theta_reference.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1e-12)
+    reference_json("theta_reference.json")
 }
 
 /// The largest differences seen for one fit kind, for the printed summary.
@@ -64,7 +52,7 @@ struct Worst {
 #[test]
 fn the_theta_family_matches_statsforecast() {
     let doc = reference();
-    let levels = floats(&doc["levels"]);
+    let levels = f64s(&doc["levels"]);
     let mut failures = Vec::new();
     let mut worst: Vec<(String, Worst)> = Vec::new();
     let mut agree = 0;
@@ -73,7 +61,7 @@ fn the_theta_family_matches_statsforecast() {
         let name = s["name"].as_str().unwrap();
         let m = s["season_length"].as_u64().unwrap() as usize;
         let h = s["horizon"].as_u64().unwrap() as usize;
-        let y = floats(&s["y"]);
+        let y = f64s(&s["y"]);
         let data = TrainingData::univariate(&y, m);
         for (key, want) in s["fits"].as_object().unwrap() {
             let ours: ThetaFitted = match key.as_str() {
@@ -116,7 +104,7 @@ fn the_theta_family_matches_statsforecast() {
                     format!("{kind} vs {}", want["decomposition_type"]),
                 );
                 let n = y.len();
-                let seas = floats(&want["seasonal_forecast"]);
+                let seas = f64s(&want["seasonal_forecast"]);
                 for (j, w) in seas.iter().enumerate() {
                     let o = ours.indices[(n - m + j) % m];
                     check(rel(o, *w) < 1e-9, format!("index {j}: {o} vs {w}"));
@@ -157,14 +145,14 @@ fn the_theta_family_matches_statsforecast() {
                 format!("theta {} vs {t}", ours.theta),
             );
             let fc = ours.predict(h, &levels, &[]).unwrap();
-            for (i, (o, e)) in fc.point.iter().zip(floats(&want["mean"])).enumerate() {
+            for (i, (o, e)) in fc.point.iter().zip(f64s(&want["mean"])).enumerate() {
                 w.forecast = w.forecast.max(rel(*o, e));
                 check(rel(*o, e) < 1e-6, format!("step {}: {o} vs {e}", i + 1));
             }
             let sampled95 = &want["intervals_sampled"]["95"];
-            let sd: Vec<f64> = floats(&sampled95["upper"])
+            let sd: Vec<f64> = f64s(&sampled95["upper"])
                 .iter()
-                .zip(floats(&sampled95["lower"]))
+                .zip(f64s(&sampled95["lower"]))
                 .map(|(u, l)| (u - l) / (2.0 * 1.959_963_984_540_054))
                 .collect();
             for (interval, lv) in fc.intervals.iter().zip(&levels) {
@@ -173,7 +161,7 @@ fn the_theta_family_matches_statsforecast() {
                     let theirs = &want[which][&key];
                     for (bound, ours_b) in [("lower", &interval.lower), ("upper", &interval.upper)]
                     {
-                        for (i, (o, e)) in ours_b.iter().zip(floats(&theirs[bound])).enumerate() {
+                        for (i, (o, e)) in ours_b.iter().zip(f64s(&theirs[bound])).enumerate() {
                             let d = (o - e).abs() / sd[i];
                             if slot == 0 {
                                 w.sampled = w.sampled.max(d);
@@ -222,7 +210,7 @@ fn auto_theta_is_the_best_variant() {
     let doc = reference();
     for s in doc["series"].as_array().unwrap().iter().take(4) {
         let m = s["season_length"].as_u64().unwrap() as usize;
-        let y = floats(&s["y"]);
+        let y = f64s(&s["y"]);
         let data = TrainingData::univariate(&y, m);
         let auto = AutoTheta::default().fit(&data, &mut Silent).unwrap();
         let fits: Vec<ThetaFitted> = ThetaVariant::ALL

@@ -1,5 +1,5 @@
-//! Helpers shared by the ARIMA reference tests: the reference JSON
-//! (`tests/reference/arima_reference.json`) and the series it names.
+//! Helpers shared by the reference tests: the reference JSON files
+//! (`tests/reference/`), the series the ARIMA reference names, number comparisons.
 // Each test file uses a subset of these.
 #![allow(dead_code)]
 
@@ -14,10 +14,30 @@ pub(crate) fn root() -> PathBuf {
 
 /// The parsed `tests/reference/arima_reference.json`.
 pub(crate) fn reference() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/arima_reference.json");
+    reference_json("arima_reference.json")
+}
+
+/// The parsed `tests/reference/<file>`.
+pub(crate) fn reference_json(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(file);
     serde_json::from_str(&std::fs::read_to_string(path).expect("reference JSON"))
         .expect("valid JSON")
+}
+
+/// A JSON array of numbers.
+pub(crate) fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// `|a − b| / |b|` (with `|b|` at least 1e-12).
+pub(crate) fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
 }
 
 /// A series of the reference JSON as modelled.
