@@ -4,7 +4,7 @@ Usage (see m3_vs_statsforecast.sh, which sets up the virtual environment and bui
 release binary):
 
     python m3_statsforecast.py --bin target/release/forecast --freq monthly [--workers 2]
-        [--models auto-arima,seasonal-naive] [--series N]
+        [--models auto-arima,seasonal-naive,theta,auto-theta] [--series N]
 
 For each model, statsforecast's `StatsForecast(models=[...], freq=..., n_jobs=W)
 .forecast(df=train, h=H)` and our `forecast backtest --data TRAIN --test TEST --model
@@ -97,11 +97,13 @@ def scores(train, test, fc, m):
 
 def run_statsforecast(train_df, h, freq, m, workers, models):
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, SeasonalNaive
+    from statsforecast.models import AutoARIMA, AutoTheta, SeasonalNaive, Theta
 
     make = {
         "auto-arima": lambda: AutoARIMA(season_length=m),
         "seasonal-naive": lambda: SeasonalNaive(season_length=m),
+        "theta": lambda: Theta(season_length=m),
+        "auto-theta": lambda: AutoTheta(season_length=m),
     }
     # numba compilation outside the clock: two short series.
     warm = train_df[train_df["unique_id"].isin(train_df["unique_id"].unique()[:2])]

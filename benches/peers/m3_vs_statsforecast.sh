@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# M3 competition, side by side with statsforecast: AutoARIMA and SeasonalNaive on the
-# same train/test split (datasets/m3_*), 2 workers for statsforecast and 2 threads for
+# M3 competition, side by side with statsforecast: AutoARIMA and SeasonalNaive (or, with
+# --models, Theta and AutoTheta) on the same train/test split (datasets/m3_*), 2 workers
+# for statsforecast and 2 threads for
 # us, in one run; prints wall time, peak memory, sMAPE and MASE and the ratios.
 #
 #   benches/peers/m3_vs_statsforecast.sh [monthly|quarterly|yearly] [extra args]
