@@ -210,7 +210,7 @@ pub fn predict(p: PredictPanel<'_>) -> Result<()> {
         }
         None => {
             crate::predict::no_future_needed(
-                &p.model,
+                p.model,
                 &first.future_columns(),
                 first.schema.time_column.as_deref(),
                 Some(model.id_column.as_str()),
