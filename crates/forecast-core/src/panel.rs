@@ -8,7 +8,7 @@
 //! the thread count.
 
 use crate::backtest::{backtest, run_fold, BacktestReport, BacktestSpec, FoldResult};
-use crate::data::{Frame, Panel};
+use crate::data::{Column, Frame, Panel};
 use crate::error::{Error, Result};
 use crate::forecast::Forecast;
 use crate::metrics::{mase_scale, Metrics, Window};
@@ -314,12 +314,24 @@ impl PanelForecaster {
     /// Forecast `horizon` steps of every series (in parallel) with intervals at
     /// `levels`; a failed series is listed and does not stop the others.
     pub fn predict(&self, horizon: usize, levels: &[f64]) -> (Vec<SeriesForecast>, Vec<Failed>) {
+        self.predict_each(horizon, levels, &|_| &[])
+    }
+
+    /// Every series' forecast with its regressors' future values (`future(i)` for the
+    /// `i`-th series); a failed series is listed and does not stop the others.
+    fn predict_each<'a>(
+        &self,
+        horizon: usize,
+        levels: &[f64],
+        future: &(dyn Fn(usize) -> &'a [Column] + Sync),
+    ) -> (Vec<SeriesForecast>, Vec<Failed>) {
         let results: Vec<(String, Result<SeriesForecast>)> = self
             .series
             .par_iter()
-            .map(|(id, f)| {
+            .enumerate()
+            .map(|(i, (id, f))| {
                 let r = f
-                    .predict(horizon, levels, &[])
+                    .predict(horizon, levels, future(i))
                     .map(|forecast| SeriesForecast {
                         unique_id: id.clone(),
                         ds: f.future_timestamps(horizon),
@@ -418,23 +430,8 @@ impl PanelForecaster {
             }
             (None, None) => return Err(Error::config("horizon", "must be at least 1")),
         };
-        let results: Vec<(String, Result<SeriesForecast>)> = self
-            .series
-            .par_iter()
-            .zip(inputs.par_iter())
-            .map(|((id, f), input)| {
-                let r = f
-                    .predict(h, levels, &input.columns)
-                    .map(|forecast| SeriesForecast {
-                        unique_id: id.clone(),
-                        ds: f.future_timestamps(h),
-                        forecast,
-                    });
-                (id.clone(), r)
-            })
-            .collect();
-        let (ok, failed) = split_results(results);
-        Ok((h, ok.into_iter().map(|(_, f)| f).collect(), failed))
+        let (ok, failed) = self.predict_each(h, levels, &|i| &inputs[i].columns);
+        Ok((h, ok, failed))
     }
 }
 
