@@ -12,6 +12,7 @@ mod output;
 mod panel;
 mod predict;
 mod progress;
+mod report;
 mod runs;
 mod serve;
 mod strategy;
@@ -57,6 +58,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Trading strategies: backtest signals over price bars with honest execution.
     Strategy(strategy::StrategyArgs),
+    /// A self-contained HTML report, or a PNG / SVG chart, of a model, a backtest,
+    /// market data, a tuning study or experiment results.
+    Report(report::ReportArgs),
     /// Alert rules on bars as they arrive (a growing CSV or JSON lines on stdin):
     /// JSON lines, webhooks, e-mail.
     Watch(watch::WatchArgs),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Strategy(a) => strategy::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Report(a) => report::run(a),
         Command::Experiment(a) => {
             keep_freed_memory();
             experiment::run(a)
