@@ -78,6 +78,23 @@ pub struct BacktestReport {
     pub per_fold: Vec<FoldResult>,
 }
 
+/// One fold as `forecast backtest --json` prints it under `"windows"`: where it started
+/// and what was forecast against what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldWindow {
+    /// The timestamp of the fold's last training row (for row-indexed data, its row
+    /// number, from 1).
+    pub origin: String,
+    /// The timestamps (or row numbers) of the forecast steps.
+    pub ds: Vec<String>,
+    /// Actual values.
+    pub actual: Vec<f64>,
+    /// The model's point forecasts.
+    pub forecast: Vec<f64>,
+    /// The naive forecasts (the last training value).
+    pub naive: Vec<f64>,
+}
+
 /// Run a rolling-origin backtest of `spec` on `series`, folds in parallel (rayon).
 /// `on_fold` is called once per finished fold (for progress bars).
 pub fn backtest(
@@ -136,6 +153,31 @@ impl Refit {
 }
 
 impl BacktestReport {
+    /// Every fold's window on `series` (the series the backtest ran on), in fold
+    /// order, labelled by the series' timestamps (row numbers when it has none).
+    pub fn windows(&self, series: &Series) -> Vec<FoldWindow> {
+        let date_only = series.schema.date_only;
+        let label = |row: usize| match &series.times {
+            Some(t) => t
+                .get(row)
+                .map(|t| crate::data::format_timestamp(*t, date_only))
+                .unwrap_or_else(|| (row + 1).to_string()),
+            None => (row + 1).to_string(),
+        };
+        self.per_fold
+            .iter()
+            .map(|f| FoldWindow {
+                origin: label(f.train_rows.saturating_sub(1)),
+                ds: (0..f.model.actual.len())
+                    .map(|i| label(f.train_rows + i))
+                    .collect(),
+                actual: f.model.actual.clone(),
+                forecast: f.model.forecast.clone(),
+                naive: f.naive.forecast.clone(),
+            })
+            .collect()
+    }
+
     /// The report of `per_fold` (in fold order): metrics pooled over the folds.
     pub fn from_folds(model: &str, horizon: usize, per_fold: Vec<FoldResult>) -> BacktestReport {
         let model_windows: Vec<Window> = per_fold.iter().map(|f| f.model.clone()).collect();
@@ -236,6 +278,14 @@ mod tests {
                 );
             }
             assert_eq!(r.metrics, r.naive);
+            let w = r.windows(&s);
+            assert_eq!(w.len(), 4);
+            for (f, w) in r.per_fold.iter().zip(&w) {
+                assert_eq!(w.origin, f.train_rows.to_string());
+                assert_eq!(w.ds[0], (f.train_rows + 1).to_string());
+                assert_eq!((w.actual.len(), w.naive.len()), (5, 5));
+                assert_eq!(w.forecast, f.model.forecast);
+            }
         }
     }
 

@@ -25,6 +25,7 @@ pub mod artifact;
 pub mod backtest;
 pub mod data;
 pub mod dataset;
+pub mod diagnostics;
 pub mod error;
 pub mod features;
 pub mod forecast;

@@ -56,6 +56,21 @@ pub struct FitStats {
     pub stopped_by: String,
     /// Epoch a checkpoint was resumed from (0 = fresh run).
     pub resumed_from: usize,
+    /// The losses of every epoch run (after `resumed_from`), in order; empty in
+    /// artifacts written before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<EpochLoss>,
+}
+
+/// One epoch's losses (MSE on the standardised label).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochLoss {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Loss on the validation windows after the epoch (none without them).
+    pub valid_loss: Option<f64>,
 }
 
 /// The data and settings of one training run.
@@ -286,6 +301,7 @@ pub fn train<M: Net>(
     let mut samples = 0usize;
     let mut order: Vec<usize> = (0..w.n).collect();
     let mut epochs_run = state.epoch;
+    let mut history = Vec::new();
     for epoch in state.epoch + 1..=cfg.epochs {
         if state.bad_epochs >= cfg.patience.max(1) && cfg.patience > 0 {
             stopped_by = "early-stopping";
@@ -318,6 +334,11 @@ pub fn train<M: Net>(
         let valid_loss =
             (v.n > 0).then(|| evaluate(&snapshot, v, &s.devices.infer, cfg.batch_size.max(256)));
         state.epoch = epoch;
+        history.push(EpochLoss {
+            epoch,
+            train_loss,
+            valid_loss,
+        });
         if valid_loss.is_none_or(|l| l < state.best_valid) {
             state.best_valid = valid_loss.unwrap_or(f64::INFINITY);
             state.best_train = train_loss;
@@ -375,6 +396,7 @@ pub fn train<M: Net>(
         params,
         stopped_by: stopped_by.into(),
         resumed_from,
+        history,
     };
     Ok((best, stats))
 }
