@@ -16,6 +16,7 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:\n  \
     forecast backtest --data datasets/airpassengers.csv --target passengers --model seasonal-naive --horizon 12 --folds 5 --json\n  \
     forecast backtest --data datasets/msft_daily.csv --target close --model drift --horizon 5 --initial 7000 --step 20\n  \
+    forecast backtest --data datasets/airpassengers.csv --target passengers --model arima --horizon 12 --folds 6 --report backtest.html\n  \
     forecast backtest --data datasets/wineind.csv --target sales --model seasonal-naive --horizon 12 --folds 8 --refit never\n  \
     forecast backtest --data datasets/m3_monthly_train.csv --test datasets/m3_monthly_test.csv --model auto-arima --horizon 18")]
 pub struct BacktestArgs {
@@ -43,9 +44,14 @@ pub struct BacktestArgs {
     /// rows in this file (same columns and ids) and score them; no rolling origins.
     #[arg(long, value_name = "PATH")]
     pub test: Option<PathBuf>,
-    /// Print the metrics as JSON.
+    /// Print the metrics as JSON, with every fold's window (`"windows"`: origin, ds,
+    /// actual, forecast, naive; one series only, a panel's JSON has no windows).
     #[arg(long)]
     pub json: bool,
+    /// Also write the backtest's report: .html (forecast vs actual at every origin,
+    /// error per fold, metrics), or .png / .svg (its forecast vs actual chart).
+    #[arg(long, value_name = "FILE.html|.png|.svg")]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -72,9 +78,21 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         plan,
         refit,
     };
+    // A bad report name fails before the backtest runs.
+    let report_format = a
+        .report
+        .as_deref()
+        .map(|p| forecast_report::Format::choose(p, None))
+        .transpose()?;
     let series = match a.data.load()? {
         Dataset::One(one) if a.test.is_none() => one.1,
-        data => return crate::panel::backtest(&a, &spec, &bt, data),
+        data => {
+            anyhow::ensure!(
+                a.report.is_none(),
+                "--report draws one series' backtest; for a panel or --test scoring, write --json and report it with forecast report --results"
+            );
+            return crate::panel::backtest(&a, &spec, &bt, data);
+        }
     };
     let target = series.schema.target.clone();
     let folds = forecast_core::split::rolling_origin(
@@ -123,14 +141,20 @@ pub fn run(a: BacktestArgs) -> Result<()> {
         run.log_metrics(&m, 0)
     });
     tracking.finish(tuner::tracking::RunStatus::Finished);
+    let doc = json!({
+        "model": report.model,
+        "horizon": report.horizon,
+        "folds": report.folds,
+        "metrics": metrics_json(&report.metrics),
+        "baseline": {"naive": metrics_json(&report.naive)},
+        "windows": report.windows(&series),
+    });
+    if let (Some(path), Some(format)) = (&a.report, report_format) {
+        let page = forecast_report::backtest::from_json(&doc, &a.data.data.display().to_string())?;
+        forecast_report::write(&page, path, format, forecast_report::Size::default())?;
+        eprintln!("wrote {}", path.display());
+    }
     if a.json {
-        let doc = json!({
-            "model": report.model,
-            "horizon": report.horizon,
-            "folds": report.folds,
-            "metrics": metrics_json(&report.metrics),
-            "baseline": {"naive": metrics_json(&report.naive)},
-        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!(
