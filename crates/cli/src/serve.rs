@@ -13,7 +13,8 @@ use std::time::Duration;
     forecast serve --model models/msft\n  \
     curl -s localhost:8080/v1/models/msft/forecast -H 'content-type: application/json' -d '{\"h\": 5, \"level\": [80, 95]}'\n  \
     curl -s localhost:8080/invocations -H 'content-type: application/json' -d '{\"dataframe_records\": [{\"h\": 5}]}'\n  \
-    FORECAST_TOKEN=s3cret forecast serve --model models/ --port 9000 --token-env FORECAST_TOKEN   # a folder of models")]
+    FORECAST_TOKEN=s3cret forecast serve --model models/ --port 9000 --token-env FORECAST_TOKEN   # a folder of models\n  \
+    forecast serve --model models/msft --data datasets/msft_daily.csv --rules experiments/alerts/dashboard.toml   # dashboard at http://127.0.0.1:8080/")]
 pub struct ServeArgs {
     /// A model directory (served under its directory name) or a folder of model
     /// directories (each served under its name; new versions are picked up).
@@ -55,6 +56,11 @@ pub struct ServeArgs {
     /// WebSocket stream; fired alerts are sent on the stream.
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// History the dashboard at / draws: PATH for the only model served, or NAME=PATH
+    /// for the model NAME (repeatable). The model's training data (with open, high and
+    /// low columns the dashboard draws candles); without it, the rows the model keeps.
+    #[arg(long, value_name = "[NAME=]PATH")]
+    pub data: Vec<String>,
     /// Where `--model models:/NAME/VERSION` keeps the versions it fetched (default:
     /// ~/.cache/forecast/models).
     #[arg(long)]
@@ -92,6 +98,18 @@ fn model_dir(a: &ServeArgs) -> Result<PathBuf> {
     Ok(fetched.dir)
 }
 
+/// `--data [NAME=]PATH`: a model's name and its history file.
+fn data_arg(text: &str) -> (Option<String>, PathBuf) {
+    match text.split_once('=') {
+        Some((name, path))
+            if !name.is_empty() && !name.contains('/') && !std::path::Path::new(text).exists() =>
+        {
+            (Some(name.to_string()), PathBuf::from(path))
+        }
+        _ => (None, PathBuf::from(text)),
+    }
+}
+
 fn seconds(v: f64, flag: &str) -> Result<Duration> {
     anyhow::ensure!(
         v.is_finite() && v > 0.0 && v < 1e9,
@@ -127,6 +145,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
                 ))
             }
         },
+        data: a.data.iter().map(|d| data_arg(d)).collect(),
     };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -38,15 +38,70 @@ pub struct Query {
 /// one series.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewRows {
-    /// Target values of the new rows, in time order.
-    pub target: Vec<f64>,
-    /// The model's input columns over the new rows.
-    pub features: Vec<Column>,
-    /// Times of the new rows (empty for row-indexed models).
-    pub times: Vec<NaiveDateTime>,
+    /// The new rows, in time order.
+    pub bars: Vec<Bar>,
     /// The model's input columns over the horizon (ARIMAX regressors).
     pub future: Vec<Column>,
 }
+
+/// One new observation of a series: a stream's bar message or a row of a request's
+/// `history`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The observation (the target, in original units).
+    pub y: f64,
+    /// Its time (`None` for row-indexed models).
+    pub time: Option<NaiveDateTime>,
+    /// The model's input columns, in the schema's order.
+    pub inputs: Vec<f64>,
+    /// The bar's open, high and low when the client sent them (the dashboard draws
+    /// them; the model never sees them unless they are its input columns).
+    pub ohlc: Option<[f64; 3]>,
+}
+
+/// `f` conditioned on `bars` (in time order): the one path by which new observations
+/// enter a served model's state, for streams, `history` rows and the live feeds.
+pub(crate) fn condition(f: &Forecaster, bars: &[Bar]) -> Result<Forecaster, forecast_core::Error> {
+    let target: Vec<f64> = bars.iter().map(|b| b.y).collect();
+    let times: Vec<NaiveDateTime> = bars.iter().filter_map(|b| b.time).collect();
+    let features: Vec<Column> = f
+        .schema
+        .features
+        .iter()
+        .enumerate()
+        .map(|(c, name)| Column {
+            name: name.clone(),
+            values: bars
+                .iter()
+                .map(|b| b.inputs.get(c).copied().unwrap_or(f64::NAN))
+                .collect(),
+            integer: false,
+        })
+        .collect();
+    f.extend(&target, &features, &times)
+}
+
+/// The optional `open`, `high`, `low` of a bar or history row (all three or none),
+/// unless the model takes them as input columns.
+pub(crate) fn ohlc_of(obj: &Map<String, Value>, at: &str) -> Result<Option<[f64; 3]>, ApiError> {
+    let keys = ["open", "high", "low"];
+    if !keys.iter().any(|k| obj.contains_key(*k)) {
+        return Ok(None);
+    }
+    let mut v = [0.0; 3];
+    for (slot, key) in v.iter_mut().zip(keys) {
+        let x = obj.get(key).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{at}{key}: give open, high and low together (or none of them)"
+            ))
+        })?;
+        *slot = finite_of(x, &format!("{at}{key}"))?;
+    }
+    Ok(Some(v))
+}
+
+/// Fields a bar or history row may carry besides the model's own columns.
+pub(crate) const OHLC_FIELDS: [&str; 3] = ["open", "high", "low"];
 
 /// The schema shared by a served model's series.
 fn schema_of(model: &ServedModel) -> Option<&DataSchema> {
@@ -130,12 +185,13 @@ pub(crate) fn new_rows(
         })?;
         for key in obj.keys() {
             let known = ["unique_id", "ds", "y"].contains(&key.as_str())
+                || OHLC_FIELDS.contains(&key.as_str())
                 || key == &schema.target
                 || time_key == Some(key.as_str())
                 || schema.features.contains(key);
             if !known {
                 return Err(ApiError::invalid(format!(
-                    "{at}.{key}: unknown column (a history row takes unique_id, ds, y and the model's input columns)"
+                    "{at}.{key}: unknown column (a history row takes unique_id, ds, y, open/high/low and the model's input columns)"
                 )));
             }
         }
@@ -157,6 +213,7 @@ pub(crate) fn new_rows(
             }
         })?;
         let x = inputs(obj, &at)?;
+        let ohlc = ohlc_of(obj, &format!("{at}."))?;
         let entry = out.entry(id.clone()).or_default();
         let time = match (
             time_key,
@@ -179,7 +236,7 @@ pub(crate) fn new_rows(
                 format!(" '{id}'")
             };
             let fmt = |t| format_timestamp(t, schema.date_only);
-            if let Some(&prev) = entry.times.last() {
+            if let Some(prev) = entry.bars.last().and_then(|b| b.time) {
                 if t <= prev {
                     return Err(ApiError::invalid(format!(
                         "{at}.ds: {} does not continue the series{series}: it must come after the previous history row of its series ({})",
@@ -226,10 +283,13 @@ pub(crate) fn new_rows(
                     }
                 }
             }
-            entry.times.push(t);
         }
-        entry.target.push(y);
-        push_row(&mut entry.features, &schema.features, &x);
+        entry.bars.push(Bar {
+            y,
+            time,
+            inputs: x,
+            ohlc,
+        });
     }
     for (i, row) in future.iter().enumerate() {
         let at = format!("future[{i}]");
@@ -284,10 +344,10 @@ fn updated<'a>(
     match q.rows.get(id) {
         None => Ok((Cow::Borrowed(f), &[])),
         Some(r) => {
-            let f = if r.target.is_empty() {
+            let f = if r.bars.is_empty() {
                 Cow::Borrowed(f)
             } else {
-                Cow::Owned(f.extend(&r.target, &r.features, &r.times)?)
+                Cow::Owned(condition(f, &r.bars)?)
             };
             Ok((f, &r.future))
         }

@@ -6,6 +6,10 @@
 //!   work unchanged;
 //! - a native API: `GET /v1/models`, `POST /v1/models/{name}/forecast`,
 //!   `GET /openapi.json`;
+//! - a live dashboard at `/` ([`dashboard`]): `GET /v1/models/{name}/data` (history,
+//!   indicators, forecast, alerts of a series) and the WebSocket
+//!   `/v1/models/{name}/live` (each bar any client sends, with its indicators, the new
+//!   forecast and the alerts it fired; see [`live`]);
 //! - operations: `GET /metrics` (Prometheus), a request id on every answer
 //!   (`x-request-id`) and in the logs (`tracing`), body and horizon limits, a time limit
 //!   per request, an optional bearer token, graceful shutdown.
@@ -17,20 +21,23 @@
 //! The crate sets no process-wide state (no logger, no signal handler, no global
 //! metrics registry); the binary does.
 
+pub mod dashboard;
 mod error;
 mod forecast;
+pub mod live;
 mod metrics;
 mod mlflow;
 mod registry;
 mod stream;
 
 pub use error::{ApiError, ServeError};
-pub use forecast::{Limits, Query};
+pub use forecast::{Bar, Limits, NewRows, Query};
 pub use metrics::Metrics;
 pub use registry::{Registry, ScanReport, ServedModel, Source};
 pub use stream::{CLOSE_GOING_AWAY, CLOSE_NO_PONG, CLOSE_TOO_SLOW};
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -71,8 +78,13 @@ pub struct ServeOptions {
     /// How often the server pings each stream (a stream that has not answered the
     /// previous ping is closed).
     pub stream_ping: Duration,
-    /// Alert rules evaluated on each bar of a stream (alerts are sent on the stream).
+    /// Alert rules evaluated on each bar of a stream (alerts are sent on the stream)
+    /// and of the live feeds (alerts are sent to the dashboard).
     pub rules: Option<Arc<RuleSet>>,
+    /// History files the dashboard draws, by model name (`None`: the only model served):
+    /// the model's training data, or any file with its time and target columns (and
+    /// `open`, `high`, `low` for candles; a panel's in long form with its id column).
+    pub data: Vec<(Option<String>, std::path::PathBuf)>,
 }
 
 impl Default for ServeOptions {
@@ -87,6 +99,7 @@ impl Default for ServeOptions {
             stream_queue: 64,
             stream_ping: Duration::from_secs(20),
             rules: None,
+            data: Vec::new(),
         }
     }
 }
@@ -141,6 +154,8 @@ struct AppState {
     next_id: AtomicU64,
     /// Set to `true` when the server shuts down (streams close with going-away).
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The live feeds of the served series (the dashboard's).
+    live: Arc<live::Live>,
 }
 
 /// A server over a set of models.
@@ -153,8 +168,9 @@ pub struct Server {
 /// one by one whatever their size).
 const STREAM_BUFFER_BYTES: usize = 8 << 10;
 
-/// Routes that answer without the bearer token (health probes).
-const OPEN_ROUTES: &[&str] = &["/ping", "/health"];
+/// Routes that answer without the bearer token (health probes, and the dashboard's
+/// page, which holds no data: the routes it calls need the token).
+const OPEN_ROUTES: &[&str] = &["/ping", "/health", "/"];
 
 impl Server {
     /// Load the models of `source` (blocking). In a folder, subdirectories that fail
@@ -162,6 +178,12 @@ impl Server {
     pub fn open(source: Source, options: ServeOptions) -> Result<(Server, ScanReport), ServeError> {
         options.check()?;
         let (registry, report) = Registry::open(source)?;
+        let histories = load_histories(&registry, &options.data)?;
+        let live = Arc::new(live::Live::new(
+            histories,
+            options.rules.clone(),
+            options.max_horizon,
+        ));
         let metrics = Metrics::new();
         metrics.models.set(registry.snapshot().len() as i64);
         Ok((
@@ -172,6 +194,7 @@ impl Server {
                     metrics,
                     next_id: AtomicU64::new(1),
                     shutdown: tokio::sync::watch::Sender::new(false),
+                    live,
                 }),
             },
             report,
@@ -198,6 +221,9 @@ impl Server {
     pub fn router(&self) -> Router {
         let st = Arc::clone(&self.state);
         Router::new()
+            .route("/", get(dashboard::serve))
+            .route("/v1/models/{name}/data", get(live_data))
+            .route("/v1/models/{name}/live", get(live_stream))
             .route("/ping", get(ping))
             .route("/health", get(ping))
             .route("/version", get(version))
@@ -258,6 +284,43 @@ impl Server {
         }
         result.map_err(ServeError::Io)
     }
+}
+
+/// The `--data` files, loaded against their models, by model name.
+fn load_histories(
+    registry: &Registry,
+    data: &[(Option<String>, std::path::PathBuf)],
+) -> Result<std::collections::HashMap<String, live::History>, ServeError> {
+    let snap = registry.snapshot();
+    let mut out = std::collections::HashMap::new();
+    for (name, path) in data {
+        let model = match name {
+            Some(n) => snap.get(n).ok_or_else(|| ServeError::Option {
+                option: "data",
+                message: format!("{}: no model '{n}' is served", path.display()),
+            })?,
+            None if snap.len() == 1 => snap.values().next().ok_or_else(|| ServeError::Option {
+                option: "data",
+                message: "no model is served".into(),
+            })?,
+            None => {
+                return Err(ServeError::Option {
+                    option: "data",
+                    message: format!(
+                        "{}: {} models are served; say whose data it is (NAME=PATH)",
+                        path.display(),
+                        snap.len()
+                    ),
+                })
+            }
+        };
+        let history = live::load_history(model, path).map_err(|e| ServeError::Source {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        out.insert(model.name.clone(), history);
+    }
+    Ok(out)
 }
 
 fn rescan(st: &AppState) -> ScanReport {
@@ -321,20 +384,29 @@ fn request_id(st: &AppState, headers: &HeaderMap) -> String {
         .unwrap_or_else(|| format!("req-{}", st.next_id.fetch_add(1, Ordering::Relaxed)))
 }
 
-/// Whether the request carries the bearer token (compared in constant time).
+/// Whether the request carries the bearer token (compared in constant time): in the
+/// `Authorization` header, or, for a browser's WebSocket (which cannot set headers), as
+/// the subprotocol `forecast.bearer.<token in unpadded base64url>`.
 fn authorized(st: &AppState, headers: &HeaderMap) -> bool {
     use subtle::ConstantTimeEq;
     let Some(token) = st.options.token.as_deref() else {
         return true;
     };
-    let Some(given) = headers
+    if let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    given.as_bytes().ct_eq(token.as_bytes()).into()
+    {
+        return given.as_bytes().ct_eq(token.as_bytes()).into();
+    }
+    let encoded = dashboard::base64(token.as_bytes(), true);
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.trim().strip_prefix(dashboard::BEARER_PROTOCOL_PREFIX))
+        .any(|given| bool::from(given.as_bytes().ct_eq(encoded.as_bytes())))
 }
 
 async fn no_route(
@@ -608,8 +680,13 @@ async fn native_forecast(
         let m = Arc::clone(&model);
         let levels = q.levels.clone();
         let h = q.h;
+        let live = Arc::clone(&st.live);
         let records = compute(&st, move || {
             let fc = forecast::run(&m, &q, &limits)?;
+            // The new rows are bars of their series: the live feeds take them in.
+            for (id, rows) in &q.rows {
+                live.publish(&m, id, &rows.bars, "history");
+            }
             Ok(forecast::records(
                 &fc,
                 m.is_panel(),
@@ -626,6 +703,123 @@ async fn native_forecast(
             "forecasts": records,
         }))
         .into_response())
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The dashboard routes' query: `unique_id` (a panel's series) and `bars` (data only).
+struct LiveParams {
+    unique_id: Option<String>,
+    bars: usize,
+}
+
+fn live_params(
+    q: Result<axum::extract::Query<std::collections::HashMap<String, String>>, QueryRejection>,
+    takes_bars: bool,
+) -> Result<LiveParams, ApiError> {
+    let axum::extract::Query(q) =
+        q.map_err(|e| ApiError::bad_request(format!("the query: {}", e.body_text())))?;
+    let mut p = LiveParams {
+        unique_id: None,
+        bars: live::DEFAULT_BARS,
+    };
+    for (k, v) in q {
+        match k.as_str() {
+            "unique_id" => p.unique_id = Some(v),
+            "bars" if takes_bars => {
+                p.bars = v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=live::MAX_BARS).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "bars: must be a whole number from 1 to {}, got {}",
+                            live::MAX_BARS,
+                            forecast::short(&Value::String(v.clone()))
+                        ))
+                    })?;
+            }
+            _ => {
+                let takes = if takes_bars {
+                    "unique_id and bars"
+                } else {
+                    "unique_id"
+                };
+                return Err(ApiError::invalid(format!(
+                    "{}: unknown query parameter (this route takes {takes})",
+                    forecast::short(&Value::String(k.clone()))
+                )));
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn served(st: &AppState, name: &str) -> Result<Arc<ServedModel>, ApiError> {
+    st.registry.get(name).ok_or_else(|| {
+        ApiError::not_found(format!("model '{name}' is not served; see GET /v1/models"))
+    })
+}
+
+/// `GET /v1/models/{name}/data`: what the dashboard draws of a series (see
+/// [`live::Live`]).
+async fn live_data(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    q: Result<axum::extract::Query<std::collections::HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let r = async {
+        let model = served(&st, &name)?;
+        let p = live_params(q, true)?;
+        let id = live::Live::series_id(&model, p.unique_id.as_deref())?;
+        let live = Arc::clone(&st.live);
+        let (v, _) = compute(&st, move || live.snapshot(&model, &id, p.bars, false)).await?;
+        Ok::<_, ApiError>(Json(v).into_response())
+    }
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// WebSocket `GET /v1/models/{name}/live`: a snapshot of the series, then one event per
+/// bar its feed takes in.
+async fn live_stream(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    q: Result<axum::extract::Query<std::collections::HashMap<String, String>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let r = async {
+        let model = served(&st, &name)?;
+        let p = live_params(q, false)?;
+        let id = live::Live::series_id(&model, p.unique_id.as_deref())?;
+        let ws = ws.map_err(|e| ApiError {
+            status: e.status(),
+            code: "BAD_REQUEST",
+            message: format!("this route is a WebSocket stream: {}", e.body_text()),
+        })?;
+        let shutdown = st.shutdown.subscribe();
+        if *shutdown.borrow() {
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "TEMPORARILY_UNAVAILABLE",
+                message: "the server is shutting down".into(),
+            });
+        }
+        let live = Arc::clone(&st.live);
+        let (snapshot, rx) = compute(&st, move || {
+            live.snapshot(&model, &id, live::DEFAULT_BARS, true)
+        })
+        .await?;
+        let rx = rx.ok_or_else(|| ApiError::internal("no subscription"))?;
+        let st2 = Arc::clone(&st);
+        Ok::<_, ApiError>(
+            ws.protocols([dashboard::LIVE_PROTOCOL])
+                .max_message_size(4096)
+                .read_buffer_size(STREAM_BUFFER_BYTES)
+                .on_upgrade(move |socket| stream::follow(st2, snapshot, rx, socket, shutdown)),
+        )
     }
     .await;
     r.unwrap_or_else(IntoResponse::into_response)

@@ -11,7 +11,8 @@
 //!   forecast from the model's own state;
 //! - client: `{"type": "bar", "unique_id": "MSFT", "ds": "2024-01-02", "y": 370.9}`
 //!   (`unique_id` when following several series; the target and time may also be named
-//!   as in the training data; input columns by name); the server answers
+//!   as in the training data; input columns by name; `open`, `high`, `low` optionally,
+//!   for the dashboard's candles); the server answers
 //!   `{"type": "forecast", "unique_id", "ds", "rows", "forecasts": [..]}`;
 //! - with alert rules (`forecast serve --rules FILE.toml`), each bar that fires a rule
 //!   is also answered `{"type": "alert", "rule", "ds", "value", "message", "signal",
@@ -21,17 +22,19 @@
 //!   "message"}` naming the field, and the stream stays open.
 //!
 //! Each stream keeps its own copy of the state of the series it follows: clients never
-//! see each other's bars. A client that leaves more than the queue's worth of answers
+//! see each other's bars on their stream. Each bar is also published to the server's
+//! live feed of its series ([`crate::live`]), which the dashboard follows. A client that leaves more than the queue's worth of answers
 //! unread is closed with [`CLOSE_TOO_SLOW`]; the server pings every stream and closes
 //! one that does not answer the previous ping; on shutdown streams close with
 //! [`CLOSE_GOING_AWAY`].
 
 use crate::error::ApiError;
-use crate::forecast::{self, Limits, Naming, Query};
+use crate::forecast::{self, Bar, Limits, Naming, Query};
+use crate::live::Live;
 use crate::registry::{Loaded, ServedModel};
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use forecast_core::data::{format_timestamp, parse_timestamp, Column};
+use forecast_core::data::{format_timestamp, parse_timestamp};
 use forecast_core::panel::SeriesForecast;
 use forecast_core::strategy::alert::{Pushed, RuleSet, Watch};
 use forecast_core::Forecaster;
@@ -75,6 +78,8 @@ pub(crate) struct Session {
     rules: Option<Arc<RuleSet>>,
     /// The rules' state over the followed series (a subscription starts it afresh).
     watch: Option<Watch>,
+    /// The live feeds each bar is published to (the dashboard's).
+    live: Option<Arc<Live>>,
 }
 
 fn error(e: &ApiError) -> Value {
@@ -86,6 +91,7 @@ impl Session {
         model: Arc<ServedModel>,
         limits: Limits,
         rules: Option<Arc<RuleSet>>,
+        live: Option<Arc<Live>>,
     ) -> Session {
         Session {
             model,
@@ -93,6 +99,7 @@ impl Session {
             sub: None,
             rules,
             watch: None,
+            live,
         }
     }
 
@@ -396,7 +403,7 @@ impl Session {
             }
             (false, _) => None,
         };
-        let mut cols = Vec::with_capacity(schema.features.len());
+        let mut inputs = Vec::with_capacity(schema.features.len());
         for name in &schema.features {
             let v = obj.get(name).ok_or_else(|| {
                 ApiError::invalid(format!(
@@ -404,27 +411,32 @@ impl Session {
                     self.model.name
                 ))
             })?;
-            cols.push(Column {
-                name: name.clone(),
-                values: vec![forecast::finite_of(v, name)?],
-                integer: false,
-            });
+            inputs.push(forecast::finite_of(v, name)?);
         }
         for key in obj.keys() {
             let known = ["type", "unique_id", "ds", "y"].contains(&key.as_str())
+                || forecast::OHLC_FIELDS.contains(&key.as_str())
                 || key == &schema.target
                 || time_key == Some(key.as_str())
                 || schema.features.contains(key);
             if !known {
                 return Err(ApiError::invalid(format!(
-                    "{key}: unknown field of a bar (it takes unique_id, ds, y and the model's input columns)"
+                    "{key}: unknown field of a bar (it takes unique_id, ds, y, open/high/low and the model's input columns)"
                 )));
             }
         }
-        let next = fc
-            .extend(&[y], &cols, ds.as_slice())
+        let bar = Bar {
+            y,
+            time: ds,
+            inputs,
+            ohlc: forecast::ohlc_of(obj, "")?,
+        };
+        let next = forecast::condition(fc, std::slice::from_ref(&bar))
             .map_err(|e| ApiError::invalid(format!("model '{}': {e}", self.model.name)))?;
         sub.series[at].forecaster = next;
+        if let Some(live) = &self.live {
+            live.publish(&self.model, &sub.series[at].id, &[bar], "stream");
+        }
         let bar_ds = match ds {
             Some(t) => Value::String(format_timestamp(t, date_only)),
             None => Value::from(sub.series[at].forecaster.schema.conditioned_rows),
@@ -450,7 +462,7 @@ impl Session {
 }
 
 /// Decrements the open-streams gauge when a stream ends, however it ends.
-struct OpenStream(prometheus::IntGauge);
+pub(crate) struct OpenStream(pub(crate) prometheus::IntGauge);
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
@@ -531,6 +543,7 @@ async fn serve_stream(
         Arc::clone(&model),
         st.options.limits(),
         st.options.rules.clone(),
+        Some(Arc::clone(&st.live)),
     );
     let mut ping = tokio::time::interval(st.options.stream_ping);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -583,4 +596,72 @@ async fn serve_stream(
     drop(tx);
     let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT * 2, writer).await;
     tracing::info!("stream ended");
+}
+
+/// Follow a live feed for a dashboard: send `snapshot`, then each event of `rx`, until
+/// the client leaves, falls behind (closed with [`CLOSE_TOO_SLOW`]; it may reconnect
+/// for a fresh snapshot), or the server shuts down. Messages from the client are not
+/// read for meaning.
+pub(crate) async fn follow(
+    st: Arc<AppState>,
+    snapshot: Value,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+    mut socket: WebSocket,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    st.metrics.streams.inc();
+    let _open = OpenStream(st.metrics.streams.clone());
+    let send_limit = CLOSE_WRITE_LIMIT * 2;
+    let mut ping = tokio::time::interval(st.options.stream_ping);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut awaiting_pong = false;
+    let first = Message::Text(snapshot.to_string().into());
+    if !matches!(
+        tokio::time::timeout(send_limit, socket.send(first)).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let close = |code: u16, reason: &str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.to_string().into(),
+        }))
+    };
+    let end = loop {
+        let out = tokio::select! {
+            _ = shutdown.changed() => break Some(close(CLOSE_GOING_AWAY, "the server is shutting down")),
+            _ = ping.tick() => {
+                if awaiting_pong {
+                    break Some(close(CLOSE_NO_PONG, "no answer to the last ping"));
+                }
+                awaiting_pong = true;
+                Message::Ping(axum::body::Bytes::from_static(b"forecast"))
+            }
+            e = rx.recv() => match e {
+                Ok(text) => Message::Text(text.as_ref().into()),
+                Err(RecvError::Lagged(n)) => {
+                    break Some(close(CLOSE_TOO_SLOW, &format!("too slow: {n} events missed; reconnect for a fresh snapshot")))
+                }
+                Err(RecvError::Closed) => break Some(close(CLOSE_GOING_AWAY, "the feed ended")),
+            },
+            m = socket.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                Some(Ok(Message::Pong(_))) => { awaiting_pong = false; continue }
+                Some(Ok(_)) => continue,
+            },
+        };
+        if !matches!(
+            tokio::time::timeout(send_limit, socket.send(out)).await,
+            Ok(Ok(()))
+        ) {
+            break None;
+        }
+    };
+    if let Some(frame) = end {
+        let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, socket.send(frame)).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, socket.close()).await;
 }

@@ -16,12 +16,22 @@
 //! [[rule]]
 //! name = "unusual-move"
 //! outside = { level = 99 }      # the close left a saved model's one-step interval
+//!
+//! [[rule]]
+//! name = "big-move-ahead"
+//! expected_move = { horizon = 5, threshold_pct = 2.0 }   # the model expects ±2 % in 5 bars
 //! ```
 //!
 //! An `outside` rule needs a fitted model ([`Watch::with_model`]): on each bar, before
 //! taking the bar in, the model forecasts one step with its interval at `level`; the
 //! rule's value is +1 when the close lies above the interval, −1 below, 0 inside. The
 //! model is then conditioned on the bar ([`Forecaster::extend`]), never refitted.
+//!
+//! An `expected_move` rule needs the model too: after taking the bar in, the model
+//! forecasts `horizon` steps; the rule's value is +1 when the forecast mean at the last
+//! step lies more than `threshold_pct` percent above the bar's close, −1 when more than
+//! that below, 0 otherwise. (A `when = { kind = "forecast", .. }` signal fits a model of
+//! its own, walk-forward; `expected_move` asks the saved model being watched or served.)
 //!
 //! A rule's value on a bar is its signal's value there, computed from the bars up to
 //! that one, exactly as a backtest computes it ([`signal_from`]); the rule fires on a
@@ -75,6 +85,9 @@ pub struct Rule {
     /// The condition: the close outside a fitted model's one-step interval (or `when`).
     #[serde(default)]
     pub outside: Option<Outside>,
+    /// The condition: the fitted model's forecast moves far from the close.
+    #[serde(default)]
+    pub expected_move: Option<ExpectedMove>,
     /// Which of the signal's values fire.
     #[serde(default)]
     pub on: Fires,
@@ -92,6 +105,47 @@ pub struct Rule {
 pub struct Outside {
     /// The interval's level, in percent (e.g. 95, 99).
     pub level: f64,
+}
+
+/// A forecast rule: the fitted model's expected move from the bar's close to its
+/// forecast mean `horizon` steps ahead, beyond `threshold_pct` percent either way.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedMove {
+    /// Steps ahead (1 = the next bar).
+    #[serde(default = "one_step")]
+    pub horizon: usize,
+    /// The move that fires, in percent of the close (≥ 0).
+    pub threshold_pct: f64,
+}
+
+fn one_step() -> usize {
+    1
+}
+
+impl ExpectedMove {
+    /// The rule's value for a model conditioned up to a bar with close `close`.
+    pub fn value(&self, model: &Forecaster, close: f64) -> Result<i8> {
+        let p = model.predict(self.horizon, &[], &[])?;
+        let Some(mean) = p.point.last().copied().filter(|m| m.is_finite()) else {
+            return Ok(0);
+        };
+        let pct = (mean / close - 1.0) * 100.0;
+        Ok(if pct > self.threshold_pct {
+            1
+        } else if pct < -self.threshold_pct {
+            -1
+        } else {
+            0
+        })
+    }
+}
+
+impl Rule {
+    /// Whether the rule asks a fitted model (`outside`, `expected_move`).
+    pub fn needs_model(&self) -> bool {
+        self.outside.is_some() || self.expected_move.is_some()
+    }
 }
 
 /// A rules file: `[[rule]]` tables.
@@ -133,9 +187,9 @@ impl RuleSet {
                     format!("'{}' names two rules", r.name),
                 ));
             }
-            match (&r.when, &r.outside) {
-                (Some(w), None) => w.check(&format!("rule[{i}].when"))?,
-                (None, Some(o)) => {
+            match (&r.when, &r.outside, &r.expected_move) {
+                (Some(w), None, None) => w.check(&format!("rule[{i}].when"))?,
+                (None, Some(o), None) => {
                     if !(o.level > 0.0 && o.level < 100.0) {
                         return Err(bad(
                             &format!("rule[{i}].outside.level"),
@@ -143,10 +197,24 @@ impl RuleSet {
                         ));
                     }
                 }
+                (None, None, Some(m)) => {
+                    if m.horizon == 0 {
+                        return Err(bad(
+                            &format!("rule[{i}].expected_move.horizon"),
+                            "must be at least 1".into(),
+                        ));
+                    }
+                    if !(m.threshold_pct.is_finite() && m.threshold_pct >= 0.0) {
+                        return Err(bad(
+                            &format!("rule[{i}].expected_move.threshold_pct"),
+                            format!("must be a percentage ≥ 0, got {}", m.threshold_pct),
+                        ));
+                    }
+                }
                 _ => {
                     return Err(bad(
                         &format!("rule[{i}]"),
-                        "give the condition as `when` (a signal) or `outside` (a model's interval), one of them".into(),
+                        "give the condition as `when` (a signal), `outside` (a model's interval) or `expected_move` (a model's forecast), one of them".into(),
                     ))
                 }
             }
@@ -154,9 +222,9 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Whether some rule needs a fitted model (`outside`).
+    /// Whether some rule needs a fitted model (`outside`, `expected_move`).
     pub fn needs_model(&self) -> bool {
-        self.rules.iter().any(|r| r.outside.is_some())
+        self.rules.iter().any(Rule::needs_model)
     }
 }
 
@@ -188,7 +256,7 @@ struct SeriesState {
     last: Vec<i8>,
     /// The model conditioned on the bars up to the last one (`outside` rules).
     model: Option<Forecaster>,
-    /// Each `outside` rule's raw value on the last bar.
+    /// Each model rule's (`outside`, `expected_move`) raw value on the last bar.
     outside: Vec<i8>,
 }
 
@@ -341,11 +409,12 @@ impl Watch {
         Ok(Pushed::New(alerts))
     }
 
-    /// The `outside` rules' values on a new bar (from the model's forecast made before
-    /// it), then the model conditioned on it. Bars at or before the model's last row
-    /// (history it was fitted on) leave it as it is.
+    /// The model rules' values on a new bar: `outside` from the model's forecast made
+    /// before it, then the model conditioned on it, then `expected_move` from the
+    /// conditioned model. Bars before the model's last row (history it was fitted on)
+    /// leave it as it is and get 0; its last row gets its `expected_move` values.
     fn condition(&mut self, series: &str, time: NaiveDateTime, close: f64) -> Result<()> {
-        if !self.rules.iter().any(|r| r.outside.is_some()) {
+        if !self.rules.iter().any(Rule::needs_model) {
             return Ok(());
         }
         let when = self.fmt(time);
@@ -357,26 +426,36 @@ impl Watch {
         let Some(m) = &s.model else {
             return Ok(());
         };
-        if m.schema.last_timestamp.is_some_and(|last| time <= last) {
+        let last = m.schema.last_timestamp;
+        let at = |e: Error| Error::config("model", format!("at {when}: {e}"));
+        if last.is_some_and(|last| time < last) {
             return Ok(());
         }
-        let at = |e: Error| Error::config("model", format!("at {when}: {e}"));
-        for (i, r) in self.rules.iter().enumerate() {
-            if let Some(o) = r.outside {
-                let p = m.predict(1, &[o.level], &[]).map_err(at)?;
-                if let Some(band) = p.intervals.first() {
-                    s.outside[i] = if close > band.upper[0] {
-                        1
-                    } else if close < band.lower[0] {
-                        -1
-                    } else {
-                        0
-                    };
+        if last != Some(time) {
+            for (i, r) in self.rules.iter().enumerate() {
+                if let Some(o) = r.outside {
+                    let p = m.predict(1, &[o.level], &[]).map_err(at)?;
+                    if let Some(band) = p.intervals.first() {
+                        s.outside[i] = if close > band.upper[0] {
+                            1
+                        } else if close < band.lower[0] {
+                            -1
+                        } else {
+                            0
+                        };
+                    }
+                }
+            }
+            let next = m.extend(&[close], &[], &[time]).map_err(at)?;
+            s.model = Some(next);
+        }
+        if let Some(m) = &s.model {
+            for (i, r) in self.rules.iter().enumerate() {
+                if let Some(e) = r.expected_move {
+                    s.outside[i] = e.value(m, close).map_err(at)?;
                 }
             }
         }
-        let next = m.extend(&[close], &[], &[time]).map_err(at)?;
-        s.model = Some(next);
         Ok(())
     }
 
@@ -423,6 +502,7 @@ impl Watch {
                     return Ok(0);
                 }
                 let v = match &r.when {
+                    // `outside` and `expected_move`: worked out by `condition`.
                     Some(when) => {
                         let sig = signal_from(when, &s.close, last)
                             .map_err(|e| Error::config(format!("rule[{i}].when"), e.to_string()))?;
@@ -539,6 +619,76 @@ mod tests {
             RuleSet::from_toml("[[rule]]\nname = \"x\"\noutside = { level = 100 }\n").unwrap_err();
         assert!(e.to_string().contains("rule[0].outside.level"), "{e}");
         let e = RuleSet::from_toml("[[rule]]\nname = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("rule[0]"), "{e}");
+    }
+
+    /// An `expected_move` rule fires where the model, conditioned on the bar, forecasts
+    /// a move beyond the threshold, once per change, as computed by hand.
+    #[test]
+    fn expected_move_rules_fire_where_the_models_forecast_moves_far() {
+        use crate::models::ModelConfig;
+        use crate::pipeline::ForecasterSpec;
+        use crate::series::Series;
+        // A steady climb, then a fall: drift forecasts keep up, then change direction.
+        let c: Vec<f64> = (0..140)
+            .map(|i| {
+                if i < 120 {
+                    100.0 + i as f64
+                } else {
+                    219.0 - 5.0 * (i - 119) as f64
+                }
+            })
+            .collect();
+        let model = ForecasterSpec::new(ModelConfig::from_kind("drift").unwrap())
+            .fit_quiet(&Series::from_values(c[..100].to_vec(), 1))
+            .unwrap();
+        let text =
+            "[[rule]]\nname = \"move\"\nexpected_move = { horizon = 5, threshold_pct = 2.0 }\n";
+        let rules = RuleSet::from_toml(text).unwrap();
+        assert!(rules.needs_model());
+        let mut w = Watch::with_model(rules, true, vec![(String::new(), model.clone())]).unwrap();
+        let (mut fired, mut expected) = (vec![], vec![]);
+        let (mut m, mut before) = (model, 0i8);
+        for (i, close) in c.iter().enumerate().skip(100) {
+            if let Pushed::New(a) = w.push("", day(i), *close).unwrap() {
+                fired.extend(a.into_iter().map(|a| (i, a.signal)));
+            }
+            m = m.extend(&[*close], &[], &[]).unwrap();
+            let mean = *m.predict(5, &[], &[]).unwrap().point.last().unwrap();
+            let pct = (mean / close - 1.0) * 100.0;
+            let v = if pct > 2.0 {
+                1
+            } else if pct < -2.0 {
+                -1
+            } else {
+                0
+            };
+            if v != 0 && v != before {
+                expected.push((i, v));
+            }
+            before = v;
+        }
+        assert!(!expected.is_empty(), "the series should move the forecast");
+        assert_eq!(fired, expected);
+        for (bad, key) in [
+            (
+                "{ horizon = 0, threshold_pct = 1 }",
+                "rule[0].expected_move.horizon",
+            ),
+            (
+                "{ threshold_pct = -1 }",
+                "rule[0].expected_move.threshold_pct",
+            ),
+            ("{ horizon = 3 }", "rules"),
+        ] {
+            let e = RuleSet::from_toml(&format!("[[rule]]\nname = \"x\"\nexpected_move = {bad}\n"))
+                .unwrap_err();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+        }
+        let e = RuleSet::from_toml(
+            "[[rule]]\nname = \"x\"\noutside = { level = 95 }\nexpected_move = { threshold_pct = 1 }\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("rule[0]"), "{e}");
     }
 
