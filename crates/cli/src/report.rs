@@ -34,6 +34,10 @@ pub struct ReportArgs {
     /// The price column of market data [default: close].
     #[arg(long, requires = "data")]
     pub target: Option<String>,
+    /// The data a --model was trained on, for its whole history and residual
+    /// diagnostics [default: the file recorded by `forecast train`, when it is unchanged].
+    #[arg(long, value_name = "PATH", requires = "model", conflicts_with = "data")]
+    pub history: Option<PathBuf>,
     /// A tuning study's directory (`tune.out`).
     #[arg(long, value_name = "DIR|URL", conflicts_with = "results")]
     pub study: Option<String>,
@@ -77,14 +81,15 @@ pub fn run(a: ReportArgs) -> Result<()> {
             },
         )?
     } else if let Some(model) = &a.model {
-        forecast_report::model::build(
-            model,
-            &ModelReportOptions {
-                horizon: a.horizon,
-                levels: a.level.clone(),
-                future: a.future.clone(),
-            },
-        )?
+        let opts = ModelReportOptions {
+            horizon: a.horizon,
+            levels: a.level.clone(),
+            future: a.future.clone(),
+        };
+        match &a.history {
+            Some(h) => forecast_report::model::build_with_history(model, &opts, Some(h))?,
+            None => forecast_report::model::build(model, &opts)?,
+        }
     } else if let Some(b) = &a.backtest {
         forecast_report::backtest::build(b)?
     } else if let Some(s) = &a.study {

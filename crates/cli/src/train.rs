@@ -118,7 +118,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         Err(_) => spec.model.clone(),
     };
     tracking.with(|run| run.log_params(flatten_params(&used.config_json(), "")));
-    let saved = fitted.and_then(|f| artifact::save(&f, &a.out).map(|()| f));
+    // The data file is recorded so that `forecast report --model` can show the whole
+    // history (a hint only; the model forecasts without it).
+    let source = a.data.data.is_file().then_some(a.data.data.as_path());
+    let saved = fitted.and_then(|f| artifact::save_with_source(&f, &a.out, source).map(|()| f));
     let fitted = match saved {
         Ok(f) => f,
         Err(e) => {

@@ -10,7 +10,7 @@ use crate::transform::FittedTransform;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The artifact format this build writes; it reads this version and older ones.
 pub const FORMAT_VERSION: u32 = 1;
@@ -39,6 +39,11 @@ pub struct ModelFile {
     pub transform: FittedTransform,
     /// SHA-256 of the training data.
     pub fingerprint: String,
+    /// The file the model was trained from (an absolute path), when it was trained from
+    /// one: reports read the whole history from it, after checking it against
+    /// `fingerprint`. A hint only: the model never needs it to forecast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Version of forecast-core that wrote the file.
     pub crate_version: String,
     /// Creation time, RFC 3339 UTC.
@@ -75,6 +80,7 @@ impl ModelFile {
             recent: f.recent.clone(),
             transform: f.transform.clone(),
             fingerprint: f.fingerprint.clone(),
+            source: None,
             crate_version: CRATE_VERSION.to_string(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             spec: f.spec.clone(),
@@ -130,8 +136,20 @@ fn mlmodel(file: &ModelFile) -> String {
 /// replaced; an existing directory that is not a model artifact is left alone and
 /// reported as an error.
 pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
+    save_with_source(forecaster, dir, None)
+}
+
+/// [`save`], recording the file the model was trained from (`source`, made absolute)
+/// so that a report can show the whole history ([`training_source`]).
+pub fn save_with_source(forecaster: &Forecaster, dir: &Path, source: Option<&Path>) -> Result<()> {
     check_overwrite(dir)?;
-    let file = ModelFile::new(forecaster);
+    let mut file = ModelFile::new(forecaster);
+    file.source = source.map(|p| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    });
     let json = serde_json::to_string_pretty(&file)
         .map_err(|e| artifact_err(dir, format!("cannot serialise: {e}")))?;
     let mut files = vec![
@@ -147,6 +165,16 @@ pub fn save(forecaster: &Forecaster, dir: &Path) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// The file a saved model was trained from, as recorded by [`save_with_source`]
+/// (`None` when it was not recorded). The file may have changed or gone since.
+pub fn training_source(dir: &Path) -> Result<Option<PathBuf>> {
+    let path = dir.join("model.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| artifact_err(dir, format!("model.json is not valid JSON: {e}")))?;
+    Ok(v.get("source").and_then(Value::as_str).map(PathBuf::from))
 }
 
 /// Refuse to replace `dir` unless it is absent, empty or a model directory.

@@ -36,7 +36,22 @@ pub fn default_horizon(season_length: usize) -> usize {
 /// Builds the report of the model saved in `model_dir` from the artifact alone: the
 /// forecast after the last rows the artifact keeps, and the fit. The residual
 /// diagnostics need the training data ([`build_with_history`]); the page says so.
+///
+/// When the artifact records the file it was trained from (`forecast train` does) and
+/// that file still holds the training data, the whole history is shown and the
+/// residuals are diagnosed, as with [`build_with_history`]; a file that has gone or
+/// changed since is passed over.
 pub fn build(model_dir: &Path, opts: &ModelReportOptions) -> Result<Page> {
+    let recorded = artifact::training_source(model_dir)
+        .ok()
+        .flatten()
+        .filter(|p| p.is_file());
+    if let Some(source) = recorded {
+        // Any error is the file's (gone, changed) or is met again below without it.
+        if let Ok(page) = build_with_history(model_dir, opts, Some(&source)) {
+            return Ok(page);
+        }
+    }
     build_with_history(model_dir, opts, None)
 }
 
