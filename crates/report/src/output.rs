@@ -82,7 +82,12 @@ pub fn write(page: &Page, path: &Path, format: Format, size: Size) -> Result<()>
                         if format == Format::Png { "PNG" } else { "SVG" }
                     ))
                 })?;
-            crate::static_chart::render(chart, title, format, size)?
+            // A picture cannot zoom: it shows what the page opens on (the forecast and
+            // the history just before it).
+            let shown = chart
+                .initial_window_start()
+                .map(|start| chart.from_position(start));
+            crate::static_chart::render(shown.as_ref().unwrap_or(chart), title, format, size)?
         }
     };
     forecast_core::fsio::write_file(path, &bytes)?;

@@ -219,6 +219,17 @@ impl TimeChart {
         if let Some(name) = &self.y_name {
             y_axis.insert("name".into(), json!(name));
         }
+        let mut zoom = json!({});
+        if let Some(start) = self.initial_window_start() {
+            zoom = json!({"startValue": start, "endValue": self.x.len().saturating_sub(1)});
+        }
+        let mut inside = json!({"type": "inside"});
+        let mut slider = json!({"type": "slider", "bottom": 14});
+        for z in [&mut inside, &mut slider] {
+            if let (Some(z), Some(w)) = (z.as_object_mut(), zoom.as_object()) {
+                z.extend(w.clone());
+            }
+        }
         json!({
             "animation": false,
             "title": {"text": title, "left": "center", "textStyle": {"fontSize": 14}},
@@ -227,9 +238,73 @@ impl TimeChart {
             "grid": {"left": 64, "right": 28, "top": 64, "bottom": 72},
             "xAxis": {"type": "category", "data": self.x, "boundaryGap": false},
             "yAxis": Value::Object(y_axis),
-            "dataZoom": [{"type": "inside"}, {"type": "slider", "bottom": 14}],
+            "dataZoom": [inside, slider],
             "series": series,
         })
+    }
+
+    /// The chart from axis position `start` on.
+    pub fn from_position(&self, start: usize) -> TimeChart {
+        let cut = |v: &Vec<Option<f64>>| v.get(start..).unwrap_or_default().to_vec();
+        TimeChart {
+            x: self.x.get(start..).unwrap_or_default().to_vec(),
+            series: self
+                .series
+                .iter()
+                .map(|s| match s {
+                    Series::Line {
+                        name,
+                        values,
+                        dashed,
+                    } => Series::Line {
+                        name: name.clone(),
+                        values: cut(values),
+                        dashed: *dashed,
+                    },
+                    Series::Band { name, lo, hi } => Series::Band {
+                        name: name.clone(),
+                        lo: cut(lo),
+                        hi: cut(hi),
+                    },
+                    Series::Points { name, values } => Series::Points {
+                        name: name.clone(),
+                        values: cut(values),
+                    },
+                    Series::Bars { name, values } => Series::Bars {
+                        name: name.clone(),
+                        values: cut(values),
+                    },
+                })
+                .collect(),
+            y_name: self.y_name.clone(),
+        }
+    }
+
+    /// Where the time axis opens on a long chart whose forecasts (bands, dashed lines)
+    /// start late: a stretch of history three times the forecast's length (at least
+    /// 150 positions) before them, so the forecast is visible at once; the slider and
+    /// the wheel reach the rest. `None` shows everything.
+    pub fn initial_window_start(&self) -> Option<usize> {
+        let n = self.x.len();
+        if n <= 500 {
+            return None;
+        }
+        let first = |v: &[Option<f64>]| v.iter().position(Option::is_some);
+        let start = self
+            .series
+            .iter()
+            .filter_map(|s| match s {
+                Series::Band { lo, .. } => first(lo),
+                Series::Line {
+                    values,
+                    dashed: true,
+                    ..
+                } => first(values),
+                _ => None,
+            })
+            .min()?;
+        let shown = (3 * (n - start)).max(150);
+        (start > shown).then(|| start - shown)
     }
 }
 
