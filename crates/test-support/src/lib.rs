@@ -8,6 +8,9 @@
 //! - MLflow lookups through the REST API (an experiment's id and runs, a run's params,
 //!   tags, metric steps and artifacts) and [`OwnMlflowServer`], a server a test can stop
 //!   and start again.
+//! - [`browser`]: pages opened in headless Chromium.
+
+pub mod browser;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
