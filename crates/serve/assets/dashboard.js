@@ -210,7 +210,10 @@
     var x = s.ds.concat(s.forecast.map(function (f) { return f.ds; }));
     var ind = function (k) { return pad(s.ind[k] || [], 0, h); };
     var price = s.ohlc
-      ? { name: "price", type: "candlestick", data: pad(s.close.map(function (c, i) { return [s.open[i], c, s.low[i], s.high[i]]; }), 0, h),
+      // Forecast positions hold an empty candle ("-": ECharts' missing value; a null
+      // item breaks the candlestick series when the chart is first drawn).
+      ? { name: "price", type: "candlestick", data: s.close.map(function (c, i) { return [s.open[i], c, s.low[i], s.high[i]]; })
+            .concat(Array.apply(null, Array(h)).map(function () { return ["-", "-", "-", "-"]; })),
           itemStyle: { color: "#1b7f3b", color0: "#b3261e", borderColor: "#1b7f3b", borderColor0: "#b3261e" } }
       : { name: "price", type: "line", data: pad(s.close, 0, h), showSymbol: false, lineStyle: { width: 1.5, color: "#1d2330" } };
     var line = function (name, data, color, dashed, axis) {
@@ -220,13 +223,13 @@
     var band = function (name, lo, hi, color) {
       return [
         { name: name + " base", type: "line", data: fc(lo), stack: name, showSymbol: false, lineStyle: { opacity: 0 }, silent: true, tooltip: { show: false } },
-        { name: name, type: "line", data: diff(lo, hi), stack: name, showSymbol: false, lineStyle: { opacity: 0 }, areaStyle: { color: color }, silent: true }
+        { name: name, type: "line", data: diff(lo, hi), stack: name, showSymbol: false, lineStyle: { opacity: 0 }, areaStyle: { color: color }, itemStyle: { color: color }, silent: true }
       ];
     };
     var opt = {
       animation: false,
       legend: { top: 4, data: ["price", "SMA 20", "SMA 50", "BB upper", "BB lower", "forecast", "95%", "80%", "RSI 14"] },
-      tooltip: { trigger: "axis", axisPointer: { type: "cross" }, formatter: tooltip },
+      tooltip: { trigger: "axis", axisPointer: { type: "cross" }, formatter: tooltip, className: "forecast-tooltip" },
       axisPointer: { link: [{ xAxisIndex: "all" }] },
       grid: [{ left: 60, right: 20, top: 40, height: "58%" }, { left: 60, right: 20, top: "76%", height: "14%" }],
       xAxis: [{ type: "category", data: x, boundaryGap: true, axisLabel: { show: false } },

@@ -2,6 +2,8 @@
 // Each test file uses a subset of these.
 #![allow(dead_code)]
 
+pub mod serving;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
