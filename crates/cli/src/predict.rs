@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use forecast_core::data::{load, LoadOptions, MissingPolicy};
 use forecast_core::panel::level_name;
-use forecast_core::{artifact, Series, SeriesSpec};
+use forecast_core::artifact;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
@@ -97,24 +97,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     );
     let mut model = artifact::load(&a.model)?;
     if let Some(path) = &a.data {
-        let schema = &model.schema;
-        let mut required = vec![schema.target.clone()];
-        required.extend(schema.input_columns.iter().cloned());
-        let frame = load(
-            path,
-            &LoadOptions {
-                time_col: schema.time_column.clone(),
-                required,
-                missing: a.missing,
-                // The model keeps the calendar it was trained with.
-                ..Default::default()
-            },
-        )?;
-        let history = Series::from_frame(
-            &frame,
-            &SeriesSpec::from_schema(schema, model.season_length),
-        )
-        .with_context(|| format!("{} does not match the model's schema", path.display()))?;
+        let history = model.read_series(path, a.missing)?;
         model = model.condition(&history)?;
     }
     let future = match &a.future {

@@ -272,6 +272,37 @@ pub struct Forecaster {
 }
 
 impl Forecaster {
+    /// Reads the file at `path` as this model's series: its time column, target and
+    /// input columns, validated as training data is (`missing`: the policy for missing
+    /// values). For conditioning the model on newer rows, or for its training history.
+    pub fn read_series(
+        &self,
+        path: &std::path::Path,
+        missing: crate::MissingPolicy,
+    ) -> Result<Series> {
+        let schema = &self.schema;
+        let mut required = vec![schema.target.clone()];
+        required.extend(schema.input_columns.iter().cloned());
+        let frame = crate::data::load(
+            path,
+            &crate::LoadOptions {
+                time_col: schema.time_column.clone(),
+                required,
+                missing,
+                // The model keeps the calendar it was trained with.
+                ..Default::default()
+            },
+        )?;
+        Series::from_frame(
+            &frame,
+            &crate::SeriesSpec::from_schema(schema, self.season_length),
+        )
+        .map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            message: format!("does not match the model's data: {e}"),
+        })
+    }
+
     /// Forecast `horizon` steps with intervals at `levels` (percent), in original units.
     pub fn predict(&self, horizon: usize, levels: &[f64], future: &[Column]) -> Result<Forecast> {
         let fc = self.model.predict(horizon, levels, future)?;

@@ -13,7 +13,7 @@ use forecast_core::diagnostics::{acf, arma_params, ljung_box, one_step_fitted, O
 use forecast_core::models::FittedModel;
 use forecast_core::panel::level_name;
 use forecast_core::pipeline::fingerprint_rows;
-use forecast_core::{artifact, Forecast, Forecaster, SeriesSpec};
+use forecast_core::{artifact, Forecast, Forecaster};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -192,22 +192,9 @@ impl Past {
 
     fn from_file(path: &Path, model: &Forecaster) -> Result<Past> {
         let schema = &model.schema;
-        let mut required = vec![schema.target.clone()];
-        required.extend(schema.input_columns.iter().cloned());
-        let frame = load(
-            path,
-            &LoadOptions {
-                time_col: schema.time_column.clone(),
-                required,
-                missing: MissingPolicy::Error,
-                ..Default::default()
-            },
-        )?;
-        let series = forecast_core::Series::from_frame(
-            &frame,
-            &SeriesSpec::from_schema(schema, model.season_length),
-        )
-        .map_err(|e| ReportError::input(path, format!("does not match the model's data: {e}")))?;
+        let series = model
+            .read_series(path, MissingPolicy::Error)
+            .map_err(|e| ReportError::input(path, e.to_string()))?;
         let rows = schema.conditioned_rows;
         if series.len() < rows {
             return Err(ReportError::input(
