@@ -3,9 +3,9 @@
 use crate::output::emit;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use forecast_core::artifact;
 use forecast_core::data::{load, LoadOptions, MissingPolicy};
 use forecast_core::panel::level_name;
-use forecast_core::artifact;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
