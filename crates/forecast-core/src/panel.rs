@@ -19,6 +19,7 @@ use crate::series::{Series, SeriesSpec};
 use crate::split::{rolling_origin, Fold, Split};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::str::FromStr;
 
 /// What to do with a series too short for the model (`--short`).
@@ -462,6 +463,16 @@ pub struct SeriesScore {
     pub metrics: Metrics,
     /// The naive forecast's accuracy on the same steps.
     pub naive: Metrics,
+    /// The scored steps' timestamps (row numbers for data without a time column), every
+    /// fold's in turn, for drawing the series (`forecast report --results`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ds: Vec<String>,
+    /// The actual values of the scored steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actual: Vec<f64>,
+    /// The model's point forecasts of the scored steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecast: Vec<f64>,
 }
 
 /// The accuracy of a panel: pooled over series (the unweighted mean over series of
@@ -637,6 +648,13 @@ fn score_fitted(
         }
     }
     let fc = fitted.predict(h, &[], &[])?;
+    let ds = match &test.times {
+        Some(times) => times
+            .iter()
+            .map(|t| crate::data::format_timestamp(*t, fitted.schema.date_only))
+            .collect(),
+        None => (1..=h).map(|i| (series.len() + i).to_string()).collect(),
+    };
     let last = series.target[series.len() - 1];
     let scale = mase_scale(&series.target, series.season_length);
     let window = |forecast: Vec<f64>| Window {
@@ -648,8 +666,11 @@ fn score_fitted(
     Ok(SeriesScore {
         unique_id: String::new(),
         rows: h,
-        metrics: Metrics::pooled(&[window(fc.point)]),
+        metrics: Metrics::pooled(&[window(fc.point.clone())]),
         naive: Metrics::pooled(&[window(vec![last; h])]),
+        ds,
+        actual: actual.to_vec(),
+        forecast: fc.point,
     })
 }
 
@@ -673,14 +694,30 @@ pub fn backtest_panel(
             .map(|s| (s.id.clone(), backtest(spec, &s.series, bt, on_fold)))
             .collect()
     };
+    let by_id: HashMap<&str, &Series> = kept.iter().map(|s| (s.id.as_str(), &s.series)).collect();
     let (reports, failed) = split_results(results);
     let scores = reports
         .into_iter()
-        .map(|(unique_id, r)| SeriesScore {
-            unique_id,
-            rows: r.per_fold.iter().map(|f| f.model.actual.len()).sum(),
-            metrics: r.metrics,
-            naive: r.naive,
+        .map(|(unique_id, r)| {
+            let windows = by_id
+                .get(unique_id.as_str())
+                .map(|s| r.windows(s))
+                .unwrap_or_default();
+            SeriesScore {
+                rows: r.per_fold.iter().map(|f| f.model.actual.len()).sum(),
+                metrics: r.metrics,
+                naive: r.naive,
+                ds: windows.iter().flat_map(|w| w.ds.iter().cloned()).collect(),
+                actual: windows
+                    .iter()
+                    .flat_map(|w| w.actual.iter().copied())
+                    .collect(),
+                forecast: windows
+                    .iter()
+                    .flat_map(|w| w.forecast.iter().copied())
+                    .collect(),
+                unique_id,
+            }
         })
         .collect();
     Ok((PanelScore::pool(spec.model.kind(), scores, skipped), failed))
