@@ -44,7 +44,8 @@ pub struct ReportArgs {
     /// Experiment or panel results (`experiment run --json`, a panel's `backtest --json`).
     #[arg(long, value_name = "FILE.json")]
     pub results: Option<PathBuf>,
-    /// Steps to forecast [default: two seasons, at least 10].
+    /// Steps to forecast [default: two seasons, at least 10; a network: at most the
+    /// horizon it was trained for].
     #[arg(long)]
     pub horizon: Option<usize>,
     /// Interval levels in percent.

@@ -139,6 +139,55 @@ fn model_reports_hold_the_forecast_predict_makes() {
     }
 }
 
+/// The first array named `key` anywhere in `v`.
+fn find_array<'a>(v: &'a Value, key: &str) -> Option<&'a Vec<Value>> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, x)| match x {
+            Value::Array(a) if k == key => Some(a),
+            _ => find_array(x, key),
+        }),
+        Value::Array(a) => a.iter().find_map(|x| find_array(x, key)),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_network_report_draws_the_loss_of_every_epoch_it_trained() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lstm");
+    let model = model.to_str().unwrap();
+    ok(&train_args(
+        &dataset("airpassengers.csv"),
+        "passengers",
+        "lstm",
+        model,
+        &[
+            "--horizon",
+            "3",
+            "--set",
+            "epochs=3",
+            "--set",
+            "hidden_size=8",
+            "--set",
+            "lookback=12",
+        ],
+    ));
+    let page = dir.path().join("lstm.html");
+    ok(&["report", "--model", model, "--out", page.to_str().unwrap()]);
+    let data = report_data(&page);
+    let loss = chart(&data, "training-loss");
+    // The artifact's per-epoch record, drawn epoch by epoch.
+    let saved = model_json(Path::new(model));
+    let history = find_array(&saved, "history").expect("per-epoch losses in model.json");
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(loss["xAxis"]["data"], serde_json::json!(["1", "2", "3"]));
+    let drawn = series(loss, "training loss");
+    for (d, h) in drawn.iter().zip(history) {
+        assert_eq!(**d, h["train_loss"]);
+    }
+    assert_eq!(drawn.len(), 3);
+}
+
 #[test]
 fn bad_model_inputs_fail_naming_the_path_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,7 +28,8 @@ pub struct ModelReportOptions {
     pub future: Option<PathBuf>,
 }
 
-/// The default horizon: two seasons, at least 10 steps.
+/// The default horizon: two seasons, at least 10 steps (a network's: at most the
+/// horizon it was trained for).
 pub fn default_horizon(season_length: usize) -> usize {
     (2 * season_length).max(10)
 }
@@ -158,7 +159,11 @@ fn forecast(model_dir: &Path, model: &Forecaster, opts: &ModelReportOptions) -> 
     let horizon = match (opts.horizon, &future) {
         (Some(h), _) => Some(h),
         (None, Some(_)) => None,
-        (None, None) => Some(default_horizon(model.season_length)),
+        // A network forecasts at most the horizon it was trained for.
+        (None, None) => Some(match model.spec.model.max_horizon() {
+            Some(max) => default_horizon(model.season_length).min(max),
+            None => default_horizon(model.season_length),
+        }),
     };
     let inputs = model.future_inputs(future.as_ref(), horizon).map_err(|e| {
         let at = opts.future.as_deref().unwrap_or(model_dir);
