@@ -34,30 +34,17 @@ pub fn default_horizon(season_length: usize) -> usize {
     (2 * season_length).max(10)
 }
 
-/// Builds the report of the model saved in `model_dir` from the artifact alone: the
-/// forecast after the last rows the artifact keeps, and the fit. The residual
-/// diagnostics need the training data ([`build_with_history`]); the page says so.
-///
-/// When the artifact records the file it was trained from (`forecast train` does) and
-/// that file still holds the training data, the whole history is shown and the
-/// residuals are diagnosed, as with [`build_with_history`]; a file that has gone or
-/// changed since is passed over.
+/// Builds the report of the model saved in `model_dir`. When the artifact records the
+/// file it was trained from (`forecast train` does) and that file still holds the
+/// training data, the whole history is shown and the residuals are diagnosed;
+/// otherwise (a file gone or changed since) the page shows the last rows the artifact
+/// keeps and says the diagnostics need the training data ([`build_with_history`]).
 pub fn build(model_dir: &Path, opts: &ModelReportOptions) -> Result<Page> {
-    let recorded = artifact::training_source(model_dir)
-        .ok()
-        .flatten()
-        .filter(|p| p.is_file());
-    if let Some(source) = recorded {
-        // Any error is the file's (gone, changed) or is met again below without it.
-        if let Ok(page) = build_with_history(model_dir, opts, Some(&source)) {
-            return Ok(page);
-        }
-    }
     build_with_history(model_dir, opts, None)
 }
 
-/// Builds the report of the model saved in `model_dir`; `history` is the data it was
-/// trained on (the same file `forecast train --data` read, possibly with later rows,
+/// Builds the report of the model saved in `model_dir`; `history` (else the file the
+/// artifact records, see [`build`]) is the data it was trained on (the same file `forecast train --data` read, possibly with later rows,
 /// which are ignored), shown in full before the forecast and used for the residual
 /// diagnostics. A file that is not that data (its first rows do not hash to the
 /// artifact's fingerprint) is an error naming it.
@@ -88,7 +75,14 @@ pub fn build_with_history(
     let fc = forecast(model_dir, &model, opts)?;
     let past = match history {
         Some(path) => Past::from_file(path, &model)?,
-        None => Past::recent(&model),
+        // The file `forecast train` recorded, when it still holds the training data
+        // (a file gone or changed since is passed over).
+        None => artifact::training_source(model_dir)
+            .ok()
+            .flatten()
+            .filter(|p| p.is_file())
+            .and_then(|p| Past::from_file(&p, &model).ok())
+            .unwrap_or_else(|| Past::recent(&model)),
     };
     let future_x = match model.future_timestamps(fc.point.len()) {
         Some(t) => t,
