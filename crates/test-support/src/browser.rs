@@ -11,9 +11,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-/// The workspace's root directory.
+/// The workspace's root directory: two levels above the running test's package
+/// (`CARGO_MANIFEST_DIR`, which cargo sets when it runs a test). Read at run time: a
+/// build cache shared by two checkouts of the same code may hand a test binary built in
+/// the other checkout, whose compile-time path is not this one.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package.join("../..")
 }
 
 /// A browser the tests can drive.
