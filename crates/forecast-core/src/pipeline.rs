@@ -594,6 +594,10 @@ mod tests {
             ("theta", &[]),
             ("theta", &[("variant", "dotm")]),
             ("auto-theta", &[]),
+            ("ets", &[("model", "MAdM")]),
+            ("ets", &[("model", "AAA")]),
+            ("auto-ets", &[]),
+            ("ensemble", &[("members", "naive,auto-ets,theta")]),
             ("arima", &[("order", "[1,1,1]")]),
             (
                 "arima",

@@ -228,7 +228,7 @@ impl ForecastObjective {
             return Err(Error::config(
                 "model.kind",
                 format!(
-                    "'{}' on a panel would be one network per series; tune a local model (naive, seasonal-naive, naive2, drift, mean, arima, auto-arima, theta, auto-theta) on a panel",
+                    "'{}' on a panel would be one network per series; tune a local model (naive, seasonal-naive, naive2, drift, mean, arima, auto-arima, theta, auto-theta, ets, auto-ets, ensemble) on a panel",
                     objective.base.model.kind()
                 ),
             ));

@@ -11,6 +11,8 @@
 
 pub mod arima;
 pub mod baselines;
+pub mod ensemble;
+pub mod ets;
 pub mod naive2;
 pub mod neural;
 pub mod theta;
@@ -23,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use arima::{Arima, ArimaFitted, AutoArima, AutoArimaFitted};
+pub use ensemble::{Ensemble, EnsembleFitted};
+pub use ets::{AutoEts, Ets, EtsFitted};
 pub use naive2::{Naive2, Naive2Fitted};
 pub use neural::{LstmConfig, NeuralFitted, TransformerConfig};
 pub use theta::{AutoTheta, Theta, ThetaFitted};
@@ -239,6 +243,13 @@ macro_rules! model_kinds {
                 })
             }
 
+            /// The kind's name, as `model.json` spells it.
+            pub fn kind_name(&self) -> &'static str {
+                match self {
+                    $( FittedModel::$variant(_) => $name, )*
+                }
+            }
+
             /// Fit statistics; see [`Predict::fit_stats`].
             pub fn fit_stats(&self) -> Value {
                 match self {
@@ -268,6 +279,12 @@ model_kinds! {
     Theta(Theta => ThetaFitted) = "theta";
     /// The best of the four Theta models (standard, optimised, dynamic, dynamic optimised).
     AutoTheta(AutoTheta => ThetaFitted) = "auto-theta";
+    /// Exponential smoothing state-space model (`model` code: `ANN`, `AAdN`, `MAM`, ...).
+    Ets(Ets => EtsFitted) = "ets";
+    /// The exponential smoothing model with the lowest AICc.
+    AutoEts(AutoEts => EtsFitted) = "auto-ets";
+    /// The average of several models' forecasts (AutoARIMA, AutoETS and AutoTheta by default).
+    Ensemble(Ensemble => EnsembleFitted) = "ensemble";
     /// Stacked LSTM network.
     Lstm(LstmConfig => NeuralFitted) = "lstm";
     /// Transformer encoder network.
@@ -573,6 +590,7 @@ impl FittedModel {
         match self {
             FittedModel::Arima(m) => &m.exog,
             FittedModel::AutoArima(m) => &m.model.exog,
+            FittedModel::Ensemble(m) => &m.regressors,
             _ => &[],
         }
     }

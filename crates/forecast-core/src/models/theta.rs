@@ -411,7 +411,7 @@ pub fn nelder_mead(
 
 /// Seasonal indices of a classical additive decomposition with period `m` (indexed by
 /// row number modulo `m`), normalised to average 0.
-fn additive_indices(y: &[f64], m: usize) -> Vec<f64> {
+pub(crate) fn additive_indices(y: &[f64], m: usize) -> Vec<f64> {
     let n = y.len();
     let half = m / 2;
     let mut sums = vec![0.0; m];
