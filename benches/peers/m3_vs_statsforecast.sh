@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # M3 competition, side by side with statsforecast: AutoARIMA and SeasonalNaive (or, with
-# --models, Theta and AutoTheta) on the same train/test split (datasets/m3_*), 2 workers
+# --models, Theta, AutoTheta, AutoETS or the ensemble of AutoARIMA, AutoETS and AutoTheta) on the same train/test split (datasets/m3_*), 2 workers
 # for statsforecast and 2 threads for
 # us, in one run; prints wall time, peak memory, sMAPE and MASE and the ratios.
 #
