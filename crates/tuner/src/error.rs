@@ -68,6 +68,39 @@ pub enum Error {
         #[source]
         source: Box<forecast_core::Error>,
     },
+    /// The database of a shared study refused a statement or answered nonsense.
+    #[error("PostgreSQL at {url}: {message}")]
+    Database {
+        /// The database (its URL without a password).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The database of a shared study stayed unreachable for longer than the worker's
+    /// limit: the worker stops.
+    #[error("PostgreSQL at {url}: unreachable for {seconds:.1} s (the limit is {limit:.1} s), giving up: {message}")]
+    Unreachable {
+        /// The database (its URL without a password).
+        url: String,
+        /// How long it was tried.
+        seconds: f64,
+        /// The limit.
+        limit: f64,
+        /// The last error.
+        message: String,
+    },
+    /// A process joined a shared study with a spec other than the study's.
+    #[error("study '{name}' in {url} was started with another spec (its hash {stored}, this spec's {given}): give this spec another name, or run the study's spec")]
+    StudyMismatch {
+        /// The study (the spec's `name`).
+        name: String,
+        /// The database (its URL without a password).
+        url: String,
+        /// The hash of the study's spec.
+        stored: String,
+        /// The hash of this process's spec.
+        given: String,
+    },
     /// An error of the forecasting library (data, model, artifact, file write).
     #[error(transparent)]
     Core(#[from] forecast_core::Error),

@@ -4,8 +4,9 @@
 //! over configuration keys ([`space`]), search algorithms (random, grid, TPE:
 //! [`search`]), schedulers that stop or exploit trials from their per-epoch results
 //! (FIFO, ASHA, HyperBand, median stopping, PBT: [`scheduler`]), a parallel runner with
-//! retries and budgets ([`runner`]), a resumable experiment store ([`store`]) and
-//! hooks for tracking ([`observer`]).
+//! retries and budgets ([`runner`]), a resumable experiment store ([`store`]), a
+//! study shared by many worker processes through PostgreSQL ([`pgstore`],
+//! [`Experiment::run_shared`]) and hooks for tracking ([`observer`]).
 //!
 //! ```
 //! use tuner::{Control, Experiment, SearchSpace, Store, TuneConfig};
@@ -37,6 +38,8 @@ pub mod error;
 #[cfg(feature = "forecast")]
 pub mod forecast;
 pub mod observer;
+#[cfg(feature = "postgres")]
+pub mod pgstore;
 pub mod runner;
 pub mod scheduler;
 pub mod search;
@@ -52,6 +55,8 @@ pub mod tracking;
 
 pub use error::{Error, Result, TrialError};
 pub use observer::{JsonlObserver, NoopObserver, TrialObserver};
+#[cfg(feature = "postgres")]
+pub use runner::SharedStudy;
 pub use runner::{
     summarize, Best, Control, Experiment, Mode, Scope, Summary, TrialContext, TuneConfig,
 };

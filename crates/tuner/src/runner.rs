@@ -2,6 +2,8 @@
 //! every event into the store and the observers.
 
 mod drive;
+#[cfg(feature = "postgres")]
+mod worker;
 
 use crate::error::{Error, Result, TrialError};
 use crate::observer::TrialObserver;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
+#[cfg(feature = "postgres")]
+pub use worker::SharedStudy;
 
 /// Whether lower or higher metric values are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -129,7 +133,7 @@ impl TuneConfig {
             .unwrap_or_else(|| std::path::PathBuf::from("experiments/runs").join(name))
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.metric.is_empty() {
             return Err(Error::config("tune.metric", "must name a metric"));
         }
@@ -148,7 +152,15 @@ impl TuneConfig {
         Ok(())
     }
 
-    fn loss(&self, value: f64) -> f64 {
+    /// A trial's metric after a new result `v`: its best or its last, per `scope`.
+    pub(crate) fn scoped(&self, old: Option<f64>, v: f64) -> Option<f64> {
+        match (self.scope, old) {
+            (Scope::Best, Some(old)) if self.loss(old) <= self.loss(v) => Some(old),
+            _ => Some(v),
+        }
+    }
+
+    pub(crate) fn loss(&self, value: f64) -> f64 {
         match self.mode {
             Mode::Min => value,
             Mode::Max => -value,
@@ -261,17 +273,36 @@ pub struct TrialContext<'a> {
     checkpoint: Option<Vec<u8>>,
     iteration: usize,
     threads: usize,
-    shared: &'a Shared,
+    sink: &'a dyn TrialSink,
     started: Instant,
     outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Running,
     Stopped,
     Restart,
     Paused,
+    /// The trial is no longer this process's to run (a shared study handed it to
+    /// another worker, or lost its database): nothing more is recorded for it here.
+    Abandoned,
+}
+
+/// Where a running trial's results and checkpoints go: the in-process runner's store
+/// and scheduler, or a shared study's database.
+pub(crate) trait TrialSink: Sync {
+    /// Record `row` of trial `id` (with a checkpoint of the state after it) that took
+    /// `seconds` since the last report; the objective's answer and the trial's fate.
+    fn report(
+        &self,
+        id: usize,
+        row: ResultRow,
+        checkpoint: Option<&[u8]>,
+        seconds: f64,
+    ) -> (Control, Outcome);
+    /// Save trial `id`'s checkpoint after `iteration` iterations.
+    fn save_checkpoint(&self, id: usize, iteration: usize, checkpoint: &[u8]);
 }
 
 impl TrialContext<'_> {
@@ -307,25 +338,49 @@ impl TrialContext<'_> {
     /// Ignored before the first report and after a PBT exploit (the trial then
     /// restarts from the donor's checkpoint).
     pub fn save_checkpoint(&mut self, checkpoint: &[u8]) {
-        if self.iteration == 0 || self.outcome == Outcome::Restart {
+        if self.iteration == 0 || matches!(self.outcome, Outcome::Restart | Outcome::Abandoned) {
             return;
         }
-        let mut g = self.shared.lock();
+        self.sink
+            .save_checkpoint(self.id, self.iteration, checkpoint);
+    }
+
+    /// Report one iteration's metrics, with an optional checkpoint of the state after
+    /// it. On [`Control::Stop`] the objective should return `Ok(())`.
+    pub fn report(&mut self, metrics: &[(&str, f64)], checkpoint: Option<&[u8]>) -> Control {
+        if self.outcome == Outcome::Abandoned {
+            return Control::Stop;
+        }
+        self.iteration += 1;
+        let row = ResultRow {
+            iteration: self.iteration,
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        };
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.started = Instant::now();
+        let (control, outcome) = self.sink.report(self.id, row, checkpoint, seconds);
+        if outcome != Outcome::Running {
+            self.outcome = outcome;
+        }
+        control
+    }
+}
+
+impl TrialSink for Shared {
+    fn save_checkpoint(&self, id: usize, iteration: usize, checkpoint: &[u8]) {
+        let mut g = self.lock();
         let inner = &mut *g;
-        let Some(mut rec) = inner.store.trial(self.id).cloned() else {
+        let Some(mut rec) = inner.store.trial(id).cloned() else {
             return;
         };
         if rec
             .checkpoint
             .as_ref()
-            .is_some_and(|c| c.iteration > self.iteration)
+            .is_some_and(|c| c.iteration > iteration)
         {
             return;
         }
-        match inner
-            .store
-            .save_checkpoint(self.id, self.iteration, checkpoint)
-        {
+        match inner.store.save_checkpoint(id, iteration, checkpoint) {
             Ok(r) => {
                 rec.checkpoint = Some(r);
                 inner.put(rec);
@@ -336,23 +391,23 @@ impl TrialContext<'_> {
         }
     }
 
-    /// Report one iteration's metrics, with an optional checkpoint of the state after
-    /// it. On [`Control::Stop`] the objective should return `Ok(())`.
-    pub fn report(&mut self, metrics: &[(&str, f64)], checkpoint: Option<&[u8]>) -> Control {
-        self.iteration += 1;
-        let row = ResultRow {
-            iteration: self.iteration,
-            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-        };
-        let shared = self.shared;
+    fn report(
+        &self,
+        id: usize,
+        row: ResultRow,
+        checkpoint: Option<&[u8]>,
+        seconds: f64,
+    ) -> (Control, Outcome) {
+        let shared = self;
         let config = &shared.config;
+        let iteration = row.iteration;
         let mut g = shared.lock();
         let inner = &mut *g;
-        let Some(mut rec) = inner.store.trial(self.id).cloned() else {
-            return Control::Stop;
+        let Some(mut rec) = inner.store.trial(id).cloned() else {
+            return (Control::Stop, Outcome::Running);
         };
         if let Some(bytes) = checkpoint {
-            match inner.store.save_checkpoint(self.id, self.iteration, bytes) {
+            match inner.store.save_checkpoint(id, iteration, bytes) {
                 Ok(r) => rec.checkpoint = Some(r),
                 Err(e) => {
                     inner.error.get_or_insert(e);
@@ -365,35 +420,24 @@ impl TrialContext<'_> {
             .copied()
             .filter(|v| !v.is_nan());
         if let Some(v) = value {
-            rec.metric = match (config.scope, rec.metric) {
-                (Scope::Best, Some(old)) if config.loss(old) <= config.loss(v) => Some(old),
-                _ => Some(v),
-            };
+            rec.metric = config.scoped(rec.metric, v);
         }
-        rec.seconds += self.started.elapsed().as_secs_f64();
-        self.started = Instant::now();
+        rec.seconds += seconds;
         rec.history.push(row.clone());
         let action = match value {
-            Some(v) => inner
-                .scheduler
-                .on_result(self.id, self.iteration, config.loss(v)),
+            Some(v) => inner.scheduler.on_result(id, iteration, config.loss(v)),
             None => Action::Continue,
         };
-        let control = match action {
+        let (control, outcome) = match action {
             _ if shared.over_budget() => {
                 rec.stop_reason = Some("time budget".into());
-                self.outcome = Outcome::Stopped;
-                Control::Stop
+                (Control::Stop, Outcome::Stopped)
             }
-            Action::Continue => Control::Continue,
-            Action::Pause => {
-                self.outcome = Outcome::Paused;
-                Control::Stop
-            }
+            Action::Continue => (Control::Continue, Outcome::Running),
+            Action::Pause => (Control::Stop, Outcome::Paused),
             Action::Stop => {
                 rec.stop_reason = Some("scheduler".into());
-                self.outcome = Outcome::Stopped;
-                Control::Stop
+                (Control::Stop, Outcome::Stopped)
             }
             Action::Exploit { donor, params } => {
                 let donor_ckpt = inner.store.trial(donor).and_then(|d| d.checkpoint.clone());
@@ -402,7 +446,7 @@ impl TrialContext<'_> {
                     match inner
                         .store
                         .load_checkpoint(&r)
-                        .and_then(|b| inner.store.save_checkpoint(self.id, r.iteration, &b))
+                        .and_then(|b| inner.store.save_checkpoint(id, r.iteration, &b))
                     {
                         Ok(mine) => rec.checkpoint = Some(mine),
                         Err(e) => {
@@ -411,14 +455,13 @@ impl TrialContext<'_> {
                     }
                 }
                 rec.exploits.push(ExploitStep {
-                    iteration: self.iteration,
+                    iteration,
                     donor,
                     previous: rec.params.clone(),
                 });
                 rec.params = params;
-                inner.scheduler.on_trial_add(self.id, &rec.params);
-                self.outcome = Outcome::Restart;
-                Control::Stop
+                inner.scheduler.on_trial_add(id, &rec.params);
+                (Control::Stop, Outcome::Restart)
             }
         };
         inner.put(rec.clone());
@@ -426,7 +469,7 @@ impl TrialContext<'_> {
             o.trial_result(&rec, &row);
         }
         inner.drain_stops(config);
-        control
+        (control, outcome)
     }
 }
 

@@ -117,8 +117,8 @@ pub(super) fn replay(
 /// trial (a trial's numerical work runs on its own pool, so trials never steal each
 /// other's cores).
 pub(super) struct Pools {
-    work: Vec<Arc<ThreadPool>>,
-    threads: usize,
+    pub(super) work: Vec<Arc<ThreadPool>>,
+    pub(super) threads: usize,
 }
 
 impl Pools {
@@ -385,7 +385,7 @@ pub(super) fn wrap_up(shared: Shared) -> Result<(Summary, Store)> {
     Ok((summary, inner.store))
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
@@ -438,7 +438,7 @@ where
             checkpoint,
             iteration,
             threads,
-            shared,
+            sink: shared,
             started: Instant::now(),
             outcome: Outcome::Running,
         };
@@ -470,6 +470,7 @@ where
                 }
                 return;
             }
+            (None, Outcome::Abandoned) => return,
             (None, outcome) => {
                 rec.status = if outcome == Outcome::Stopped {
                     TrialStatus::Stopped

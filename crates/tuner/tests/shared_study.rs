@@ -1,0 +1,323 @@
+//! `Experiment::run_shared` against a real PostgreSQL (127.0.0.1:5432, trust auth): many
+//! runners on one study, TPE over the whole study's history, median stopping decided
+//! once, connections dropped by the server, and a database that goes away. Each test
+//! makes a database of its own and drops it. Without a server the tests say SKIPPED
+//! (FORECAST_REQUIRE_POSTGRES=1, as CI sets, makes that a failure).
+
+use postgres::{Client, NoTls};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tuner::{Control, Error, Experiment, SchedulerSpec, SearchKind, SearchSpace, TuneConfig};
+
+fn admin() -> Option<Client> {
+    for user in ["postgres", "root"] {
+        let url = format!("host=127.0.0.1 port=5432 user={user} dbname=test connect_timeout=5");
+        if let Ok(c) = Client::connect(&url, NoTls) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// A fresh database, dropped at the end.
+struct TestDb {
+    name: String,
+    user: String,
+}
+
+impl TestDb {
+    fn new() -> Option<TestDb> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let Some(mut admin) = admin() else {
+            assert!(
+                std::env::var("FORECAST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PostgreSQL is not reachable at 127.0.0.1:5432 (FORECAST_REQUIRE_POSTGRES=1)"
+            );
+            eprintln!("SKIPPED: PostgreSQL is not reachable at 127.0.0.1:5432");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "forecast_test_lib_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let user: String = admin
+            .query_one("SELECT current_user::text", &[])
+            .unwrap()
+            .get(0);
+        Some(TestDb { name, user })
+    }
+
+    fn url_at(&self, port: u16) -> String {
+        format!("postgresql://{}@127.0.0.1:{port}/{}", self.user, self.name)
+    }
+
+    fn url(&self) -> String {
+        self.url_at(5432)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(mut admin) = admin() {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn shared(url: &str, dir: &std::path::Path) -> tuner::SharedStudy {
+    let mut s = tuner::SharedStudy::new(url, dir.to_path_buf());
+    s.heartbeat_interval = Duration::from_millis(200);
+    s.grace = Duration::from_secs(2);
+    s.unreachable_limit = Duration::from_secs(10);
+    s
+}
+
+fn experiment(samples: usize, scheduler: SchedulerSpec, search: SearchKind) -> Experiment {
+    let mut c = TuneConfig::new("loss");
+    c.samples = samples;
+    c.max_concurrent = 2;
+    c.threads_per_trial = Some(1);
+    c.scheduler = scheduler;
+    c.search = search;
+    c.seed = 3;
+    let space = SearchSpace::from_toml("x = { uniform = [-2.0, 2.0] }").unwrap();
+    let spec = serde_json::json!({"name": "quadratic", "tune": {"samples": samples}});
+    Experiment::new("quadratic", space, c).with_spec(spec)
+}
+
+/// (x - 0.5)^2 shrinking over 6 iterations; `pause` between reports.
+fn objective(
+    pause: Duration,
+) -> impl Fn(&mut tuner::TrialContext<'_>) -> Result<(), tuner::TrialError> + Sync {
+    move |t| {
+        let x = t.params()["x"].as_f64().ok_or("x")?;
+        for i in t.iteration()..6 {
+            std::thread::sleep(pause);
+            let loss = (x - 0.5).powi(2) + 1.0 / (i + 1) as f64;
+            if t.report(&[("loss", loss)], None) == Control::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn three_runners_share_a_tpe_study_with_median_stopping() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let summaries: Vec<tuner::Summary> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (url, dir) = (url.clone(), dir.path());
+                s.spawn(move || {
+                    let median = SchedulerSpec::MedianStopping {
+                        grace_period: 2,
+                        min_samples_required: 3,
+                    };
+                    experiment(24, median, SearchKind::Tpe)
+                        .run_shared(&shared(&url, dir), objective(Duration::ZERO))
+                        .unwrap()
+                        .0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for s in &summaries {
+        assert_eq!(s.trials, 24);
+        assert_eq!(s.completed + s.stopped_early, 24, "{s:?}");
+        assert_eq!(s.best, summaries[0].best);
+    }
+    assert!(summaries[0].stopped_early > 0, "{:?}", summaries[0]);
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let rows = c
+        .query(
+            "SELECT id, starts, params::text FROM trials ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 24);
+    let mut params = BTreeSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.get::<_, i32>(0), i as i32);
+        assert_eq!(r.get::<_, i32>(1), 1);
+        assert!(params.insert(r.get::<_, String>(2)));
+    }
+    // One decision per (trial, iteration), all stops of the median rule after its grace.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM decisions", &[])
+        .unwrap()
+        .get(0);
+    let distinct: i64 = c
+        .query_one(
+            "SELECT count(DISTINCT (trial_id, iteration)) FROM decisions",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, distinct);
+    let early: i64 = c
+        .query_one(
+            "SELECT count(*) FROM decisions WHERE action = 'stop' AND iteration < 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(early, 0);
+    // The study's best is the summary's.
+    let best: Option<i32> = c
+        .query_one("SELECT best_trial FROM studies", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        best.map(|b| b as usize),
+        summaries[0].best.as_ref().map(|b| b.trial)
+    );
+}
+
+#[test]
+fn connections_dropped_by_the_server_are_retried() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let done = AtomicBool::new(false);
+    let summary = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let out = experiment(8, SchedulerSpec::Fifo, SearchKind::Random).run_shared(
+                &shared(&url, dir.path()),
+                objective(Duration::from_millis(30)),
+            );
+            done.store(true, Ordering::SeqCst);
+            out
+        });
+        // Cut every connection of the study's workers a few times while they run.
+        let mut admin = admin().unwrap();
+        let mut cuts = 0;
+        while !done.load(Ordering::SeqCst) && cuts < 5 {
+            let n: i64 = admin
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                      WHERE datname = $1 AND application_name = 'forecast-tune'",
+                    &[&db.name],
+                )
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                cuts += 1;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        assert!(cuts > 0, "no connection was cut");
+        h.join().unwrap()
+    });
+    let (summary, store) = summary.unwrap();
+    assert_eq!(summary.trials, 8);
+    assert_eq!(summary.completed, 8);
+    for t in &store.state().trials {
+        let its: Vec<usize> = t.history.iter().map(|r| r.iteration).collect();
+        assert_eq!(its, (1..=6).collect::<Vec<_>>(), "trial {}", t.id);
+    }
+}
+
+/// A TCP relay to the server that can be cut: the database "goes away".
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start() -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let flag = up.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: connection closed at once
+                }
+                let Ok(server) = TcpStream::connect("127.0.0.1:5432") else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if !flag.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, up }
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_reach_the_database_stops_with_an_error() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let url = db.url_at(relay.port);
+    let started = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let mut sh = shared(&url, dir.path());
+            sh.unreachable_limit = Duration::from_millis(1500);
+            experiment(4, SchedulerSpec::Fifo, SearchKind::Random).run_shared(&sh, |t| {
+                started.store(true, Ordering::SeqCst);
+                objective(Duration::from_millis(100))(t)
+            })
+        });
+        let t0 = Instant::now();
+        while !started.load(Ordering::SeqCst) {
+            assert!(t0.elapsed() < Duration::from_secs(30), "no trial started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        relay.up.store(false, Ordering::SeqCst);
+        let cut = Instant::now();
+        let r = h.join().unwrap();
+        (r, cut.elapsed())
+    });
+    let (result, after_cut) = result;
+    match result {
+        Err(e @ Error::Unreachable { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("unreachable") && text.contains("limit"),
+                "{text}"
+            );
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    assert!(after_cut < Duration::from_secs(20), "{after_cut:?}");
+}
