@@ -21,9 +21,12 @@ use tuner::{Experiment, JsonlObserver, Store, Summary, TrialObserver, TrialRecor
     forecast tune --spec experiments/airpassengers-baselines-grid.toml --json\n  \
     forecast tune --spec experiments/msft-lstm-asha.toml --samples 40 --max-concurrent 2\n  \
     forecast tune --spec experiments/msft-lstm-asha.toml --resume\n  \
-    forecast tune --spec experiments/wineind-snaive-tpe.toml --tracking-uri http://127.0.0.1:5000\n\n\
+    forecast tune --spec experiments/wineind-snaive-tpe.toml --tracking-uri http://127.0.0.1:5000\n  \
+    forecast tune --spec experiments/msft-lstm-small-asha.toml --storage postgresql://postgres@db:5432/studies --worker\n\n\
     Every run is recorded in the local spool (`forecast runs list`): a parent run for the\n\
-    experiment and a child run per trial, shipped to MLflow when a tracking URI is given.")]
+    experiment and a child run per trial, shipped to MLflow when a tracking URI is given.\n\n\
+    With --storage, the study lives in PostgreSQL and any number of processes, on any\n\
+    hosts, join it (by the spec's name) and share its trials; see docs/DISTRIBUTED.md.")]
 pub struct TuneArgs {
     /// Experiment spec (TOML): data, model, search space, metric, search, scheduler.
     #[arg(long)]
@@ -38,8 +41,32 @@ pub struct TuneArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue an interrupted experiment: finished trials are not run again.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "storage")]
     pub resume: bool,
+    /// Keep the study in PostgreSQL (postgresql://USER@HOST:PORT/DB) instead of the
+    /// experiment directory: every process started with the same spec joins the study
+    /// and runs its trials until all are finished.
+    #[arg(long, value_name = "URL")]
+    pub storage: Option<String>,
+    /// With --storage: only run trials; leave the experiment directory (trials.csv,
+    /// best.json, the best model) to a process started without --worker.
+    #[arg(long, requires = "storage")]
+    pub worker: bool,
+    /// With --storage: seconds between the heartbeats of a running trial.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub heartbeat_interval: f64,
+    /// With --storage: a running trial whose heartbeat is older than this many seconds
+    /// is taken over by another process, from its last checkpoint.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub heartbeat_grace: f64,
+    /// With --storage: seconds a process retries a database it cannot reach before it
+    /// stops with an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub storage_timeout: f64,
+    /// With --storage: where trials' checkpoints are written, a directory every process
+    /// of the study sees [default: the experiment directory's checkpoints/].
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -91,6 +118,10 @@ pub fn run(a: TuneArgs) -> Result<()> {
     };
     let (summary, store, tracking) = drive(&a, &setup, space, spec_json, |ctx| objective.run(ctx))?;
 
+    if a.worker {
+        // The study's output directory is written by a process without --worker.
+        return finish(&a, &setup, &summary, [("model", Value::Null)]);
+    }
     if let Some(best) = &summary.best {
         let rec = store
             .trial(best.trial)
@@ -136,6 +167,7 @@ fn sweep(a: TuneArgs) -> Result<()> {
     let (summary, _store, tracking) =
         drive(&a, &setup, space, spec_json, |ctx| objective.run(ctx))?;
     let holdout = match &summary.best {
+        Some(_) if a.worker => None,
         Some(best) => match objective.holdout(&best.params) {
             Ok(h) => Some(h),
             Err(e) => {
@@ -192,10 +224,12 @@ fn finish<const N: usize>(
         }
         best_file[k] = v;
     }
-    write_file(
-        &setup.out.join("best.json"),
-        serde_json::to_string_pretty(&best_file)?.as_bytes(),
-    )?;
+    if !a.worker {
+        write_file(
+            &setup.out.join("best.json"),
+            serde_json::to_string_pretty(&best_file)?.as_bytes(),
+        )?;
+    }
     if a.json {
         println!("{result}");
     } else {
@@ -237,6 +271,9 @@ where
     F: Fn(&mut tuner::TrialContext<'_>) -> std::result::Result<(), tuner::TrialError> + Sync,
 {
     let out = setup.out;
+    if let Some(url) = &a.storage {
+        return drive_shared(a, setup, url, space, spec_json, objective);
+    }
     let store = if a.resume {
         if !out.join("state.json").is_file() {
             bail!(
@@ -271,6 +308,43 @@ where
             Err(e.into())
         }
     }
+}
+
+/// Join the study in PostgreSQL and run its trials until all are finished; a process
+/// without --worker then writes the experiment directory's trials.csv from the
+/// database (best.json and the best model follow in the caller).
+fn drive_shared<F>(
+    a: &TuneArgs,
+    setup: &Setup<'_>,
+    url: &str,
+    space: tuner::SearchSpace,
+    spec_json: Value,
+    objective: F,
+) -> Result<(Summary, Store, Option<TuneTracker>)>
+where
+    F: Fn(&mut tuner::TrialContext<'_>) -> std::result::Result<(), tuner::TrialError> + Sync,
+{
+    let seconds = |flag: &str, v: f64| -> Result<Duration> {
+        Duration::try_from_secs_f64(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| format!("{flag} {v}: must be a positive number of seconds"))
+    };
+    let mut shared = tuner::SharedStudy::new(
+        url,
+        a.checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| setup.out.join("checkpoints")),
+    );
+    shared.heartbeat_interval = seconds("--heartbeat-interval", a.heartbeat_interval)?;
+    shared.grace = seconds("--heartbeat-grace", a.heartbeat_grace)?;
+    shared.unreachable_limit = seconds("--storage-timeout", a.storage_timeout)?;
+    let experiment = Experiment::new(setup.name, space, setup.tune.clone()).with_spec(spec_json);
+    let (summary, store) = experiment.run_shared(&shared, objective)?;
+    if !a.worker {
+        write_file(&setup.out.join("trials.csv"), store.trials_csv().as_bytes())?;
+    }
+    Ok((summary, store, None))
 }
 
 /// The experiment's runs (always in the local spool; shipped when a tracking URI is
