@@ -269,6 +269,7 @@ fn four_workers_and_a_writer_run_a_40_trial_asha_study_once_each() {
         );
         *by_worker.entry(r.get(4)).or_default() += 1;
     }
+    eprintln!("trials by process: {by_worker:?}");
     assert!(
         by_worker.len() >= 2,
         "one process ran every trial: {by_worker:?}"
