@@ -324,6 +324,12 @@ fn drive_shared<F>(
 where
     F: Fn(&mut tuner::TrialContext<'_>) -> std::result::Result<(), tuner::TrialError> + Sync,
 {
+    if a.tracking.tracking_uri.is_some() || a.register_model.is_some() {
+        bail!("--tracking-uri and --register-model: a shared study (--storage) is not tracked in MLflow yet; the database is its record");
+    }
+    if setup.tracking.is_some() {
+        eprintln!("warning: [tracking]: a shared study (--storage) is not tracked in MLflow yet; the database is its record");
+    }
     let seconds = |flag: &str, v: f64| -> Result<Duration> {
         Duration::try_from_secs_f64(v)
             .ok()

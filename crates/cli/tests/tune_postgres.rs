@@ -403,6 +403,17 @@ fn an_unreachable_database_is_a_clear_error_at_once() {
         "{:?}",
         start.elapsed()
     );
+    // Not tracked in MLflow yet: asking for it is an error, not a silent no-op.
+    let o = tune(
+        &spec,
+        "postgresql://postgres@127.0.0.1:1/none",
+        &dir.path().join("out"),
+        &["--tracking-uri", "http://127.0.0.1:1"],
+    )
+    .output()
+    .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tracking-uri"));
     let o = tune(&spec, "mysql://x@y/z", &dir.path().join("out"), &[])
         .output()
         .unwrap();
