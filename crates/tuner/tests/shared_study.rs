@@ -321,3 +321,48 @@ fn a_worker_that_cannot_reach_the_database_stops_with_an_error() {
     }
     assert!(after_cut < Duration::from_secs(20), "{after_cut:?}");
 }
+
+#[test]
+fn heartbeats_keep_a_long_trial_with_its_live_worker() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    // Each trial reports once, after twice the grace period: only the heartbeats keep
+    // it from being taken over by the other runner, which waits meanwhile.
+    let runs = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (url, dir, runs) = (url.clone(), dir.path(), &runs);
+            s.spawn(move || {
+                let mut sh = shared(&url, dir);
+                sh.grace = Duration::from_millis(800);
+                let mut c = TuneConfig::new("loss");
+                c.samples = 2;
+                let space = SearchSpace::from_toml("x = { uniform = [-2.0, 2.0] }").unwrap();
+                let e = Experiment::new("long", space, c)
+                    .with_spec(serde_json::json!({"name": "long"}));
+                let (summary, _) = e
+                    .run_shared(&sh, |t| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(1600));
+                        t.report(&[("loss", 1.0)], None);
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(summary.trials, 2);
+                assert_eq!(summary.completed, 2);
+            });
+        }
+    });
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "a live worker's trial was taken over"
+    );
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let starts: i64 = c
+        .query_one("SELECT sum(starts) FROM trials", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(starts, 2);
+}
