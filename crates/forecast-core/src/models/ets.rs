@@ -64,12 +64,16 @@
 //! **Deliberate differences from statsforecast.** (1) A criterion that is not a number
 //! counts as the worst possible, not the best. (2) Class 1 variances use `d_{j,m}` per
 //! step; statsforecast's closed forms use the last step's `⌊(h − 1)/m⌋` at every step,
-//! which differs for horizons longer than a season. (3) Class 2 `MAA` uses `c_j = α + β j
-//! + γ d_{j,m}` (Hyndman et al., Table 6.2); statsforecast multiplies `α` and `β j`.
-//! (4) Class 3 follows R (the mean matrix advances every step, the state matrix is
-//! vectorised by columns as its Kronecker products require); statsforecast advances it
-//! once after the loop and flattens it by rows. The reference test compares the latter
-//! two with a simulation of the fitted model instead.
+//! which differs for horizons longer than a season. (3) Class 2 `MAA` uses
+//! `c_j = α + β j + γ d_{j,m}` (Hyndman et al., Table 6.2); statsforecast multiplies `α`
+//! and `β j`. (4) Class 3 follows R (the mean matrix advances every step, the state
+//! matrix is vectorised by columns as its Kronecker products require); statsforecast
+//! advances it once after the loop and flattens it by rows. (5) A damped trend's
+//! forecast `k` steps ahead is `ℓ + (φ + φ² + … + φ^k) b` by the model's definition;
+//! statsforecast's forecast function accumulates `φ + φ + φ² + …` (one more `φ`, one
+//! fewer power) from the second step on. The reference test compares (3) and (4) with a
+//! simulation of the fitted model, and (5) with the definition evaluated from
+//! statsforecast's final states.
 
 use super::baselines::{check_new_rows, check_season_length, need, report_once};
 use super::naive2::multiplicative_indices;
@@ -146,8 +150,9 @@ impl EtsSpec {
 
     /// Whether the combination is one `forecast::ets` allows by default.
     fn allowed(&self) -> bool {
-        !(self.error == Component::A && self.season == Component::M)
-            && !(self.damped && self.trend == Component::N)
+        let forbidden = self.error == Component::A && self.season == Component::M;
+        let damped_without_trend = self.damped && self.trend == Component::N;
+        !forbidden && !damped_without_trend
     }
 
     fn has_trend(&self) -> bool {
@@ -505,11 +510,12 @@ fn least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(c, p);
-        for r in 0..k {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for j in c..=k {
-                    a[r][j] -= f * a[c][j];
+                let f = row[c] / pivot[c];
+                for (x, pv) in row[c..].iter_mut().zip(&pivot[c..]) {
+                    *x -= f * pv;
                 }
             }
         }
