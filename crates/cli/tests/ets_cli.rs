@@ -1,24 +1,10 @@
 //! ETS, AutoETS and the ensemble through the `forecast` binary: on AirPassengers against
 //! statsforecast's fits in the committed reference, and on an M3 panel.
 
-use serde_json::Value;
-
 mod common;
-use common::{dataset, fails, m3_subset, model_json, ok, points, predict_json, root, train_args};
-
-/// statsforecast's fit `key` ("MAM", ..., "auto") on airpassengers, from
-/// `crates/forecast-core/tests/reference/ets_reference.json`.
-fn reference_air(key: &str) -> Value {
-    let path = root().join("crates/forecast-core/tests/reference/ets_reference.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "airpassengers")
-        .unwrap()["fits"][key]
-        .clone()
-}
+use common::{
+    dataset, fails, m3_subset, model_json, ok, points, predict_json, reference_fit, train_args,
+};
 
 #[test]
 fn ets_and_auto_ets_train_and_predict_airpassengers_as_statsforecast_does() {
@@ -36,7 +22,7 @@ fn ets_and_auto_ets_train_and_predict_airpassengers_as_statsforecast_does() {
         let fit = &saved["fit"];
         assert_eq!(fit["model"], name, "{fit}");
         assert_eq!(fit["season_length"], 12, "{fit}");
-        let want = reference_air(reference);
+        let want = reference_fit("ets_reference.json", "airpassengers", reference);
         let ll = fit["loglik"].as_f64().unwrap();
         assert!(
             ll > want["loglik"].as_f64().unwrap() - 1e-3,

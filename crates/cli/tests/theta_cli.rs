@@ -2,24 +2,10 @@
 //! AirPassengers (against statsforecast's forecasts in the committed reference) and on
 //! an M3 panel.
 
-use serde_json::Value;
-
 mod common;
-use common::{dataset, fails, m3_subset, model_json, ok, points, predict_json, root, train_args};
-
-/// statsforecast's fit of `model` ("STM", ..., "auto") on airpassengers, from
-/// `crates/forecast-core/tests/reference/theta_reference.json`.
-fn reference_air(model: &str) -> Value {
-    let path = root().join("crates/forecast-core/tests/reference/theta_reference.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "airpassengers")
-        .unwrap()["fits"][model]
-        .clone()
-}
+use common::{
+    dataset, fails, m3_subset, model_json, ok, points, predict_json, reference_fit, train_args,
+};
 
 #[test]
 fn theta_and_auto_theta_train_and_predict_airpassengers_as_statsforecast_does() {
@@ -40,7 +26,7 @@ fn theta_and_auto_theta_train_and_predict_airpassengers_as_statsforecast_does() 
             assert_eq!(fit["candidates"].as_object().map(|o| o.len()), Some(4));
         }
         let v = predict_json(out, "12", &["--level", "80,95"]);
-        let want = reference_air(reference);
+        let want = reference_fit("theta_reference.json", "airpassengers", reference);
         // The forecasts to 1e-3 relative, as in the library's reference test.
         for (i, (o, e)) in points(&v)
             .iter()

@@ -3,12 +3,11 @@
 //! database of its own and drops it at the end. Without a server the tests say SKIPPED
 //! (FORECAST_REQUIRE_POSTGRES=1, as CI sets, makes that a failure).
 
-use postgres::{Client, NoTls};
+use forecast_test_support::pg::TestDb;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
@@ -25,73 +24,6 @@ fn forecast() -> Command {
         );
     }
     c
-}
-
-/// The server's maintenance connection (user `postgres`, else `root`), or None when no
-/// server answers.
-fn admin() -> Option<Client> {
-    for user in ["postgres", "root"] {
-        let url = format!("host=127.0.0.1 port=5432 user={user} dbname=test connect_timeout=5");
-        if let Ok(c) = Client::connect(&url, NoTls) {
-            return Some(c);
-        }
-    }
-    None
-}
-
-/// A fresh database for one test, dropped at the end.
-struct TestDb {
-    name: String,
-    user: String,
-}
-
-impl TestDb {
-    fn new() -> Option<TestDb> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let Some(mut admin) = admin() else {
-            assert!(
-                std::env::var("FORECAST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PostgreSQL is not reachable at 127.0.0.1:5432 (FORECAST_REQUIRE_POSTGRES=1)"
-            );
-            eprintln!("SKIPPED: PostgreSQL is not reachable at 127.0.0.1:5432");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "forecast_test_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let user: String = admin
-            .query_one("SELECT current_user::text", &[])
-            .unwrap()
-            .get(0);
-        Some(TestDb { name, user })
-    }
-
-    fn url(&self) -> String {
-        format!("postgresql://{}@127.0.0.1:5432/{}", self.user, self.name)
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&self.url(), NoTls).unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(mut admin) = admin() {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }
 
 /// Poll `cond` every 20 ms until it holds, failing after `limit`.
@@ -183,7 +115,7 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 
 #[test]
 fn four_workers_and_a_writer_run_a_40_trial_asha_study_once_each() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("cli") else { return };
     let dir = tempfile::tempdir().unwrap();
     let spec = asha_spec(dir.path(), "shared-asha", 40, "[2, 4]");
     let url = db.url();
@@ -423,7 +355,7 @@ fn an_unreachable_database_is_a_clear_error_at_once() {
 
 #[test]
 fn a_killed_workers_trial_is_taken_over_from_its_checkpoint() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("cli") else { return };
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("kill.toml");
     // One LSTM trial of 40 epochs on 8,000 MSFT closes: long enough to be killed in

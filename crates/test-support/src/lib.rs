@@ -9,8 +9,10 @@
 //!   tags, metric steps and artifacts) and [`OwnMlflowServer`], a server a test can stop
 //!   and start again.
 //! - [`browser`]: pages opened in headless Chromium.
+//! - [`pg`]: a fresh PostgreSQL database per test on the server at 127.0.0.1:5432.
 
 pub mod browser;
+pub mod pg;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

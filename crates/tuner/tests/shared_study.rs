@@ -4,6 +4,7 @@
 //! makes a database of its own and drops it. Without a server the tests say SKIPPED
 //! (FORECAST_REQUIRE_POSTGRES=1, as CI sets, makes that a failure).
 
+use forecast_test_support::pg::{admin, TestDb};
 use postgres::{Client, NoTls};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -12,71 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tuner::{Control, Error, Experiment, SchedulerSpec, SearchKind, SearchSpace, TuneConfig};
-
-fn admin() -> Option<Client> {
-    for user in ["postgres", "root"] {
-        let url = format!("host=127.0.0.1 port=5432 user={user} dbname=test connect_timeout=5");
-        if let Ok(c) = Client::connect(&url, NoTls) {
-            return Some(c);
-        }
-    }
-    None
-}
-
-/// A fresh database, dropped at the end.
-struct TestDb {
-    name: String,
-    user: String,
-}
-
-impl TestDb {
-    fn new() -> Option<TestDb> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let Some(mut admin) = admin() else {
-            assert!(
-                std::env::var("FORECAST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PostgreSQL is not reachable at 127.0.0.1:5432 (FORECAST_REQUIRE_POSTGRES=1)"
-            );
-            eprintln!("SKIPPED: PostgreSQL is not reachable at 127.0.0.1:5432");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "forecast_test_lib_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let user: String = admin
-            .query_one("SELECT current_user::text", &[])
-            .unwrap()
-            .get(0);
-        Some(TestDb { name, user })
-    }
-
-    fn url_at(&self, port: u16) -> String {
-        format!("postgresql://{}@127.0.0.1:{port}/{}", self.user, self.name)
-    }
-
-    fn url(&self) -> String {
-        self.url_at(5432)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(mut admin) = admin() {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
 
 fn shared(url: &str, dir: &std::path::Path) -> tuner::SharedStudy {
     let mut s = tuner::SharedStudy::new(url, dir.to_path_buf());
@@ -118,7 +54,7 @@ fn objective(
 
 #[test]
 fn three_runners_share_a_tpe_study_with_median_stopping() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("lib") else { return };
     let dir = tempfile::tempdir().unwrap();
     let url = db.url();
     let summaries: Vec<tuner::Summary> = std::thread::scope(|s| {
@@ -193,7 +129,7 @@ fn three_runners_share_a_tpe_study_with_median_stopping() {
 
 #[test]
 fn connections_dropped_by_the_server_are_retried() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("lib") else { return };
     let dir = tempfile::tempdir().unwrap();
     let url = db.url();
     let done = AtomicBool::new(false);
@@ -284,7 +220,7 @@ impl Relay {
 
 #[test]
 fn a_worker_that_cannot_reach_the_database_stops_with_an_error() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("lib") else { return };
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start();
     let url = db.url_at(relay.port);
@@ -324,7 +260,7 @@ fn a_worker_that_cannot_reach_the_database_stops_with_an_error() {
 
 #[test]
 fn heartbeats_keep_a_long_trial_with_its_live_worker() {
-    let Some(db) = TestDb::new() else { return };
+    let Some(db) = TestDb::new("lib") else { return };
     let dir = tempfile::tempdir().unwrap();
     let url = db.url();
     // Each trial reports once, after twice the grace period: only the heartbeats keep

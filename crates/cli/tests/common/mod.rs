@@ -162,6 +162,22 @@ pub fn points(v: &Value) -> Vec<f64> {
 }
 
 /// The model directory's `model.json`, parsed.
+/// A peer's fit `key` of series `series` in the committed reference file
+/// `crates/forecast-core/tests/reference/<file>` (the Theta and ETS references' layout).
+pub fn reference_fit(file: &str, series: &str, key: &str) -> Value {
+    let path = root()
+        .join("crates/forecast-core/tests/reference")
+        .join(file);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == series)
+        .unwrap()["fits"][key]
+        .clone()
+}
+
 pub fn model_json(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
 }
