@@ -345,6 +345,8 @@ struct Recursion {
 struct Pass {
     /// `n log Σ e²` plus, for multiplicative errors, `2 Σ log |ŷ|`.
     lik: f64,
+    /// Sum of squared errors `e` (relative ones for multiplicative errors).
+    sse: f64,
     /// Sum of squared one-step errors `y − ŷ`.
     sse_additive: f64,
 }
@@ -417,9 +419,8 @@ impl Recursion {
         }
     }
 
-    /// Run over `y` from `state` (updated in place); the one-step errors go to `errors`
-    /// when given.
-    fn run(&self, y: &[f64], state: &mut [f64], mut errors: Option<&mut Vec<f64>>) -> Pass {
+    /// Run over `y` from `state` (updated in place).
+    fn run(&self, y: &[f64], state: &mut [f64]) -> Pass {
         let mut sse = 0.0;
         let mut sse_additive = 0.0;
         let mut sum_log = 0.0;
@@ -432,9 +433,6 @@ impl Recursion {
                 }
                 _ => v - f,
             };
-            if let Some(out) = errors.as_deref_mut() {
-                out.push(e);
-            }
             sse += e * e;
             sse_additive += (v - f) * (v - f);
             let a = f.abs();
@@ -450,7 +448,11 @@ impl Recursion {
         if self.spec.error == Component::M {
             lik += 2.0 * sum_log;
         }
-        Pass { lik, sse_additive }
+        Pass {
+            lik,
+            sse,
+            sse_additive,
+        }
     }
 }
 
@@ -725,7 +727,7 @@ fn fit_one(
                 return f64::INFINITY;
             }
         }
-        let lik = rec.run(y, &mut state, None).lik.max(-1e10);
+        let lik = rec.run(y, &mut state).lik.max(-1e10);
         if lik.is_nan() {
             f64::INFINITY
         } else {
@@ -741,15 +743,14 @@ fn fit_one(
     let rec = unpack(&x);
     let initial_state = full_state(&spec, m, &x[n_smooth..]);
     let mut state = initial_state.clone();
-    let mut errors = Vec::with_capacity(y.len());
-    let pass = rec.run(y, &mut state, Some(&mut errors));
+    let pass = rec.run(y, &mut state);
     Ok(Some(OneFit {
         rec,
         initial_state,
         state,
         lik: pass.lik,
         mse: pass.sse_additive / y.len() as f64,
-        sse: errors.iter().map(|e| e * e).sum(),
+        sse: pass.sse,
         n_estimated,
     }))
 }
@@ -1254,7 +1255,7 @@ impl Predict for EtsFitted {
         need("conditioning the ets model", 1, y)?;
         check_new_rows(history)?;
         let mut state = self.initial_state.clone();
-        self.recursion().run(y, &mut state, None);
+        self.recursion().run(y, &mut state);
         Ok(EtsFitted {
             state,
             nobs: y.len(),
@@ -1265,7 +1266,7 @@ impl Predict for EtsFitted {
     fn extend(&self, rows: &TrainingData<'_>) -> Result<Self> {
         check_new_rows(rows)?;
         let mut out = self.clone();
-        self.recursion().run(rows.target, &mut out.state, None);
+        self.recursion().run(rows.target, &mut out.state);
         out.nobs += rows.target.len();
         Ok(out)
     }
