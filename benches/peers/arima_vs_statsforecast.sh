@@ -12,7 +12,8 @@
 # season length 12), as searches/s (median of min(REPEATS, 3) sweeps); ours timed by
 # benches/src/bin/auto_arima_timing.rs, which then compares the models chosen at each
 # fold: same model, and our AICc <= statsforecast's (theirs recomputed at its own
-# coefficients with the exact likelihood, see that file).
+# coefficients with the exact likelihood, see that file). A last `#` block repeats the
+# comparison with our `confine_roots = true` (one sweep each, searches/s beside it).
 # Run from anywhere:  benches/peers/arima_vs_statsforecast.sh [REPEATS]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

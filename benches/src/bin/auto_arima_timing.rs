@@ -38,8 +38,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One AutoARIMA search; `None` when it fails (counted, not fatal).
-fn search(y: &[f64], season: usize) -> Option<ArimaFitted> {
-    AutoArima::default()
+fn search(config: &AutoArima, y: &[f64], season: usize) -> Option<ArimaFitted> {
+    config
+        .clone()
         .fit(&TrainingData::univariate(y, season), &mut Silent)
         .ok()
         .map(|f| f.model)
@@ -48,20 +49,21 @@ fn search(y: &[f64], season: usize) -> Option<ArimaFitted> {
 /// Searches per second over the folds (median of `repeats` sweeps after one warm-up
 /// search) and the fits of the last sweep.
 fn sweep(
+    config: &AutoArima,
     y: &[f64],
     season: usize,
     folds: &[(usize, usize)],
     repeats: usize,
 ) -> (f64, Vec<Option<ArimaFitted>>) {
     let (a, b) = folds[0];
-    let _ = search(&y[a..b], season);
+    let _ = search(config, &y[a..b], season);
     let mut fits = Vec::new();
     let mut times = Vec::new();
     for _ in 0..repeats {
         fits.clear();
         let t = Instant::now();
         for &(a, b) in folds {
-            fits.push(search(&y[a..b], season));
+            fits.push(search(config, &y[a..b], season));
         }
         times.push(t.elapsed().as_secs_f64());
     }
@@ -212,12 +214,29 @@ fn main() {
     let air = dataset_column("airpassengers.csv", "passengers");
     let msft_folds = rolling_windows(msft.len(), 100, 250);
     let air_folds = expanding_windows(96, 24);
-    let (rate, msft_fits) = sweep(&msft, 1, &msft_folds, repeats);
+    let default = AutoArima::default();
+    let (rate, msft_fits) = sweep(&default, &msft, 1, &msft_folds, repeats);
     println!("msft_autoarima_searches_per_s {rate:.2} searches/s");
-    let (rate, air_fits) = sweep(&air, 12, &air_folds, repeats);
+    let (rate, air_fits) = sweep(&default, &air, 12, &air_folds, repeats);
     println!("air_autoarima_searches_per_s {rate:.2} searches/s");
-    if let Some(picks) = picks {
-        compare("msft", &msft, 1, &msft_folds, &msft_fits, &picks);
-        compare("air", &air, 12, &air_folds, &air_fits, &picks);
+    if let Some(picks) = &picks {
+        compare("msft", &msft, 1, &msft_folds, &msft_fits, picks);
+        compare("air", &air, 12, &air_folds, &air_fits, picks);
+    }
+    // The same folds with `confine_roots = true` (one sweep each; a `#` line, not a
+    // case of the speed table: statsforecast has no such setting).
+    let confined = AutoArima {
+        confine_roots: true,
+        ..AutoArima::default()
+    };
+    for (case, y, season, folds) in [
+        ("msft", &msft, 1, &msft_folds),
+        ("air", &air, 12, &air_folds),
+    ] {
+        let (rate, fits) = sweep(&confined, y, season, folds, 1);
+        println!("# {case} with confine_roots = true: {rate:.2} searches/s");
+        if let Some(picks) = &picks {
+            compare(case, y, season, folds, &fits, picks);
+        }
     }
 }

@@ -368,7 +368,7 @@ impl Fit for Arima {
         data: &TrainingData<'_>,
         reporter: &mut dyn Reporter,
     ) -> Result<ArimaFitted> {
-        config.fit_with(data, reporter, true, config.starts())
+        config.fit_with(data, reporter, true, config.starts(), 1.0)
     }
 }
 
@@ -384,20 +384,22 @@ impl Arima {
 
     /// [`Fit::fit`] from the given starts, optionally without the standard errors (a
     /// model search compares criteria only; the Hessian costs a few dozen likelihood
-    /// passes per fit).
+    /// passes per fit), with every root beyond `margin` (1: no constraint; see
+    /// [`optimize::maximise`]).
     pub(crate) fn fit_with(
         &self,
         data: &TrainingData<'_>,
         reporter: &mut dyn Reporter,
         with_standard_errors: bool,
         starts: Starts,
+        margin: f64,
     ) -> Result<ArimaFitted> {
         let (problem, orders, trend, x) = self.problem(data)?;
         let y = data.target;
         let delta = orders.delta();
         let names = regressor_names(trend, data.features);
         check_design(&problem, &names)?;
-        let est = optimize::maximise(&problem, starts).ok_or_else(|| Error::Numerical {
+        let est = optimize::maximise(&problem, starts, margin).ok_or_else(|| Error::Numerical {
             what: format!("fitting {}", describe(&orders, trend)),
             message: "the likelihood cannot be evaluated at any starting point".into(),
         })?;

@@ -15,7 +15,7 @@
 
 use super::likelihood::{spd_inverse, Problem};
 use super::params::ArmaOrders;
-use super::params::{to_coefs_with, to_unconstrained};
+use super::params::{to_coefs_in, to_coefs_with, to_unconstrained, to_unconstrained_in};
 use super::roots;
 use argmin::core::{CostFunction, Error as ArgminError, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
@@ -51,6 +51,9 @@ struct Objective<'a> {
     best: &'a RefCell<(f64, Vec<f64>)>,
     coefs: RefCell<Vec<f64>>,
     ma_free: bool,
+    /// Every root of the coefficients visited has a modulus of at least this (1: the
+    /// usual stationary and invertible region); see [`maximise`].
+    margin: f64,
 }
 
 impl<'a> Objective<'a> {
@@ -60,12 +63,13 @@ impl<'a> Objective<'a> {
             best,
             coefs: RefCell::new(Vec::new()),
             ma_free: false,
+            margin: 1.0,
         }
     }
 
     fn value(&self, u: &[f64]) -> f64 {
         let mut c = self.coefs.borrow_mut();
-        to_coefs_with(&self.problem.orders, u, &mut c, self.ma_free);
+        to_coefs_in(&self.problem.orders, u, &mut c, self.ma_free, self.margin);
         // Free MA coefficients may reach the invertibility boundary but not cross it:
         // beyond it the filter's precision degrades and the likelihood is not trusted.
         if self.ma_free
@@ -125,10 +129,17 @@ impl Gradient for Objective<'_> {
 }
 
 /// Minimise with L-BFGS from `u0`; returns the best `(cost, u)` seen.
-fn lbfgs(problem: &Problem, u0: Vec<f64>, max_iters: u64, ma_free: bool) -> (f64, Vec<f64>) {
+fn lbfgs(
+    problem: &Problem,
+    u0: Vec<f64>,
+    max_iters: u64,
+    ma_free: bool,
+    margin: f64,
+) -> (f64, Vec<f64>) {
     let best = RefCell::new((f64::INFINITY, u0.clone()));
     let mut obj = Objective::new(problem, &best);
     obj.ma_free = ma_free;
+    obj.margin = margin;
     let f0 = obj.value(&u0);
     if f0 < INFEASIBLE && !u0.is_empty() {
         let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
@@ -231,9 +242,17 @@ pub struct Estimate {
 }
 
 /// Maximise the profile likelihood over the ARMA coefficients.
-pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
+///
+/// With `margin > 1` the coefficients are confined to the region where every root of the
+/// AR and MA blocks has a modulus of at least `margin` (see [`to_coefs_in`]): an
+/// AutoARIMA search that confines its candidates finds the best fit R's near-unit-root
+/// rule accepts. Every start is then transformed (no MA-free start, no boundary polish).
+pub fn maximise(problem: &Problem, starts: Starts, margin: f64) -> Option<Estimate> {
     let o = problem.orders;
     let k = o.len();
+    let constrained = margin > 1.0;
+    // Unconstrained coordinates of coefficients inside the region.
+    let to_u = |c: &[f64]| to_unconstrained_in(&o, c, margin);
     if k == 0 {
         let e = problem.profile(&[])?;
         return Some(Estimate {
@@ -248,11 +267,13 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     // each reaches optima the other misses.
     let mut candidates: Vec<(Vec<f64>, bool)> = Vec::new();
     let zero = vec![0.0; k];
-    if let Some(u) = to_unconstrained(&o, &invert_ma(&o, css.clone())) {
+    if let Some(u) = to_u(&invert_ma(&o, css.clone())) {
         candidates.push((u, false));
     }
-    if let Some(v) = mixed_from_coefs(&o, &css) {
-        candidates.push((v, true));
+    if !constrained {
+        if let Some(v) = mixed_from_coefs(&o, &css) {
+            candidates.push((v, true));
+        }
     }
     if starts == Starts::Search {
         // The transformed start first, else the MA-free one, else zero.
@@ -264,10 +285,10 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     if starts == Starts::Multi {
         candidates.push((zero, true));
         if let Some(hr) = hannan_rissanen(problem, &beta0) {
-            if let Some(u) = to_unconstrained(&o, &invert_ma(&o, hr.clone())) {
+            if let Some(u) = to_u(&invert_ma(&o, hr.clone())) {
                 candidates.push((u, false));
             }
-            if let Some(v) = mixed_from_coefs(&o, &hr) {
+            if let Some(v) = mixed_from_coefs(&o, &hr).filter(|_| !constrained) {
                 candidates.push((v, true));
             }
         }
@@ -283,14 +304,14 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
             c.extend(std::iter::repeat_n(-0.5 * sign, o.q));
             c.extend(std::iter::repeat_n(0.5 * sign, o.sp));
             c.extend(std::iter::repeat_n(-0.5 * sign, o.sq));
-            if let Some(u) = to_unconstrained(&o, &c) {
+            if let Some(u) = to_u(&c) {
                 candidates.push((u, false));
             }
         }
     }
     if starts == Starts::Multi {
         for c in root_pair_starts(problem) {
-            if let Some(u) = to_unconstrained(&o, &c) {
+            if let Some(u) = to_u(&c) {
                 candidates.push((u, false));
             }
         }
@@ -302,7 +323,7 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
         // Without an MA block the MA-free coordinates are the transformed ones; some starts coincide
         // (the two ridges are the same point when every block has order 1): each
         // distinct start runs once (L-BFGS is deterministic).
-        let ma_free = ma_free && has_ma;
+        let ma_free = ma_free && has_ma && !constrained;
         let same = |(v, f): &(Vec<f64>, bool)| {
             *f == ma_free && v.iter().zip(&u0).all(|(a, b)| (a - b).abs() <= 1e-12)
         };
@@ -310,7 +331,7 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
             continue;
         }
         tried.push((u0.clone(), ma_free));
-        let run = lbfgs(problem, u0, 200, ma_free);
+        let run = lbfgs(problem, u0, 200, ma_free, margin);
         if run.0 < best.0 {
             best = (run.0, run.1, ma_free);
         }
@@ -323,11 +344,11 @@ pub fn maximise(problem: &Problem, starts: Starts) -> Option<Estimate> {
     // infinity in transformed coordinates, where L-BFGS stops short, so polish with the
     // MA free. Interior optima skip the polish (it cost ~400 likelihood evaluations).
     let mut coefs = Vec::new();
-    to_coefs_with(&o, &best.1, &mut coefs, best.2);
-    if has_ma && near_ma_boundary(&o, &coefs) {
+    to_coefs_in(&o, &best.1, &mut coefs, best.2, margin);
+    if !constrained && has_ma && near_ma_boundary(&o, &coefs) {
         if let Some(v) = mixed_from_coefs(&o, &coefs) {
             let nm = nelder_mead(problem, v, 400, true);
-            let polished = lbfgs(problem, nm.1.clone(), 100, true);
+            let polished = lbfgs(problem, nm.1.clone(), 100, true, 1.0);
             let polished = if polished.0 <= nm.0 { polished } else { nm };
             if polished.0 < best.0 {
                 best = (polished.0, polished.1, true);

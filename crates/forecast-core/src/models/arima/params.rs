@@ -96,11 +96,12 @@ pub fn expand(o: &ArmaOrders, par: &[f64], phi: &mut Vec<f64>, theta: &mut Vec<f
 }
 
 /// Map unconstrained values to the coefficients of a stationary AR polynomial
-/// (`tanh`, then Durbin–Levinson), in place.
-fn partrans(x: &mut [f64]) {
+/// (`tanh`, then Durbin–Levinson), in place; with `closed`, `sin` instead of `tanh`,
+/// which reaches partial autocorrelations of ±1 (a unit root) at finite values.
+fn partrans(x: &mut [f64], closed: bool) {
     let p = x.len();
     for v in x.iter_mut() {
-        *v = v.tanh();
+        *v = if closed { v.sin() } else { v.tanh() };
     }
     let mut work = [0.0f64; 64];
     let mut big = Vec::new();
@@ -121,7 +122,7 @@ fn partrans(x: &mut [f64]) {
 }
 
 /// Inverse of [`partrans`]; `None` when the polynomial is not stationary.
-fn invpartrans(x: &mut [f64]) -> Option<()> {
+fn invpartrans(x: &mut [f64], closed: bool) -> Option<()> {
     let p = x.len();
     let mut work = x.to_vec();
     for j in (1..p).rev() {
@@ -138,7 +139,7 @@ fn invpartrans(x: &mut [f64]) -> Option<()> {
         if v.abs() >= 1.0 {
             return None;
         }
-        *v = v.atanh();
+        *v = if closed { v.asin() } else { v.atanh() };
     }
     Some(())
 }
@@ -153,6 +154,15 @@ pub fn to_coefs(o: &ArmaOrders, u: &[f64], out: &mut Vec<f64>) {
 /// which lets an optimiser walk onto and through the invertibility boundary: the exact
 /// likelihood of a non-invertible MA equals that of its invertible counterpart.
 pub fn to_coefs_with(o: &ArmaOrders, u: &[f64], out: &mut Vec<f64>, ma_free: bool) {
+    to_coefs_in(o, u, out, ma_free, 1.0)
+}
+
+/// As [`to_coefs_with`], into the region where every root of every block lies beyond
+/// `margin` when `margin > 1`: the partial autocorrelations through `sin` (the closed
+/// region, so that an optimum on its edge is reached at finite values instead of at
+/// infinity, where a quasi-Newton method crawls), then [`scale_roots`].
+pub fn to_coefs_in(o: &ArmaOrders, u: &[f64], out: &mut Vec<f64>, ma_free: bool, margin: f64) {
+    let closed = margin > 1.0;
     out.clear();
     out.extend_from_slice(u);
     for (start, len, is_ma) in o.blocks() {
@@ -160,10 +170,26 @@ pub fn to_coefs_with(o: &ArmaOrders, u: &[f64], out: &mut Vec<f64>, ma_free: boo
             continue;
         }
         let block = &mut out[start..start + len];
-        partrans(block);
+        partrans(block, closed);
         if is_ma {
             // 1 + θ1 L + ... is invertible iff 1 - (-θ1) L - ... is stationary.
             block.iter_mut().for_each(|v| *v = -*v);
+        }
+    }
+    if closed {
+        scale_roots(o, out, margin);
+    }
+}
+
+/// Scale the coefficients `[ar.., ma.., sar.., sma..]` so that the roots of every block's
+/// polynomial are multiplied by `factor`: coefficient `k` of a non-seasonal block by
+/// `factor^-k`, of a seasonal block (a polynomial in `L^s`) by `factor^-(s k)`. The full
+/// AR and MA polynomials are products of their blocks, so their roots move likewise.
+pub fn scale_roots(o: &ArmaOrders, coefs: &mut [f64], factor: f64) {
+    for (block, (start, len, _)) in o.blocks().into_iter().enumerate() {
+        let step = if block >= 2 { o.s as i32 } else { 1 };
+        for (k, v) in coefs[start..start + len].iter_mut().enumerate() {
+            *v *= factor.powi(-step * (k as i32 + 1));
         }
     }
 }
@@ -171,13 +197,23 @@ pub fn to_coefs_with(o: &ArmaOrders, u: &[f64], out: &mut Vec<f64>, ma_free: boo
 /// Coefficients → unconstrained vector; `None` when a block is not stationary /
 /// invertible.
 pub fn to_unconstrained(o: &ArmaOrders, coefs: &[f64]) -> Option<Vec<f64>> {
+    to_unconstrained_in(o, coefs, 1.0)
+}
+
+/// Inverse of [`to_coefs_in`] (MA blocks transformed); `None` when a root of a block
+/// lies within `margin` (on or within the unit circle when `margin` is 1).
+pub fn to_unconstrained_in(o: &ArmaOrders, coefs: &[f64], margin: f64) -> Option<Vec<f64>> {
+    let closed = margin > 1.0;
     let mut u = coefs.to_vec();
+    if closed {
+        scale_roots(o, &mut u, 1.0 / margin);
+    }
     for (start, len, is_ma) in o.blocks() {
         let block = &mut u[start..start + len];
         if is_ma {
             block.iter_mut().for_each(|v| *v = -*v);
         }
-        invpartrans(block)?;
+        invpartrans(block, closed)?;
     }
     if u.iter().all(|v| v.is_finite()) {
         Some(u)
@@ -220,6 +256,66 @@ mod tests {
             &[1.0]
         )
         .is_none());
+    }
+
+    #[test]
+    fn scaling_moves_every_root_by_the_factor() {
+        let o = ArmaOrders {
+            p: 2,
+            q: 1,
+            sp: 1,
+            sq: 1,
+            s: 4,
+        };
+        let mut c = vec![0.5, -0.3, 0.4, 0.6, -0.7];
+        let (mut phi, mut theta) = (Vec::new(), Vec::new());
+        let min_roots = |c: &[f64], phi: &mut Vec<f64>, theta: &mut Vec<f64>| {
+            expand(&o, c, phi, theta);
+            let ar: Vec<f64> = std::iter::once(1.0).chain(phi.iter().map(|v| -v)).collect();
+            let ma: Vec<f64> = std::iter::once(1.0).chain(theta.iter().copied()).collect();
+            (
+                super::super::roots::min_root_modulus(&ar).unwrap(),
+                super::super::roots::min_root_modulus(&ma).unwrap(),
+            )
+        };
+        let (ar0, ma0) = min_roots(&c, &mut phi, &mut theta);
+        scale_roots(&o, &mut c, 1.25);
+        let (ar1, ma1) = min_roots(&c, &mut phi, &mut theta);
+        assert!((ar1 / ar0 - 1.25).abs() < 1e-9 && (ma1 / ma0 - 1.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn confined_coefficients_keep_every_root_beyond_the_margin() {
+        let o = ArmaOrders {
+            p: 2,
+            q: 2,
+            sp: 0,
+            sq: 1,
+            s: 4,
+        };
+        let (mut c, mut phi, mut theta) = (Vec::new(), Vec::new(), Vec::new());
+        // The second point is on the edge: every partial autocorrelation ±1.
+        let edge = std::f64::consts::FRAC_PI_2;
+        for u in [
+            vec![0.3, -1.2, 2.0, 0.1, -0.4],
+            vec![edge, -edge, edge, edge, 7.0],
+        ] {
+            to_coefs_in(&o, &u, &mut c, false, 1.0101);
+            expand(&o, &c, &mut phi, &mut theta);
+            let ar: Vec<f64> = std::iter::once(1.0).chain(phi.iter().map(|v| -v)).collect();
+            let ma: Vec<f64> = std::iter::once(1.0).chain(theta.iter().copied()).collect();
+            for poly in [ar, ma] {
+                let r = super::super::roots::min_root_modulus(&poly).unwrap();
+                assert!(r >= 1.0101 - 1e-7, "{u:?}: root {r}");
+            }
+        }
+        // Inside the region the map inverts.
+        let u = vec![0.3, -1.2, 1.0, 0.1, -0.4];
+        to_coefs_in(&o, &u, &mut c, false, 1.0101);
+        let back = to_unconstrained_in(&o, &c, 1.0101).unwrap();
+        for (a, b) in u.iter().zip(&back) {
+            assert!((a - b).abs() < 1e-9, "{u:?} vs {back:?}");
+        }
     }
 
     #[test]

@@ -47,12 +47,14 @@ impl Searcher<'_, '_> {
             constant: Some(constant),
             multi_start: self.config.multi_start,
         };
-        let starts = if self.config.multi_start {
-            Starts::Multi
-        } else {
-            Starts::Search
-        };
-        let (ic, rejected, fit) = match config.fit_with(self.data, &mut Silent, false, starts) {
+        let fitted = fit_candidate(
+            &config,
+            self.data,
+            false,
+            self.config.root_check,
+            self.config.confine_roots,
+        );
+        let (ic, rejected, fit) = match fitted {
             Ok(fit) => {
                 let ic = self.ic.of(&fit);
                 if !ic.is_finite() {
@@ -97,6 +99,36 @@ impl Searcher<'_, '_> {
         }
         ic.unwrap_or(f64::INFINITY)
     }
+}
+
+/// Modulus beyond which a constrained refit keeps every root: just above the 1.01 of
+/// the near-unit-root rule, so that a fit on the edge of the region passes it.
+pub(super) const ROOT_MARGIN: f64 = 1.0101;
+
+/// Fit one candidate of a search: one L-BFGS run from the search start
+/// ([`Starts::Search`]; every start of [`Starts::Multi`] with `multi_start`). With
+/// `confine` under R's rule, the coefficients are confined to the region the rule
+/// accepts, every root beyond [`ROOT_MARGIN`], so the fit is the best model the rule
+/// lets through (see the module notes of [`super`]); otherwise the fit is unconstrained
+/// and a near-unit root rejects the candidate.
+pub(super) fn fit_candidate(
+    config: &Arima,
+    data: &TrainingData<'_>,
+    with_standard_errors: bool,
+    rule: RootCheck,
+    confine: bool,
+) -> Result<ArimaFitted, Error> {
+    let starts = if config.multi_start {
+        Starts::Multi
+    } else {
+        Starts::Search
+    };
+    let margin = if confine && rule == RootCheck::R {
+        ROOT_MARGIN
+    } else {
+        1.0
+    };
+    config.fit_with(data, &mut Silent, with_standard_errors, starts, margin)
 }
 
 /// The smallest root modulus below 1.01 of the candidate's full AR or MA polynomial,
