@@ -1,7 +1,10 @@
 //! `forecast tune --storage postgresql://...`: one study shared by several real
 //! processes through a real PostgreSQL (127.0.0.1:5432, trust auth). Each test makes a
 //! database of its own and drops it at the end. Without a server the tests say SKIPPED
-//! (FORECAST_REQUIRE_POSTGRES=1, as CI sets, makes that a failure).
+//! (FORECAST_REQUIRE_POSTGRES=1, as CI sets, makes that a failure). The tests that
+//! restart the server or need password authentication run a throwaway cluster of their
+//! own (`forecast_test_support::pg::Cluster`: initdb in a temporary directory, a free
+//! port, `scram-sha-256`).
 
 use forecast_test_support::pg::TestDb;
 use serde_json::Value;
@@ -568,5 +571,158 @@ out = "{}"
     assert!(
         err.starts_with("error: ") && err.contains("another process"),
         "{err}"
+    );
+}
+
+/// Every trial's reported iterations run 1, 2, … without a gap or a repeat.
+fn assert_results_whole(c: &mut postgres::Client, trials: usize) {
+    let rows = c
+        .query(
+            "SELECT trial_id, array_agg(iteration ORDER BY iteration) FROM results GROUP BY trial_id",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), trials, "trials with results");
+    for r in rows {
+        let (trial, its): (i32, Vec<i32>) = (r.get(0), r.get(1));
+        let want: Vec<i32> = (1..=its.len() as i32).collect();
+        assert_eq!(its, want, "trial {trial}'s iterations");
+    }
+}
+
+#[test]
+fn a_restarted_server_loses_and_repeats_nothing() {
+    let Some(cluster) = forecast_test_support::pg::Cluster::start("study-pw") else {
+        return;
+    };
+    let url = cluster.url("study-pw", "postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = asha_spec(dir.path(), "restarted", 12, "[2, 4]");
+    let mut worker = tune(&spec, &url, &dir.path().join("worker"), &["--worker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("study");
+    let mut writer = tune(&spec, &url, &out, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-study: a result is in, and both processes are still running trials.
+    let finished = || {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .ok()
+            .and_then(|mut c| {
+                c.query_one(
+                    "SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM trials WHERE status IN ('completed', 'stopped'))",
+                    &[],
+                )
+                .ok()
+            })
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+    };
+    wait_for("a first result", Duration::from_secs(120), || {
+        finished().is_some_and(|(results, _)| results > 0)
+    });
+    let (_, done_before) = finished().unwrap();
+    assert!(done_before < 12, "the study finished before the restart");
+    assert!(writer.try_wait().unwrap().is_none() && worker.try_wait().unwrap().is_none());
+    cluster.stop();
+    cluster.resume();
+    let o = writer.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    eprintln!("{done_before} of 12 trials finished at the restart; the writer said:\n{err}");
+    let w = stdout_json(&o);
+    assert_eq!(w["trials"], 12, "{w}");
+    assert_eq!(
+        stdout_json(&worker.wait_with_output().unwrap())["trials"],
+        12
+    );
+    let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 13, "{csv}");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows = c
+        .query("SELECT id, status, starts FROM trials ORDER BY id", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 12);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.get::<_, i32>(0), i as i32);
+        let status: String = r.get(1);
+        assert!(status == "completed" || status == "stopped", "{status}");
+        assert_eq!(r.get::<_, i32>(2), 1, "trial {i} started again: {err}");
+    }
+    assert_results_whole(&mut c, 12);
+}
+
+#[test]
+fn a_wrong_password_and_a_newer_schema_are_clear_errors_that_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = asha_spec(dir.path(), "refused", 4, "[2]");
+    if let Some(cluster) = forecast_test_support::pg::Cluster::start("right-pw") {
+        let out = dir.path().join("wrong-password");
+        let start = Instant::now();
+        let o = tune(&spec, &cluster.url("wrong-pw", "postgres"), &out, &[])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with("error: ") && err.contains("password authentication failed"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("wrong-pw") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!out.exists(), "wrote its output directory");
+        let mut c =
+            postgres::Client::connect(&cluster.url("right-pw", "postgres"), postgres::NoTls)
+                .unwrap();
+        let tables: i64 = c
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "tables written by a refused process");
+    }
+    // A database whose study schema is newer than this build's.
+    let Some(db) = TestDb::new("cli") else { return };
+    let mut c = db.client();
+    c.batch_execute(
+        "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO schema_version (version) VALUES (99);",
+    )
+    .unwrap();
+    let out = dir.path().join("newer");
+    let o = tune(&spec, &db.url(), &out, &[]).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("version 99, newer than this build"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "wrote its output directory");
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        ["schema_version"],
+        "tables written by a refused process"
     );
 }

@@ -9,7 +9,8 @@
 //!   tags, metric steps and artifacts) and [`OwnMlflowServer`], a server a test can stop
 //!   and start again.
 //! - [`browser`]: pages opened in headless Chromium.
-//! - [`pg`]: a fresh PostgreSQL database per test on the server at 127.0.0.1:5432.
+//! - [`pg`]: a fresh PostgreSQL database per test on the server at 127.0.0.1:5432, and a
+//!   throwaway cluster of a test's own (restarts, password authentication).
 
 pub mod browser;
 pub mod pg;

@@ -4,6 +4,7 @@
 //! `FORECAST_REQUIRE_POSTGRES=1` (CI), where a missing server fails it.
 
 use postgres::{Client, NoTls};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The server's maintenance connection (user `postgres`, else `root`, database `test`),
@@ -83,4 +84,180 @@ impl Drop for TestDb {
             ));
         }
     }
+}
+
+/// A throwaway PostgreSQL cluster of one test's own: a temporary directory, a free port
+/// on 127.0.0.1, `scram-sha-256` authentication for every connection (user `postgres`
+/// with the password given), so that a test can restart the server or try a wrong
+/// password without disturbing the shared one. `initdb` and `pg_ctl` come from the
+/// newest `/usr/lib/postgresql/*/bin` (or `FORECAST_PG_BINDIR`) and run as the
+/// `postgres` user when the test runs as root (PostgreSQL refuses root). Stopped
+/// (immediately) and removed when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl Cluster {
+    /// Make and start a cluster whose `postgres` user has `password`; `None` after a
+    /// SKIPPED notice when no PostgreSQL binaries are installed (a failure under
+    /// `FORECAST_REQUIRE_POSTGRES=1`).
+    pub fn start(password: &str) -> Option<Cluster> {
+        let Some(bin) = bin_dir() else {
+            assert!(
+                std::env::var("FORECAST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql (FORECAST_REQUIRE_POSTGRES=1)"
+            );
+            eprintln!("SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("forecast-pg-")
+            .tempdir()
+            .expect("temporary directory");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, format!("{password}\n")).expect("password file");
+        if as_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "chown of the cluster directory to postgres"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = Cluster { dir, bin, port };
+        let data = cluster.data();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                "--pwfile",
+                &pwfile.to_string_lossy(),
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster.ctl("start");
+        Some(cluster)
+    }
+
+    /// The URL of database `db` as `postgres` with `password`.
+    pub fn url(&self, password: &str, db: &str) -> String {
+        format!(
+            "postgresql://postgres:{password}@127.0.0.1:{}/{db}",
+            self.port
+        )
+    }
+
+    /// Stop the server (fast: connections are cut) and wait until it is down.
+    pub fn stop(&self) {
+        self.ctl("stop");
+    }
+
+    /// Start the stopped server again on the same port and wait until it accepts
+    /// connections.
+    pub fn resume(&self) {
+        self.ctl("start");
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").to_string_lossy().into_owned()
+    }
+
+    fn ctl(&self, action: &str) {
+        let data = self.data();
+        let log = self.dir.path().join("log").to_string_lossy().into_owned();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let mut args = vec!["-D", &data, "-l", &log, "-w", "-t", "60"];
+        match action {
+            "start" => args.extend(["-o", &options, "start"]),
+            _ => args.extend(["-m", "fast", action]),
+        }
+        self.run("pg_ctl", &args);
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        // The server's working directory must be one its user can enter.
+        let out = cmd
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let exe = self.bin.join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        let _ = if as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .current_dir(self.dir.path())
+                .output()
+        } else {
+            Command::new(&exe).args(args).output()
+        };
+    }
+}
+
+fn as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The directory of `initdb` and `pg_ctl`: `FORECAST_PG_BINDIR`, else the newest
+/// `/usr/lib/postgresql/<version>/bin` (Debian's layout).
+fn bin_dir() -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("FORECAST_PG_BINDIR") {
+        return Some(d.into());
+    }
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
 }
