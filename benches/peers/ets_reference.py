@@ -6,7 +6,9 @@ multiplicative error; no, additive or additive damped trend; no, additive or
 multiplicative season, without the combinations its `restrict=True` forbids) is fitted
 alone through `ets_f(y, m, model=..., damped=...)` -- what `AutoETS(model=...,
 damped=...)` calls -- and the whole search through `ets_f(y, m)` -- what the default
-`AutoETS(season_length=m)` calls. Recorded per fit: the smoothing parameters, the
+`AutoETS(season_length=m)` calls; for positive series also the multiplicative trends
+(MMN, MMdN, MMM, MMdM, fitted alone) and the search with `allow_multiplicative_trend=True`
+(`auto_multiplicative_trend`). Recorded per fit: the smoothing parameters, the
 initial states, the log-likelihood and information criteria (R's `forecast::ets`
 convention: `loglik = -0.5 * (n log SSE + 2 sum log|yhat|)`, the latter for
 multiplicative errors only), sigma2, the mean forecast and the 80% and 95% intervals
@@ -16,7 +18,12 @@ by its definition from statsforecast's final states (see `textbook_mean`).
 For models with a multiplicative error (whose forecast distribution is not Gaussian),
 also `simulated`: the mean and variance per step of 20,000 paths of the fitted model
 (statsforecast's own `etssimulate`, Gaussian errors of variance sigma2, seed 0) -- the
-forecast distribution itself, which analytic intervals approximate.
+forecast distribution itself, which analytic intervals approximate -- and the quantiles
+of those paths on a grid of probabilities around the interval bounds (QUANTILE_GRID) for
+the multiplicative trend models, whose simulated intervals are checked against them. statsforecast's own intervals for those models
+are not the fitted model's: with an undamped trend it simulates with phi = 0 (a growth of
+b^0 = 1), and on airpassengers its 95% bounds are narrower than the paths' quantiles for
+the damped ones too (MMdM, 6 steps ahead: 480.3 to 601.1 against 465.2 to 615.8).
 
     python ets_reference.py DATASETS_DIR OUT.json
 
@@ -38,6 +45,13 @@ from statsforecast.ets import ets_f, etssimulate, forecast_ets, switch
 
 LEVELS = [80, 95]
 N_PATHS = 20_000
+# Probabilities at which the simulated paths' quantiles are recorded: around each bound
+# of the 80% and 95% intervals, far enough either side for the reference test to place
+# an interval bound of its own simulation within the distribution (see ets_reference.rs).
+QUANTILE_GRID = [round(v, 4) for v in np.concatenate([
+    np.arange(0.0, 0.0501, 0.005)[1:], np.arange(0.06, 0.1401, 0.01),
+    np.arange(0.86, 0.9401, 0.01), np.arange(0.95, 0.9951, 0.005),
+])]
 SINGLE = [
     ("airpassengers", "airpassengers.csv", "passengers", 12, 12),
     ("wineind", "wineind.csv", "sales", 12, 12),
@@ -49,8 +63,10 @@ M3 = [
 ]
 
 
-def codes(m, n):
-    """The model codes statsforecast's default search tries (errors A, M)."""
+def codes(m, n, positive):
+    """The model codes statsforecast's default search tries (errors A, M), and for
+    positive series the multiplicative trends its `allow_multiplicative_trend=True`
+    adds (those `restrict=True` allows: MMN, MMdN, MMM, MMdM)."""
     out = []
     seasons = ["N", "A", "M"] if m > 1 and n > m else ["N"]
     for e in ["A", "M"]:
@@ -59,6 +75,8 @@ def codes(m, n):
                 if e == "A" and s == "M":
                     continue
                 out.append(f"{e}{t}{s}")
+    if positive:
+        out += [f"MM{d}{s}" for s in seasons if s != "A" for d in ["", "d"]]
     return out
 
 
@@ -89,15 +107,22 @@ def simulate(model, h):
             e,
         )
         paths[k] = yhat
-    return {
+    out = {
         "mean": [float(v) for v in paths.mean(axis=0)],
         "var": [float(v) for v in paths.var(axis=0, ddof=1)],
     }
+    if comp[1] == "M":
+        out["quantile_grid"] = {
+            "p": QUANTILE_GRID,
+            "q": [[float(v) for v in np.quantile(paths, p, axis=0)] for p in QUANTILE_GRID],
+        }
+    return out
 
 
 def textbook_mean(model, h):
     """The damped trend models' point forecast by its definition (Hyndman et al. 2008,
-    Table 2.1): l + (phi + ... + phi^k) b, plus or times the seasonal value of step k, from
+    Table 2.1): l + (phi + ... + phi^k) b (l b^(phi + ... + phi^k) for a multiplicative
+    trend), plus or times the seasonal value of step k, from
     statsforecast's final states. statsforecast's own forecast function accumulates
     phi + phi + phi^2 + ... instead, which differs from the second step on."""
     comp = model["components"]
@@ -108,7 +133,7 @@ def textbook_mean(model, h):
     phi_h = 0.0
     for k in range(1, h + 1):
         phi_h += phi**k
-        f = st[0] + phi_h * st[1]
+        f = st[0] * st[1] ** phi_h if comp[1] == "M" else st[0] + phi_h * st[1]
         if comp[2] != "N":
             s = st[2 + (m - 1 - (k - 1) % m)]
             f = f + s if comp[2] == "A" else f * s
@@ -167,11 +192,15 @@ def main():
     result = []
     for name, source, m, h, y in series:
         fits = {}
-        for code in codes(m, len(y)):
+        for code in codes(m, len(y), bool(np.all(y > 0))):
             damped = "d" in code
             model = ets_f(y, m, model=code.replace("d", ""), damped=damped)
             fits[code] = record(model, h)
         fits["auto"] = record(ets_f(y, m), h)
+        if np.all(y > 0):
+            fits["auto_multiplicative_trend"] = record(
+                ets_f(y, m, allow_multiplicative_trend=True), h
+            )
         result.append(
             {
                 "name": name,

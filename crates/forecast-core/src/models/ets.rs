@@ -4,18 +4,23 @@
 //! / `AutoETS` estimate them.
 //!
 //! **Models.** A model is named by a code of error, trend and season: `A`dditive or
-//! `M`ultiplicative error; `N`o, `A`dditive or additive damped (`Ad`) trend; `N`o,
-//! `A`dditive or `M`ultiplicative season: `ANN` is simple exponential smoothing, `AAdN`
-//! the damped trend method, `MAM` multiplicative Holt–Winters. Multiplicative trends are
-//! not offered (statsforecast's default search leaves them out too), nor are the
-//! combinations `forecast::ets` forbids by default (an additive error with a
-//! multiplicative season). The state after row `t` is the level `ℓ`, the growth `b`
+//! `M`ultiplicative error; `N`o, `A`dditive, `M`ultiplicative or damped (`Ad`, `Md`)
+//! trend; `N`o, `A`dditive or `M`ultiplicative season: `ANN` is simple exponential
+//! smoothing, `AAdN` the damped trend method, `MAM` multiplicative Holt–Winters, `MMdN`
+//! a damped multiplicative (exponential) trend. The combinations `forecast::ets`
+//! forbids by default are not offered (an additive error with a multiplicative trend or
+//! season, a multiplicative trend with an additive season), and AutoETS tries
+//! multiplicative trends only when asked (`multiplicative_trend`), as R and
+//! statsforecast do. The state after row `t` is the level `ℓ`, the growth `b`
 //! and the last `m` seasonal values `s_0 … s_{m−1}` (`s_{m−1}` is the one row `t + 1`
 //! uses). With `q = ℓ + φ b` (`φ = 1` undamped) and `p` the row seasonally adjusted
 //! (`y − s_{m−1}` or `y / s_{m−1}`), the one-step forecast is `q` (plus or times
 //! `s_{m−1}`) and the update is `ℓ' = q + α (p − q)`, `b' = φ b + (β/α)(ℓ' − ℓ − φ b)`,
 //! `s'_0 = s_{m−1} + γ (y − q − s_{m−1})` (additive) or `s_{m−1} + γ (y / q − s_{m−1})`
-//! (multiplicative), the other seasonal values moving one place on. The error `e_t` is
+//! (multiplicative), the other seasonal values moving one place on. A multiplicative
+//! trend multiplies where an additive one adds: `q = ℓ b^φ` and
+//! `b' = b^φ + (β/α)(ℓ'/ℓ − b^φ)`, so the point forecast `k` steps ahead is
+//! `ℓ b^{φ + … + φ^k}`; a growth below zero makes the likelihood not a number, as in R. The error `e_t` is
 //! `y_t − ŷ_t` (additive) or `(y_t − ŷ_t) / ŷ_t` (multiplicative).
 //!
 //! **Likelihood** (R's convention, which statsforecast keeps): `−2 log L = n log Σ e_t²`
@@ -59,7 +64,10 @@
 //! φ^j`, `d_{j,m} = 1` when `m` divides `j`); for multiplicative errors with additive
 //! components (class 2) the recursion `θ_h = μ_h² + σ² Σ_{j<h} c_j² θ_{h−j}`, variance
 //! `(1 + σ²) θ_h − μ_h²`; for multiplicative errors and seasons (class 3) the matrix
-//! recursion of R's `forecast:::class3`.
+//! recursion of R's `forecast:::class3`. Multiplicative trends (classes 4 and 5) have no
+//! closed form: their intervals are quantiles of 5,000 simulated paths of the fitted
+//! model (a fixed seed), as R's `forecast.ets` computes them; the point forecast stays
+//! the deterministic path, as in R and statsforecast.
 //!
 //! **Deliberate differences from statsforecast.** (1) A criterion that is not a number
 //! counts as the worst possible, not the best. (2) Class 1 variances use `d_{j,m}` per
@@ -81,8 +89,11 @@ use super::theta::{additive_indices, nelder_mead};
 use super::{Checked, Fit, ModelFacts, Predict, TrainingData};
 use crate::data::Column;
 use crate::error::{Error, Result};
-use crate::forecast::Forecast;
+use crate::forecast::{level_to_prob, Forecast, Interval};
 use crate::reporter::Reporter;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -90,6 +101,10 @@ const TOL: f64 = 1e-10;
 const HUGE: f64 = 1e10;
 const LOWER: [f64; 4] = [1e-4, 1e-4, 1e-4, 0.8];
 const UPPER: [f64; 4] = [0.9999, 0.9999, 0.9999, 0.98];
+/// Paths simulated for the intervals of a multiplicative trend (R's default `npaths`).
+const SIMULATED_PATHS: usize = 5000;
+/// The simulation's seed: the same model forecasts the same intervals every time.
+const SIMULATION_SEED: u64 = 20_081_010;
 
 /// One component of an ETS model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,9 +163,13 @@ impl EtsSpec {
         )
     }
 
-    /// Whether the combination is one `forecast::ets` allows by default.
+    /// Whether the combination is one `forecast::ets` allows by default (its
+    /// `restrict = TRUE`): not an additive error with a multiplicative trend or season,
+    /// nor a multiplicative trend with an additive season.
     fn allowed(&self) -> bool {
-        let forbidden = self.error == Component::A && self.season == Component::M;
+        let forbidden = (self.error == Component::A
+            && (self.season == Component::M || self.trend == Component::M))
+            || (self.trend == Component::M && self.season == Component::A);
         let damped_without_trend = self.damped && self.trend == Component::N;
         !forbidden && !damped_without_trend
     }
@@ -171,6 +190,8 @@ struct Pattern {
     trend: Option<Component>,
     damped: Option<bool>,
     season: Option<Component>,
+    /// Whether a `Z` trend includes `M`.
+    multiplicative_trend: bool,
 }
 
 fn parse_code(key: &str, code: &str, allow_choice: bool) -> Result<Pattern> {
@@ -214,7 +235,7 @@ fn parse_code(key: &str, code: &str, allow_choice: bool) -> Result<Pattern> {
     let z: &[char] = if allow_choice { &['Z'] } else { &[] };
     let with = |base: &[char]| -> Vec<char> { base.iter().chain(z).copied().collect() };
     let error = comp(e, &with(&['A', 'M']), "error")?;
-    let trend = comp(t, &with(&['N', 'A']), "trend")?;
+    let trend = comp(t, &with(&['N', 'A', 'M']), "trend")?;
     let season = comp(s, &with(&['N', 'A', 'M']), "season")?;
     if d && trend == Some(Component::N) {
         return Err(bad("a damped trend needs a trend"));
@@ -222,6 +243,16 @@ fn parse_code(key: &str, code: &str, allow_choice: bool) -> Result<Pattern> {
     if error == Some(Component::A) && season == Some(Component::M) {
         return Err(bad(
             "an additive error with a multiplicative season is not a stable model",
+        ));
+    }
+    if error == Some(Component::A) && trend == Some(Component::M) {
+        return Err(bad(
+            "an additive error with a multiplicative trend is not a stable model",
+        ));
+    }
+    if trend == Some(Component::M) && season == Some(Component::A) {
+        return Err(bad(
+            "a multiplicative trend with an additive season is not a stable model",
         ));
     }
     Ok(Pattern {
@@ -237,6 +268,7 @@ fn parse_code(key: &str, code: &str, allow_choice: bool) -> Result<Pattern> {
             Some(false)
         },
         season,
+        multiplicative_trend: false,
     })
 }
 
@@ -270,6 +302,11 @@ pub struct AutoEts {
     pub model: String,
     /// Damped trend: `true` or `false` fixes it; unset tries both.
     pub damped: Option<bool>,
+    /// Whether a `Z` trend also tries multiplicative trends (`MMN`, `MMdN`, `MMM`,
+    /// `MMdM`); off by default, as in R's `ets()` (`allow.multiplicative.trend`) and
+    /// statsforecast. A code with `M` in the trend place fits them either way.
+    #[serde(default)]
+    pub multiplicative_trend: bool,
 }
 
 impl Default for AutoEts {
@@ -278,6 +315,7 @@ impl Default for AutoEts {
             season_length: None,
             model: "ZZZ".into(),
             damped: None,
+            multiplicative_trend: false,
         }
     }
 }
@@ -352,13 +390,22 @@ struct Pass {
 }
 
 impl Recursion {
+    /// A multiplicative trend's growth over one step, `b^φ` (`b` itself undamped).
+    fn damped_growth(&self, b: f64) -> f64 {
+        if (self.par.phi - 1.0).abs() < TOL {
+            b
+        } else {
+            b.powf(self.par.phi)
+        }
+    }
+
     /// The one-step forecast from `state`.
     fn one_step(&self, state: &[f64]) -> f64 {
         let l = state[0];
-        let mut f = if self.spec.has_trend() {
-            l + self.par.phi * state[1]
-        } else {
-            l
+        let mut f = match self.spec.trend {
+            Component::N => l,
+            Component::A => l + self.par.phi * state[1],
+            Component::M => l * self.damped_growth(state[1]),
         };
         if self.spec.has_season() {
             let s = state[state.len() - 1];
@@ -381,8 +428,15 @@ impl Recursion {
         let trend = self.spec.has_trend();
         let l = state[0];
         let b = if trend { state[1] } else { 0.0 };
-        let phi_b = phi * b;
-        let q = l + phi_b;
+        // The growth carried into this row (`φ b`, or `b^φ` for a multiplicative trend)
+        // and the level it gives.
+        let (phi_b, q) = match self.spec.trend {
+            Component::M => {
+                let g = self.damped_growth(b);
+                (g, l * g)
+            }
+            _ => (phi * b, l + phi * b),
+        };
         let first_season = 1 + usize::from(trend);
         let p = match self.spec.season {
             Component::N => y,
@@ -399,7 +453,13 @@ impl Recursion {
         let new_l = q + alpha * (p - q);
         state[0] = new_l;
         if trend {
-            state[1] = phi_b + (beta / alpha) * (new_l - l - phi_b);
+            // The growth seen in this row: the level's change, or its ratio.
+            let r = match self.spec.trend {
+                Component::M if l.abs() < TOL => HUGE,
+                Component::M => new_l / l,
+                _ => new_l - l,
+            };
+            state[1] = phi_b + (beta / alpha) * (r - phi_b);
         }
         if self.spec.has_season() {
             let seasons = &mut state[first_season..];
@@ -425,6 +485,14 @@ impl Recursion {
         let mut sse_additive = 0.0;
         let mut sum_log = 0.0;
         for &v in y {
+            if self.spec.trend == Component::M && state[1] < 0.0 {
+                // A negative growth has no power (R's `forecast` returns its NA here).
+                return Pass {
+                    lik: f64::NAN,
+                    sse: f64::NAN,
+                    sse_additive: f64::NAN,
+                };
+            }
             let f = self.one_step(state);
             let e = match self.spec.error {
                 Component::M => {
@@ -593,17 +661,45 @@ fn initial_states(y: &[f64], m: usize, spec: &EtsSpec) -> Result<Vec<f64>> {
             what: "the ets model".into(),
             message: "the initial trend fit is singular".into(),
         })?;
-        let (mut l0, mut b0) = (c[0], c[1]);
-        if (l0 + b0).abs() < 1e-8 {
-            l0 *= 1.0 + 1e-3;
-            b0 *= 1.0 - 1e-3;
+        if spec.trend == Component::M {
+            multiplicative_trend_start(c[0], c[1], head)
+        } else {
+            let (mut l0, mut b0) = (c[0], c[1]);
+            if (l0 + b0).abs() < 1e-8 {
+                l0 *= 1.0 + 1e-3;
+                b0 *= 1.0 - 1e-3;
+            }
+            vec![l0, b0]
         }
-        vec![l0, b0]
     } else {
         vec![head.iter().sum::<f64>() / maxn as f64]
     };
     out.extend(seasonal_tail);
     Ok(out)
+}
+
+/// The initial level and growth of a multiplicative trend from the least-squares line
+/// `a + b t` through the first seasonally adjusted rows `head` (R's `initstate`): the
+/// growth is the ratio of the line's first two fitted values, the level the first fitted
+/// value divided by it; where that gives a level or growth below 10⁻⁸, the first row
+/// and the ratio of the first two rows instead (each at least 10⁻³).
+fn multiplicative_trend_start(a: f64, b: f64, head: &[f64]) -> Vec<f64> {
+    let mut first = a + b;
+    if first.abs() < 1e-8 {
+        first = 1e-7;
+    }
+    let mut growth = (a + 2.0 * b) / first;
+    let level = first / if growth.abs() < 1e-8 { 1e-8 } else { growth };
+    if growth.abs() > 1e10 {
+        growth = 1e10f64.copysign(growth);
+    }
+    if level >= 1e-8 && growth >= 1e-8 {
+        return vec![level, growth];
+    }
+    let y0 = head[0];
+    let y1 = head.get(1).copied().unwrap_or(y0);
+    let div = if y0.abs() < 1e-8 { 1e-8 } else { y0 };
+    vec![y0.max(1e-3), (y1 / div).max(1e-3)]
 }
 
 /// One fitted model, before it becomes an [`EtsFitted`].
@@ -727,11 +823,13 @@ fn fit_one(
                 return f64::INFINITY;
             }
         }
-        let lik = rec.run(y, &mut state).lik.max(-1e10);
+        // Not a number (a multiplicative trend's growth below zero, say) is the worst,
+        // checked before the floor (`max` would turn it into the floor).
+        let lik = rec.run(y, &mut state).lik;
         if lik.is_nan() {
             f64::INFINITY
         } else {
-            lik
+            lik.max(-1e10)
         }
     };
     let x = if fixed_alpha.is_some() && n_smooth == 0 {
@@ -863,8 +961,18 @@ fn fit_ets(
             "a multiplicative error needs positive data",
         ));
     }
+    if pattern.trend == Some(Component::M) && !positive {
+        return Err(Error::config(
+            "model",
+            "a multiplicative trend needs positive data",
+        ));
+    }
     let errors = fixed(pattern.error, &[Component::A, Component::M]);
-    let trends = fixed(pattern.trend, &[Component::N, Component::A]);
+    let trends = if pattern.multiplicative_trend {
+        fixed(pattern.trend, &[Component::N, Component::A, Component::M])
+    } else {
+        fixed(pattern.trend, &[Component::N, Component::A])
+    };
     let seasons = if pattern.season.is_none() && !seasonal_ok {
         vec![Component::N]
     } else {
@@ -887,7 +995,7 @@ fn fit_ets(
                         season,
                     };
                     if !spec.allowed()
-                        || (!positive && (error == Component::M || season == Component::M))
+                        || (!positive && [error, trend, season].contains(&Component::M))
                         || (season != Component::N && !seasonal_ok)
                     {
                         continue;
@@ -968,6 +1076,7 @@ impl AutoEts {
                 p.damped = Some(d);
             }
         }
+        p.multiplicative_trend = self.multiplicative_trend;
         Ok(p)
     }
 }
@@ -1162,6 +1271,65 @@ impl EtsFitted {
         }
     }
 
+    /// Intervals from the quantiles of [`SIMULATED_PATHS`] paths of the fitted model
+    /// (Gaussian errors of variance `σ²`, added or multiplied as `1 + e`; a fixed seed,
+    /// so a forecast is reproducible), quantiles interpolated linearly between order
+    /// statistics (R's and numpy's default): the multiplicative trend models, whose
+    /// forecast distribution has no closed form (R's `forecast.ets` simulates them too).
+    /// Paths whose value is not a number (a growth driven below zero) are left out.
+    fn simulated_intervals(&self, h: usize, levels: &[f64]) -> Result<Vec<Interval>> {
+        let probs = levels
+            .iter()
+            .map(|&l| level_to_prob(l))
+            .collect::<Result<Vec<_>>>()?;
+        let rec = self.recursion();
+        let normal =
+            Normal::new(0.0, self.sigma2.max(0.0).sqrt()).map_err(|e| Error::Numerical {
+                what: "the ets model's simulated intervals".into(),
+                message: e.to_string(),
+            })?;
+        let mut rng = StdRng::seed_from_u64(SIMULATION_SEED);
+        let mut steps = vec![Vec::with_capacity(SIMULATED_PATHS); h];
+        let mut state = self.state.clone();
+        for _ in 0..SIMULATED_PATHS {
+            state.copy_from_slice(&self.state);
+            for step in steps.iter_mut() {
+                let f = rec.one_step(&state);
+                let e = normal.sample(&mut rng);
+                let y = match self.spec.error {
+                    Component::M => f * (1.0 + e),
+                    _ => f + e,
+                };
+                if y.is_nan() {
+                    break;
+                }
+                step.push(y);
+                rec.update(&mut state, y);
+            }
+        }
+        for step in &mut steps {
+            step.sort_by(f64::total_cmp);
+        }
+        let quantile = |v: &[f64], p: f64| -> f64 {
+            if v.is_empty() {
+                return f64::NAN;
+            }
+            let pos = p * (v.len() - 1) as f64;
+            let (i, frac) = (pos.floor() as usize, pos.fract());
+            let next = v[(i + 1).min(v.len() - 1)];
+            v[i] + frac * (next - v[i])
+        };
+        Ok(levels
+            .iter()
+            .zip(probs)
+            .map(|(&level, upper)| Interval {
+                level,
+                lower: steps.iter().map(|v| quantile(v, 1.0 - upper)).collect(),
+                upper: steps.iter().map(|v| quantile(v, upper)).collect(),
+            })
+            .collect())
+    }
+
     /// R's `forecast:::class3`: multiplicative error and season.
     fn class3(&self, h: usize) -> Vec<f64> {
         let m = self.m;
@@ -1241,6 +1409,10 @@ impl Predict for EtsFitted {
                 point,
                 intervals: Vec::new(),
             });
+        }
+        if self.spec.trend == Component::M {
+            let intervals = self.simulated_intervals(h, levels)?;
+            return Ok(Forecast { point, intervals });
         }
         let sd: Vec<f64> = self
             .variances(&point)
@@ -1339,6 +1511,128 @@ mod tests {
         assert!(auto.check().unwrap_err().to_string().contains("damped"));
         auto.model = "AZN".into();
         assert!(auto.check().is_ok());
+    }
+
+    #[test]
+    fn multiplicative_trends_parse_where_r_allows_them() {
+        let p = parse_code("model", "MMdM", false).unwrap();
+        assert_eq!(
+            (p.error, p.trend, p.damped, p.season),
+            (
+                Some(Component::M),
+                Some(Component::M),
+                Some(true),
+                Some(Component::M)
+            )
+        );
+        for (bad, why) in [("AMN", "additive error"), ("MMA", "additive season")] {
+            let e = parse_code("model", bad, false).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains(why), "{e}");
+        }
+        let y: Vec<f64> = (0..40).map(|t| t as f64 - 5.0).collect();
+        let e = Ets {
+            model: "MMN".into(),
+            season_length: None,
+        }
+        .fit(&TrainingData::univariate(&y, 1), &mut Silent)
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("positive"), "{e}");
+    }
+
+    /// A growing series compounded at 3% a step with a little multiplicative noise.
+    fn compounding(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|t| {
+                50.0 * 1.03f64.powi(t as i32) * (1.0 + 0.02 * ((t * 7 % 11) as f64 - 5.0) / 5.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_damped_multiplicative_trend_forecasts_by_its_definition() {
+        let y = compounding(60);
+        let f = Ets {
+            model: "MMdN".into(),
+            season_length: None,
+        }
+        .fit(&TrainingData::univariate(&y, 1), &mut Silent)
+        .unwrap();
+        assert!(f.beta > 0.0 && f.phi < 1.0 && f.loglik.is_finite(), "{f:?}");
+        let (l, b) = (f.state[0], f.state[1]);
+        assert!((b - 1.03).abs() < 0.02, "growth {b}");
+        let fc = f.predict(8, &[], &[]).unwrap();
+        let mut phi_sum = 0.0;
+        for (k, p) in fc.point.iter().enumerate() {
+            phi_sum += f.phi.powi(k as i32 + 1);
+            let want = l * b.powf(phi_sum);
+            assert!(
+                (p - want).abs() < 1e-9 * want,
+                "step {}: {p} vs {want}",
+                k + 1
+            );
+        }
+    }
+
+    #[test]
+    fn simulated_intervals_nest_around_the_forecast_and_repeat() {
+        let y = compounding(60);
+        let f = Ets {
+            model: "MMN".into(),
+            season_length: None,
+        }
+        .fit(&TrainingData::univariate(&y, 1), &mut Silent)
+        .unwrap();
+        let fc = f.predict(6, &[80.0, 95.0], &[]).unwrap();
+        assert_eq!(fc, f.predict(6, &[80.0, 95.0], &[]).unwrap());
+        let (i80, i95) = (&fc.intervals[0], &fc.intervals[1]);
+        for k in 0..6 {
+            assert!(
+                i95.lower[k] < i80.lower[k] && i80.lower[k] < fc.point[k],
+                "{fc:?}"
+            );
+            assert!(
+                fc.point[k] < i80.upper[k] && i80.upper[k] < i95.upper[k],
+                "{fc:?}"
+            );
+            if k > 0 {
+                assert!(
+                    i95.upper[k] - i95.lower[k] > i95.upper[k - 1] - i95.lower[k - 1],
+                    "{fc:?}"
+                );
+            }
+        }
+        // One step ahead the distribution is the point times 1 + e, e ~ N(0, σ²): the
+        // 95% bounds are within the simulation's sampling error of 1 ± 1.96 σ.
+        let sd = f.sigma2.sqrt();
+        for (bound, z) in [(i95.lower[0], -1.959964), (i95.upper[0], 1.959964)] {
+            let want = fc.point[0] * (1.0 + z * sd);
+            assert!(
+                (bound - want).abs() < 0.1 * fc.point[0] * sd,
+                "{bound} vs {want}"
+            );
+        }
+        assert!(f.predict(2, &[100.0], &[]).is_err());
+    }
+
+    #[test]
+    fn auto_ets_tries_multiplicative_trends_only_when_asked() {
+        let y = compounding(60);
+        let data = TrainingData::univariate(&y, 1);
+        let plain = AutoEts::default().fit(&data, &mut Silent).unwrap();
+        assert!(plain.candidates.iter().all(|(c, _)| !c.starts_with("MM")));
+        let with = AutoEts {
+            multiplicative_trend: true,
+            ..AutoEts::default()
+        }
+        .fit(&data, &mut Silent)
+        .unwrap();
+        let tried: Vec<&str> = with.candidates.iter().map(|(c, _)| c.as_str()).collect();
+        assert!(
+            tried.contains(&"MMN") && tried.contains(&"MMdN"),
+            "{tried:?}"
+        );
+        assert!(with.aicc <= plain.aicc, "{} vs {}", with.aicc, plain.aicc);
     }
 
     #[test]
