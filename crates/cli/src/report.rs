@@ -38,9 +38,13 @@ pub struct ReportArgs {
     /// diagnostics [default: the file recorded by `forecast train`, when it is unchanged].
     #[arg(long, value_name = "PATH", requires = "model", conflicts_with = "data")]
     pub history: Option<PathBuf>,
-    /// A tuning study's directory (`tune.out`).
+    /// A tuning study's directory (`tune.out`), or the PostgreSQL database of a shared
+    /// study (`postgresql://USER@HOST:PORT/DB`, as given to `tune --storage`).
     #[arg(long, value_name = "DIR|URL", conflicts_with = "results")]
     pub study: Option<String>,
+    /// Which study of a PostgreSQL database (its spec's `name`) [default: the only one].
+    #[arg(long, value_name = "NAME", requires = "study")]
+    pub study_name: Option<String>,
     /// Experiment or panel results (`experiment run --json`, a panel's `backtest --json`).
     #[arg(long, value_name = "FILE.json")]
     pub results: Option<PathBuf>,
@@ -94,7 +98,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
     } else if let Some(b) = &a.backtest {
         forecast_report::backtest::build(b)?
     } else if let Some(s) = &a.study {
-        forecast_report::study::build(s)?
+        forecast_report::study::build(s, a.study_name.as_deref())?
     } else if let Some(r) = &a.results {
         forecast_report::results::build(r)?
     } else {

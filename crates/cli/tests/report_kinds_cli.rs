@@ -212,11 +212,16 @@ fn study_report_bad_locations_fail_and_write_nothing() {
         "no-such-study",
     );
     let e = report_fails(
-        &["--study", "postgresql://tuner@localhost/studies"],
+        &["--study", "postgresql://tuner@127.0.0.1:1/studies"],
         &out,
-        "study directories only",
+        "cannot connect",
     );
     assert!(e.contains("postgresql://"), "{e}");
+    report_fails(
+        &["--study", missing.to_str().unwrap(), "--study-name", "x"],
+        &out,
+        "PostgreSQL",
+    );
     let corrupt = dir.path().join("corrupt");
     std::fs::create_dir(&corrupt).unwrap();
     std::fs::write(corrupt.join("state.json"), "{\"version\": 1").unwrap();

@@ -653,6 +653,35 @@ fn a_restarted_server_loses_and_repeats_nothing() {
         assert_eq!(r.get::<_, i32>(2), 1, "trial {i} started again: {err}");
     }
     assert_results_whole(&mut c, 12);
+
+    // The study reported from the database (password authentication; the password is
+    // never printed).
+    let html = dir.path().join("study.html");
+    let o = forecast()
+        .args(["report", "--study", &url, "--out"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Tuning study: restarted"));
+    assert!(!page.contains("study-pw"));
+    assert_eq!(page.matches("<tr><td>").count(), 12, "one row per trial");
+    let other = dir.path().join("other.html");
+    let o = forecast()
+        .args(["report", "--study", &url, "--study-name", "nope", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no study named 'nope'")
+            && err.contains("restarted")
+            && !err.contains("study-pw"),
+        "{err}"
+    );
+    assert!(!other.exists());
 }
 
 #[test]

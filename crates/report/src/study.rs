@@ -1,4 +1,6 @@
-//! The report of a tuning study: a `forecast tune` experiment directory (`tune.out`).
+//! The report of a tuning study: a `forecast tune` experiment directory (`tune.out`), or
+//! a study shared through PostgreSQL (`postgresql://…`, the database `forecast tune
+//! --storage` wrote; read with plain queries, nothing created or changed).
 //!
 //! The directory is read, never written: `state.json` (the snapshot of every trial)
 //! with the events of `journal.jsonl` replayed onto it, as [`tuner::Store::open`] reads
@@ -17,12 +19,16 @@ use tuner::store::{ExperimentState, TrialRecord, TrialStatus};
 use tuner::Mode;
 
 /// Builds the report of the study at `location` (a study directory, or its
-/// `state.json`).
-pub fn build(location: &str) -> Result<Page> {
+/// `state.json`; or a PostgreSQL URL, with `name` the study's name, which may be left
+/// out when the database holds one study).
+pub fn build(location: &str, name: Option<&str>) -> Result<Page> {
     if location.starts_with("postgresql://") || location.starts_with("postgres://") {
+        return Study::from_database(location, name)?.page();
+    }
+    if let Some(name) = name {
         return Err(ReportError::input(
-            redact(location),
-            "this build reads study directories only (`tune.out`); PostgreSQL studies come with the shared-study storage",
+            location,
+            format!("a study name ('{name}') picks a study in a PostgreSQL database; a study directory holds one"),
         ));
     }
     let dir = study_dir(Path::new(location));
@@ -64,6 +70,27 @@ struct Study {
 }
 
 impl Study {
+    /// A study of a PostgreSQL database (as `forecast tune --storage` wrote it).
+    fn from_database(url: &str, name: Option<&str>) -> Result<Study> {
+        let shown = redact(url);
+        let fail = |e: tuner::Error| ReportError::input(&shown, e.to_string());
+        let mut store = tuner::pgstore::PgStore::connect(url, std::time::Duration::from_secs(10))
+            .map_err(fail)?;
+        let (name, spec) = store.open_study(name).map_err(fail)?;
+        let trials = store.trials().map_err(fail)?;
+        Study::from_state(
+            PathBuf::from(format!("{shown} (study '{name}')")),
+            ExperimentState {
+                version: 1,
+                name,
+                spec,
+                trials,
+                finished: false,
+            },
+            None,
+        )
+    }
+
     fn read(dir: &Path) -> Result<Study> {
         if !dir.is_dir() {
             return Err(ReportError::input(
@@ -101,11 +128,21 @@ impl Study {
                 }
             }
         }
-        state.trials.sort_by_key(|t| t.id);
-        let tune = state.spec.get("tune");
         let best_file = std::fs::read_to_string(dir.join("best.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        Study::from_state(dir.to_path_buf(), state, best_file)
+    }
+
+    /// The study of `state`; its metric and mode from the spec's `[tune]`, else from
+    /// `best_file` (a directory's `best.json`).
+    fn from_state(
+        dir: PathBuf,
+        mut state: ExperimentState,
+        best_file: Option<Value>,
+    ) -> Result<Study> {
+        state.trials.sort_by_key(|t| t.id);
+        let tune = state.spec.get("tune");
         let lookup = |key: &str| {
             tune.and_then(|t| t.get(key))
                 .or_else(|| best_file.as_ref().and_then(|b| b.get(key)))
@@ -118,7 +155,7 @@ impl Study {
             .and_then(|m| serde_json::from_value::<Mode>(m).ok())
             .unwrap_or_default();
         Ok(Study {
-            dir: dir.to_path_buf(),
+            dir,
             state,
             metric,
             mode,
@@ -615,7 +652,7 @@ mod tests {
     fn a_study_has_its_sections_and_numbers() {
         let dir = tempfile::tempdir().unwrap();
         demo(dir.path());
-        let page = build(dir.path().to_str().unwrap()).unwrap();
+        let page = build(dir.path().to_str().unwrap(), None).unwrap();
         let headings: Vec<&str> = page.sections.iter().map(|s| s.heading.as_str()).collect();
         assert_eq!(
             headings,
@@ -693,7 +730,7 @@ mod tests {
             "trials": trials,
         });
         std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
-        let page = build(dir.path().to_str().unwrap()).unwrap();
+        let page = build(dir.path().to_str().unwrap(), None).unwrap();
         let Block::KeyValues(kv) = &page.sections[3].blocks[0] else {
             panic!("best configuration")
         };
@@ -706,23 +743,32 @@ mod tests {
 
     #[test]
     fn bad_locations_are_clear_errors() {
-        let err = build("postgresql://tuner:secret@db:5432/studies").unwrap_err();
+        // Nothing listens on port 1: a clear error, the password not shown.
+        let err = build("postgresql://tuner:secret@127.0.0.1:1/studies", None).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, ReportError::Input { .. }));
         assert!(
-            msg.contains("study directories only") && !msg.contains("secret"),
+            msg.contains("cannot connect")
+                && msg.contains("127.0.0.1:1")
+                && !msg.contains("secret"),
             "{msg}"
         );
 
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
-        let msg = build(missing.to_str().unwrap()).unwrap_err().to_string();
+        let msg = build(missing.to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("nope"), "{msg}");
-        let msg = build(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        let msg = build(dir.path().to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("state.json not found"), "{msg}");
 
         std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
-        let msg = build(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        let msg = build(dir.path().to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("state.json") && msg.contains("not a study"),
             "{msg}"
@@ -733,11 +779,13 @@ mod tests {
             &[trial(0, TrialStatus::Failed, json!({"x": 1}), &[])],
             &[],
         );
-        let err = build(dir.path().to_str().unwrap()).unwrap_err();
+        let err = build(dir.path().to_str().unwrap(), None).unwrap_err();
         assert!(matches!(err, ReportError::Empty { .. }), "{err}");
 
         std::fs::write(dir.path().join("journal.jsonl"), "garbage\n{}\n").unwrap();
-        let msg = build(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        let msg = build(dir.path().to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("journal.jsonl") && msg.contains("line 1"),
             "{msg}"

@@ -471,6 +471,48 @@ impl PgStore {
         Ok(())
     }
 
+    /// Open an existing study for reading, without creating or changing anything (no
+    /// schema, no study): the study `name`, or with `None` the database's only study.
+    /// Returns the study's name and its stored spec. A database without the study schema,
+    /// an unknown name, or several studies and no name are errors that name what the
+    /// database holds.
+    pub fn open_study(&mut self, name: Option<&str>) -> Result<(String, Value)> {
+        let url = self.url.clone();
+        let rows = self.retry(|c| {
+            let schema: Option<String> = c
+                .query_one("SELECT to_regclass('studies')::text", &[])?
+                .get(0);
+            if schema.is_none() {
+                return Err(Fail::Other(Error::Database {
+                    url: url.clone(),
+                    message: "holds no shared study (no `studies` table: `forecast tune --storage` creates it)".into(),
+                }));
+            }
+            Ok(c.query("SELECT id, name, spec FROM studies ORDER BY name", &[])?)
+        })?;
+        let names: Vec<String> = rows.iter().map(|r| r.get::<_, String>(1)).collect();
+        let row = match name {
+            Some(n) => rows.iter().find(|r| r.get::<_, String>(1) == n),
+            None if rows.len() == 1 => rows.first(),
+            None => None,
+        };
+        let Some(row) = row else {
+            let held = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            let message = match name {
+                Some(n) => format!("holds no study named '{n}' (its studies: {held})"),
+                None if names.is_empty() => "holds no study".to_string(),
+                None => format!("holds several studies, name one (its studies: {held})"),
+            };
+            return Err(Error::Database { url, message });
+        };
+        self.study = row.get(0);
+        Ok((row.get(1), row.get(2)))
+    }
+
     /// The joined study's id.
     pub fn study(&self) -> i32 {
         self.study
