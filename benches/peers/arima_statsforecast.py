@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from statsforecast.models import ARIMA, AutoARIMA
 
+from sf_picks import pick_line
+
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 picks_path = sys.argv[2] if len(sys.argv) > 2 else None
 msft = pd.read_csv("datasets/msft_daily.csv")["close"].to_numpy(float)
@@ -64,19 +66,6 @@ print(f"airline_ms {s * 1e3:.3f} ms")
 # airpassengers, expanding windows of 96..119 months, season length 12.
 msft_folds = [(o - 250, o) for o in range(len(msft) - 100, len(msft))]
 air_folds = [(0, 96 + i) for i in range(24)]
-
-
-def pick_line(case, i, model):
-    if model is None:
-        return f"{case} {i} failed"
-    md = model.model_
-    p, q, sp, sq, m, d, sd = (int(v) for v in md["arma"])
-    coef = md["coef"]
-    names = ([f"ar{j}" for j in range(1, p + 1)] + [f"ma{j}" for j in range(1, q + 1)]
-             + [f"sar{j}" for j in range(1, sp + 1)] + [f"sma{j}" for j in range(1, sq + 1)])
-    constant = int("intercept" in coef or "drift" in coef)
-    values = " ".join(repr(float(coef[n])) for n in names)
-    return f"{case} {i} {p} {d} {q} {sp} {sd} {sq} {m} {constant} {float(md['aicc'])!r} {values}"
 
 
 def auto_sweep(case, y, folds, season):

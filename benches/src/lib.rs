@@ -1,5 +1,7 @@
 //! Support for the benches: the shipped datasets, loaded once.
 
+pub mod picks;
+
 use forecast_core::data::{load, LoadOptions};
 use std::path::PathBuf;
 

@@ -16,20 +16,16 @@
 //! `benches/peers/arima_statsforecast.py` writes (one line per fold: `case fold p d q P D
 //! Q m constant aicc coefs…`), it also prints `#` lines comparing the chosen models: how
 //! often both chose the same model, and how often our chosen model's AICc is at most
-//! statsforecast's. statsforecast's AICc is recomputed from its own coefficients with our
-//! exact likelihood (mean / drift at their ML value given those coefficients; σ² profiled
-//! out), in the convention of the reference (`k` = coefficients + 1, `n* = n − d − D·m`),
-//! because the log-likelihood statsforecast reports is not always the exact one at its
-//! coefficients. Folds where the two chose different differencing orders are counted
-//! apart: their criteria are on different series and do not compare.
+//! statsforecast's (statsforecast's AICc recomputed at its own coefficients by our exact
+//! likelihood: see [`forecast_benches::picks`]).
 //!
 //! Usage: `auto_arima_timing [REPEATS] [STATSFORECAST_PICKS]` (default 7).
 
+use forecast_benches::picks::{self, parse_picks, Picks, Window};
 use forecast_benches::{dataset_column, expanding_windows, msft_close, rolling_windows};
-use forecast_core::models::arima::{Arima, ArimaFitted, AutoArima, Trend};
+use forecast_core::models::arima::{ArimaFitted, AutoArima};
 use forecast_core::models::{Fit, TrainingData};
 use forecast_core::reporter::Silent;
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -70,63 +66,6 @@ fn sweep(
     (folds.len() as f64 / median(times), fits)
 }
 
-/// One fold of statsforecast's record.
-struct Pick {
-    order: [usize; 3],
-    seasonal: [usize; 3],
-    season: usize,
-    constant: bool,
-    coefs: Vec<f64>,
-}
-
-fn parse_picks(text: &str) -> BTreeMap<(String, usize), Option<Pick>> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let key = (f[0].to_string(), f[1].parse().expect("fold index"));
-        if f.get(2) == Some(&"failed") {
-            out.insert(key, None);
-            continue;
-        }
-        let u = |i: usize| -> usize { f[i].parse().expect("order") };
-        let pick = Pick {
-            order: [u(2), u(3), u(4)],
-            seasonal: [u(5), u(6), u(7)],
-            season: u(8),
-            constant: f[9] == "1",
-            coefs: f[11..]
-                .iter()
-                .map(|v| v.parse().expect("coefficient"))
-                .collect(),
-        };
-        out.insert(key, Some(pick));
-    }
-    out
-}
-
-/// AICc of statsforecast's pick at its own ARMA coefficients, by our exact likelihood.
-fn their_aicc(y: &[f64], season: usize, pick: &Pick) -> Option<f64> {
-    let config = Arima {
-        order: pick.order,
-        seasonal_order: [
-            pick.seasonal[0],
-            pick.seasonal[1],
-            pick.seasonal[2],
-            pick.season,
-        ],
-        constant: Some(pick.constant),
-        ..Arima::default()
-    };
-    let ll = config
-        .profile_loglik(&TrainingData::univariate(y, season), &pick.coefs)
-        .ok()
-        .flatten()?;
-    let k = (pick.coefs.len() + usize::from(pick.constant) + 1) as f64;
-    let nstar = (y.len() - pick.order[1] - pick.seasonal[1] * pick.season) as f64;
-    let den = nstar - k - 1.0;
-    (den > 0.0).then(|| -2.0 * ll + 2.0 * k + 2.0 * k * (k + 1.0) / den)
-}
-
 /// `#` lines comparing our choices with statsforecast's for one case.
 fn compare(
     case: &str,
@@ -134,70 +73,20 @@ fn compare(
     season: usize,
     folds: &[(usize, usize)],
     ours: &[Option<ArimaFitted>],
-    picks: &BTreeMap<(String, usize), Option<Pick>>,
+    picks: &Picks,
 ) {
-    let (mut same_model, mut same_diff, mut le, mut worse, mut unevaluable) = (0, 0, 0, 0, 0);
-    let (mut our_fail, mut their_fail) = (0, 0);
-    let mut deltas = Vec::new();
-    let mut worst: Option<(f64, String)> = None;
-    for (i, (&(a, b), fit)) in folds.iter().zip(ours).enumerate() {
-        let window = &y[a..b];
-        let Some(fit) = fit else {
-            our_fail += 1;
-            continue;
-        };
-        let Some(Some(pick)) = picks.get(&(case.to_string(), i)) else {
-            their_fail += 1;
-            continue;
-        };
-        let our_seasonal = [
-            fit.seasonal_order[0],
-            fit.seasonal_order[1],
-            fit.seasonal_order[2],
-        ];
-        let our_constant = fit.trend != Trend::None;
-        let our_sd = if season > 1 { our_seasonal[1] } else { 0 };
-        if fit.order == pick.order
-            && (season <= 1 || our_seasonal == pick.seasonal)
-            && our_constant == pick.constant
-        {
-            same_model += 1;
-        }
-        if fit.order[1] != pick.order[1] || our_sd != pick.seasonal[1] {
-            continue;
-        }
-        same_diff += 1;
-        let Some(theirs) = their_aicc(window, season, pick) else {
-            unevaluable += 1;
-            continue;
-        };
-        let delta = fit.aicc() - theirs;
-        deltas.push(delta);
-        // 1e-6: the two optimisers may stop a rounding step apart on the same optimum.
-        if delta <= 1e-6 {
-            le += 1;
-        } else {
-            worse += 1;
-            if worst.as_ref().is_none_or(|(w, _)| delta > *w) {
-                worst = Some((delta, format!("fold {i}: ours {}", fit.describe())));
-            }
-        }
-    }
-    let n = folds.len();
-    println!(
-        "# {case}: {n} folds; same model {same_model}; same d and D {same_diff}, of which our AICc <= statsforecast's {le}, worse {worse}, not evaluable {unevaluable}; search failed: ours {our_fail}, statsforecast {their_fail}"
-    );
-    if !deltas.is_empty() {
-        println!(
-            "# {case}: AICc ours - statsforecast (same d, D): median {:.3}, min {:.3}, max {:.3}{}",
-            median(deltas.clone()),
-            deltas.iter().copied().fold(f64::INFINITY, f64::min),
-            deltas.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            worst
-                .map(|(d, w)| format!(" (worst: {w}, +{d:.3})"))
-                .unwrap_or_default()
-        );
-    }
+    let windows: Vec<Window> = folds
+        .iter()
+        .zip(ours)
+        .enumerate()
+        .map(|(fold, (&(a, b), fit))| Window {
+            case,
+            fold,
+            y: &y[a..b],
+            ours: fit.as_ref(),
+        })
+        .collect();
+    picks::compare(case, "folds", season, &windows, picks);
 }
 
 fn main() {
@@ -208,7 +97,8 @@ fn main() {
         .unwrap_or(7)
         .clamp(1, 3);
     let picks = args.next().map(|path| {
-        parse_picks(&std::fs::read_to_string(&path).expect("statsforecast picks file"))
+        let text = std::fs::read_to_string(&path).expect("statsforecast picks file");
+        parse_picks(&text).unwrap_or_else(|e| panic!("{e}"))
     });
     let msft = msft_close();
     let air = dataset_column("airpassengers.csv", "passengers");
